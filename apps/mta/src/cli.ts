@@ -1,0 +1,23 @@
+import { Command, CommanderError } from 'commander';
+
+/** Builds the `homing` program with every subcommand registered. */
+export function createProgram(): Command {
+  const program = new Command('homing')
+    .description('Homing: a mail server that is easy to run, and every mail library capability from the shell')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  // Each command lives in its own file under src/commands/ and registers itself here, one line each.
+  return program;
+}
+
+/** Runs the `homing` command line with `argv` (as in `process.argv`) and resolves to the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+}

@@ -1,0 +1,2 @@
+// Public API of @homing/delivery: exported by name, nothing else.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @homing/dkim: exported by name, nothing else.
+export {};

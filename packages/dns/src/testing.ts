@@ -1,0 +1,2 @@
+// Public API of @homing/dns/testing.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @homing/policy: exported by name, nothing else.
+export {};

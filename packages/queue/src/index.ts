@@ -1,0 +1,2 @@
+// Public API of @homing/queue: exported by name, nothing else.
+export {};

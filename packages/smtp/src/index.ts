@@ -1,0 +1,2 @@
+// Public API of @homing/smtp: exported by name, nothing else.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @homing/smtp/server.
+export {};
