@@ -1,0 +1,229 @@
+import { randomInt } from 'node:crypto';
+import * as packet from 'dns-packet';
+import { DnsError, type DnsErrorCode } from './dns-error';
+import { TtlCache } from './internal/cache';
+import { interpret, type Outcome } from './internal/interpret';
+import { canonicalName, checkName, reverseName } from './internal/name';
+import { parseServer, type ServerAddress, systemServers } from './internal/servers';
+import { type Exchange, exchangeTcp, exchangeUdp, type Response } from './internal/transport';
+
+/** A successful lookup: the records (never empty), their smallest TTL left, and the response's AD bit. */
+export interface Answer<T> {
+  name: string;
+  records: T[];
+  ttl: number;
+  authenticated: boolean;
+}
+
+/** An MX record. */
+export interface MxRecord {
+  exchange: string;
+  priority: number;
+}
+
+/** A TLSA record (RFC 6698 2.1). */
+export interface TlsaRecord {
+  usage: number;
+  selector: number;
+  matchingType: number;
+  data: Uint8Array;
+}
+
+/** Per-lookup options. */
+export interface LookupOptions {
+  signal?: AbortSignal;
+}
+
+/** A pino-compatible logger; only `debug` is used. */
+export interface DnsLogger {
+  debug?: (object: object, message?: string) => void;
+}
+
+/** Options of `createResolver`. */
+export interface ResolverOptions {
+  /** `host:port` strings (`[::1]:53` for IPv6), tried in order; default: the nameservers of /etc/resolv.conf. */
+  servers?: string[];
+  /** Milliseconds to wait per try; default 2000. */
+  timeoutMs?: number;
+  /** Tries per server before TIMEOUT; default 2. */
+  tries?: number;
+  /** `false` turns caching off; default `{ maxEntries: 10000 }`; `clock` returns milliseconds (for tests). */
+  cache?: false | { maxEntries?: number; clock?: () => number };
+  /** EDNS0 UDP payload size to advertise (RFC 6891); default 1232, 0 sends no OPT record. */
+  ednsUdpSize?: number;
+  /** Optional pino-compatible logger. */
+  logger?: DnsLogger;
+}
+
+/** Looks names up; every method resolves to an `Answer` or rejects with a `DnsError`. */
+export interface Resolver {
+  resolveA(name: string, options?: LookupOptions): Promise<Answer<string>>;
+  resolveAaaa(name: string, options?: LookupOptions): Promise<Answer<string>>;
+  resolveMx(name: string, options?: LookupOptions): Promise<Answer<MxRecord>>;
+  resolveTxt(name: string, options?: LookupOptions): Promise<Answer<string>>;
+  resolvePtr(name: string, options?: LookupOptions): Promise<Answer<string>>;
+  resolveCname(name: string, options?: LookupOptions): Promise<Answer<string>>;
+  resolveTlsa(name: string, options?: LookupOptions): Promise<Answer<TlsaRecord>>;
+  /** The PTR names of an IPv4 or IPv6 address. */
+  reverse(ip: string, options?: LookupOptions): Promise<Answer<string>>;
+}
+
+const DEFAULT_TIMEOUT_MS = 2000;
+const DEFAULT_TRIES = 2;
+const DEFAULT_MAX_ENTRIES = 10_000;
+// DNS flag day 2020: 1232 octets avoids IP fragmentation on nearly every path.
+const DEFAULT_EDNS_UDP_SIZE = 1232;
+const RETRYABLE: ReadonlySet<string> = new Set(['SERVFAIL', 'REFUSED', 'FORMERR', 'NOTIMP']);
+
+/** Creates a resolver that asks `servers` (default: the system's) and caches by TTL. */
+export function createResolver(options: ResolverOptions = {}): Resolver {
+  const configured = options.servers?.map(parseServer);
+  if (configured !== undefined && configured.length === 0) {
+    throw new DnsError('BADCONFIG', 'the servers list is empty; give at least one host:port');
+  }
+  let servers: ServerAddress[] | undefined = configured;
+  const timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs');
+  const tries = positive(options.tries, DEFAULT_TRIES, 'tries');
+  const ednsUdpSize = options.ednsUdpSize ?? DEFAULT_EDNS_UDP_SIZE;
+  const cacheOptions = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
+  const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
+  const inFlight = new Map<string, Promise<Outcome>>();
+  const logger = options.logger;
+
+  async function ask(name: string, type: string): Promise<Outcome> {
+    servers ??= systemServers().map(parseServer);
+    const failures = new Map<ServerAddress, DnsError>();
+    let lastTimeout: DnsError | undefined;
+    let withEdns = ednsUdpSize > 0;
+    for (let attempt = 0; attempt < tries; attempt++) {
+      for (const server of servers) {
+        if (failures.has(server)) continue;
+        const exchange = buildExchange(server, name, type, withEdns);
+        let response: Response;
+        try {
+          response = await exchangeUdp(exchange);
+          // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
+          if (response.flag_tc) response = await exchangeTcp({ ...exchange });
+        } catch (error) {
+          if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
+          else lastTimeout = error as DnsError;
+          continue;
+        }
+        const rcode = response.rcode ?? 'NOERROR';
+        if (rcode === 'NOERROR' || rcode === 'NXDOMAIN') return interpret(response, name, type);
+        if (rcode === 'FORMERR' && withEdns && !response.additionals?.some((record) => record.type === 'OPT')) {
+          // RFC 6891 7: a server that does not know EDNS answers FORMERR without OPT; ask again without it.
+          withEdns = false;
+          attempt--;
+          break;
+        }
+        const code: DnsErrorCode =
+          rcode === 'SERVFAIL' || rcode === 'REFUSED' || rcode === 'FORMERR' ? rcode : 'SERVFAIL';
+        failures.set(
+          server,
+          new DnsError(code, `${server.host}:${server.port} answered ${rcode} for ${name} ${type}`, {
+            hostname: name,
+            type,
+          }),
+        );
+        if (!RETRYABLE.has(rcode)) break;
+      }
+      if (failures.size === servers.length) break;
+    }
+    const failure = [...failures.values()].at(-1) ?? lastTimeout;
+    return {
+      kind: 'failure',
+      error: failure ?? new DnsError('TIMEOUT', `no answer for ${name} ${type}`, { hostname: name, type }),
+      negativeTtl: 0, // RFC 2308 7: server failures are not cached here
+    };
+  }
+
+  function buildExchange(server: ServerAddress, name: string, type: string, withEdns: boolean): Exchange {
+    const id = randomInt(0, 65_536);
+    const query = packet.encode({
+      type: 'query',
+      id,
+      flags: packet.RECURSION_DESIRED,
+      questions: [{ type: type as packet.RecordType, name, class: 'IN' }],
+      additionals: withEdns ? [{ type: 'OPT', name: '.', udpPayloadSize: ednsUdpSize } as packet.Answer] : [],
+    });
+    return { server, id, name, type, query, timeoutMs, logger };
+  }
+
+  async function lookup<T>(rawName: string, type: string, options: LookupOptions | undefined): Promise<Answer<T>> {
+    const name = checkName(rawName, type);
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    const key = `${type} ${canonicalName(name)}`;
+    const cached = cache.get(key);
+    const outcome = cached
+      ? withRemainingTtl(cached.value, cached.remainingMs)
+      : await abortable(sharedQuery(key, name, type), signal);
+    if (outcome.kind === 'failure') throw copyError(outcome.error);
+    return {
+      name: rawName,
+      records: [...outcome.records] as T[],
+      ttl: outcome.ttl,
+      authenticated: outcome.authenticated,
+    };
+  }
+
+  /** Concurrent identical questions share one query. */
+  function sharedQuery(key: string, name: string, type: string): Promise<Outcome> {
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const query = ask(name, type).then((outcome) => {
+      inFlight.delete(key);
+      cache.set(key, outcome, outcome.kind === 'answer' ? outcome.ttl : outcome.negativeTtl);
+      return outcome;
+    });
+    inFlight.set(key, query);
+    return query;
+  }
+
+  return {
+    resolveA: (name, options) => lookup<string>(name, 'A', options),
+    resolveAaaa: (name, options) => lookup<string>(name, 'AAAA', options),
+    resolveMx: (name, options) => lookup<MxRecord>(name, 'MX', options),
+    resolveTxt: (name, options) => lookup<string>(name, 'TXT', options),
+    resolvePtr: (name, options) => lookup<string>(name, 'PTR', options),
+    resolveCname: (name, options) => lookup<string>(name, 'CNAME', options),
+    resolveTlsa: (name, options) => lookup<TlsaRecord>(name, 'TLSA', options),
+    reverse: async (ip, options) => lookup<string>(reverseName(ip), 'PTR', options),
+  };
+}
+
+function withRemainingTtl(outcome: Outcome, remainingMs: number): Outcome {
+  return outcome.kind === 'answer' ? { ...outcome, ttl: Math.ceil(remainingMs / 1000) } : outcome;
+}
+
+/** Each caller gets its own error object, so one caller changing it cannot affect another. */
+function copyError(error: DnsError): DnsError {
+  return new DnsError(error.code, error.message, { hostname: error.hostname, type: error.type, cause: error.cause });
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new DnsError('BADCONFIG', `${what} must be a positive number, not ${value}`);
+  }
+  return value;
+}

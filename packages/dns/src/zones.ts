@@ -1,0 +1,42 @@
+/** One name's records and behaviour in a `startDnsServer` zone (plain data, so tests can write it inline). */
+export interface ZoneEntry {
+  A?: string[];
+  AAAA?: string[];
+  MX?: { priority: number; exchange: string }[];
+  /** Each record a string (split into 255-octet character-strings when longer) or an array of its character-strings. */
+  TXT?: (string | string[])[];
+  PTR?: string[];
+  CNAME?: string[];
+  /** `data` is the certificate association data in hex. */
+  TLSA?: { usage: number; selector: number; matchingType: number; data: string }[];
+  /** The zone's SOA; served in the authority section of NXDOMAIN/NODATA answers (RFC 2308 3). */
+  SOA?: SoaData;
+  /** TTL in seconds of every record of this name; default 300. */
+  ttl?: number;
+  /** Set the AD bit on answers for this name. */
+  authenticated?: boolean;
+  /** Never answer queries for this name. */
+  timeout?: boolean;
+  /** Answer SERVFAIL. */
+  servfail?: boolean;
+  /** Answer REFUSED. */
+  refused?: boolean;
+  /** Answer FORMERR. */
+  formerr?: boolean;
+  /** Answer over UDP with the TC bit and no records, so that the client must retry over TCP. */
+  truncate?: boolean;
+}
+
+/** SOA record fields (RFC 1035 3.3.13); `minimum` is the negative-caching TTL (RFC 2308 4). */
+export interface SoaData {
+  mname: string;
+  rname: string;
+  serial?: number;
+  refresh?: number;
+  retry?: number;
+  expire?: number;
+  minimum?: number;
+}
+
+/** Zones for `startDnsServer`: owner name → its entry. */
+export type Zones = Record<string, ZoneEntry>;
