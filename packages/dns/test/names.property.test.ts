@@ -1,0 +1,49 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResolver, isDnsError } from '../src/index';
+import { type DnsServer, startDnsServer } from '../src/testing';
+
+// Labels of printable ASCII other than the dot (which separates labels in a name string).
+const label = fc.string({
+  unit: fc.constantFrom(...' !"#$%&\'()*+,-/0123456789:;<=>?@ABCXYZ[\\]^_`abcxyz{|}~'),
+  minLength: 1,
+  maxLength: 63,
+});
+
+let server: DnsServer;
+beforeAll(async () => {
+  server = await startDnsServer({ zones: { 'example.com': { A: ['127.0.0.1'] } } });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+describe('names, property-tested', () => {
+  it('any name of valid labels reaches the server intact and comes back as the answer for that name', async () => {
+    const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 1000 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(label, { minLength: 1, maxLength: 3 }), async (labels) => {
+        const name = `${labels.join('.')}.example.com`;
+        server.setZones({ 'example.com': { A: ['127.0.0.1'] }, [name]: { TXT: [name] } });
+        const answer = await resolver.resolveTxt(name);
+        expect(answer.records).toEqual([name]);
+        expect(server.queries.at(-1)?.name).toBe(name);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('any string either resolves, fails with a DnsError, or is refused as BADNAME — never anything else', async () => {
+    const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 1000 });
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 300 }), async (name) => {
+        const outcome = await resolver.resolveA(name).then(
+          () => 'answer',
+          (error: unknown) => (isDnsError(error) ? error.code : `not a DnsError: ${String(error)}`),
+        );
+        expect(['answer', 'NXDOMAIN', 'NODATA', 'REFUSED', 'BADNAME']).toContain(outcome);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
