@@ -1,44 +1,6 @@
-// The resolver contract of @homing/dns (packages/dns/README.md), as a structural type so that
-// this package builds against any object that keeps it (the real resolver, or a test double).
-
-/** Options every lookup takes. */
-export interface LookupOptions {
-  signal?: AbortSignal;
-}
-
-/** A successful answer: `records` is never empty (an empty answer is a NODATA failure). */
-export interface Answer<T> {
-  name: string;
-  records: T[];
-  ttl: number;
-  authenticated: boolean;
-}
-
-/** An MX record. */
-export interface MxRecord {
-  exchange: string;
-  priority: number;
-}
-
-/** A TLSA record. */
-export interface TlsaRecord {
-  usage: number;
-  selector: number;
-  matchingType: number;
-  data: Uint8Array;
-}
-
-/** The lookups policy checks need; @homing/dns's `Resolver` satisfies it. */
-export interface Resolver {
-  resolveA(name: string, options?: LookupOptions): Promise<Answer<string>>;
-  resolveAaaa(name: string, options?: LookupOptions): Promise<Answer<string>>;
-  resolveMx(name: string, options?: LookupOptions): Promise<Answer<MxRecord>>;
-  resolveTxt(name: string, options?: LookupOptions): Promise<Answer<string>>;
-  resolvePtr(name: string, options?: LookupOptions): Promise<Answer<string>>;
-  resolveCname(name: string, options?: LookupOptions): Promise<Answer<string>>;
-  resolveTlsa(name: string, options?: LookupOptions): Promise<Answer<TlsaRecord>>;
-  reverse(ip: string, options?: LookupOptions): Promise<Answer<string>>;
-}
+// The resolver contract is @homing/dns's; only its types are used here, so that any object that
+// keeps the contract (the real resolver, or a test double) can be passed in.
+export type { Answer, LookupOptions, MxRecord, Resolver, TlsaRecord } from '@homing/dns';
 
 /** The failure codes of @homing/dns. */
 export type DnsFailureCode = 'NXDOMAIN' | 'NODATA' | 'SERVFAIL' | 'TIMEOUT' | 'REFUSED' | 'FORMERR' | 'BADNAME';
