@@ -1,0 +1,437 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { BatchStore } from './internal/batch-store';
+import { type GatheredBody, gatherBody } from './internal/body-input';
+import { Journal, type JournalRecord } from './internal/journal';
+import {
+  domainOf,
+  isFinal,
+  type MessageEntry,
+  messageInfo,
+  type RecipientEntry,
+  recipientInfo,
+  recordOf,
+} from './internal/message-entry';
+import { type QueueLogger, recoverSpool } from './internal/recover-spool';
+import type {
+  BodyInput,
+  Claim,
+  ClaimOptions,
+  EnqueueOptions,
+  EnqueueResult,
+  EnvelopeInput,
+  ListFilter,
+  MessageInfo,
+  Queue,
+  RecipientInfo,
+  RecipientOutcome,
+  RecoveryReport,
+  SettleResult,
+} from './queue';
+import { QueueError } from './queue-error';
+import { nextAttempt, type RetryScheduleOptions, retryScheduleDefaults } from './retry-schedule';
+import { nodeSpoolFileSystem, type SpoolFileSystem } from './spool-file-system';
+
+/** Options of `openFileQueue`; see the README for each default. */
+export interface FileQueueOptions extends RetryScheduleOptions {
+  /** The spool directory (created if missing). */
+  spool: string;
+  /** `false` turns the delay warning off; default 4 h. */
+  delayWarningMs?: number | false;
+  /** Default lease of a claim, ms (10 min). */
+  leaseMs?: number;
+  /** Most body bytes in one commit batch file (4 MiB). */
+  maxBatchBytes?: number;
+  /** Bodies up to this size are gathered in memory; bigger ones stream to their own file (256 KiB). */
+  inlineBodyBytes?: number;
+  /** The journal is compacted past this size (16 MiB). */
+  journalBytes?: number;
+  clock?: { now(): number };
+  random?: () => number;
+  logger?: QueueLogger;
+  fileSystem?: SpoolFileSystem;
+}
+
+const unsafeAddress = /[\r\n\0]/;
+
+function storageError(error: unknown, what: string): QueueError {
+  if (error instanceof QueueError) return error;
+  const code = (error as { code?: string } | null)?.code;
+  return new QueueError('STORAGE_UNAVAILABLE', `queue storage failed while ${what}${code ? ` (${code})` : ''}`, {
+    cause: error,
+  });
+}
+
+/** The embedded file backend of `Queue`. Create it with `openFileQueue`. */
+export class FileQueue implements Queue {
+  recovery: RecoveryReport = { removedTemporary: 0, corrupt: [], messages: 0 };
+  private readonly fs: SpoolFileSystem;
+  private readonly store: BatchStore;
+  private journal!: Journal;
+  private entries = new Map<string, MessageEntry>();
+  private live = new Map<string, Set<string>>();
+  private gone = new Map<string, Set<string>>();
+  private leases = new Map<string, { id: string; domain: string; until: number }>();
+  private closed = false;
+  private readonly clock: { now(): number };
+  private readonly random: () => number;
+  private readonly schedule: Required<RetryScheduleOptions>;
+
+  /** Use `openFileQueue`, which recovers the spool before handing the queue out. */
+  constructor(private readonly options: FileQueueOptions) {
+    this.fs = options.fileSystem ?? nodeSpoolFileSystem;
+    this.store = new BatchStore(this.fs, options.spool, options.maxBatchBytes ?? 4 * 1024 * 1024);
+    this.clock = options.clock ?? { now: Date.now };
+    this.random = options.random ?? Math.random;
+    this.schedule = {
+      minimalBackoffMs: options.minimalBackoffMs ?? retryScheduleDefaults.minimalBackoffMs,
+      maximalBackoffMs: options.maximalBackoffMs ?? retryScheduleDefaults.maximalBackoffMs,
+      maximalLifetimeMs: options.maximalLifetimeMs ?? retryScheduleDefaults.maximalLifetimeMs,
+      jitter: options.jitter ?? retryScheduleDefaults.jitter,
+    };
+  }
+
+  /** Recovers the spool (see `RecoveryReport`); called once by `openFileQueue`. */
+  async open(): Promise<void> {
+    const recovered = await recoverSpool(this.fs, this.options.spool, this.store, this.options.logger);
+    this.entries = recovered.entries;
+    this.live = recovered.live;
+    this.gone = recovered.gone;
+    this.recovery = recovered.report;
+    this.journal = new Journal(
+      this.fs,
+      join(this.options.spool, 'journal'),
+      recovered.lastSequence,
+      this.options.journalBytes ?? 16 * 1024 * 1024,
+      () => this.snapshot(),
+    );
+    await this.journal.rotateNow();
+    this.options.logger?.info({ ...this.recovery, corrupt: this.recovery.corrupt.length }, 'queue recovered');
+  }
+
+  async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    this.assertOpen();
+    const recipients = [...envelope.recipients];
+    if (recipients.length === 0) throw new QueueError('INVALID_ENVELOPE', 'a message needs at least one recipient');
+    for (const address of [envelope.sender, ...recipients]) {
+      if (typeof address !== 'string' || unsafeAddress.test(address)) {
+        throw new QueueError('INVALID_ENVELOPE', `address ${JSON.stringify(address)} contains CR, LF or NUL`);
+      }
+    }
+    const id = randomBytes(8).toString('hex');
+    const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
+    let spillPath: string | undefined;
+    let gathered: GatheredBody;
+    try {
+      gathered = await gatherBody(prepend, body, this.options.inlineBodyBytes ?? 256 * 1024, async () => {
+        spillPath = join(this.store.temporaryDirectory, `${id}.spill`);
+        try {
+          return { file: await this.fs.open(spillPath, 'w'), path: spillPath };
+        } catch (error) {
+          throw storageError(error, 'creating a message file');
+        }
+      });
+    } catch (error) {
+      if (spillPath !== undefined) await this.fs.unlink(spillPath).catch(() => undefined);
+      if (error instanceof QueueError) throw error;
+      const isFsError = typeof (error as { syscall?: unknown } | null)?.syscall === 'string';
+      if (isFsError && spillPath !== undefined) throw storageError(error, 'writing a message body');
+      throw new QueueError('BODY_FAILED', 'the message body stream failed', { cause: error });
+    }
+    const stored = {
+      id,
+      sender: envelope.sender,
+      recipients,
+      attributes: { ...(envelope.attributes ?? {}) },
+      createdAt: this.clock.now(),
+    };
+    let committed: Awaited<ReturnType<BatchStore['store']>>;
+    try {
+      committed = await this.store.store({ envelope: stored, body: gathered });
+    } catch (error) {
+      throw storageError(error, 'committing a message');
+    }
+    const entry: MessageEntry = {
+      stored: committed.stored,
+      batch: committed.batch,
+      held: false,
+      warned: false,
+      rcpts: recipients.map((address) => ({
+        address,
+        domain: domainOf(address),
+        state: 'pending',
+        attempts: 0,
+        next: stored.createdAt,
+      })),
+      leases: new Map(),
+      lock: Promise.resolve(),
+    };
+    this.entries.set(id, entry);
+    let ids = this.live.get(committed.batch);
+    if (ids === undefined) this.live.set(committed.batch, (ids = new Set()));
+    ids.add(id);
+    return { id, size: committed.stored.length };
+  }
+
+  async claim(options: ClaimOptions = {}): Promise<Claim[]> {
+    this.assertOpen();
+    const limit = options.limit ?? 100;
+    const now = this.clock.now();
+    const until = now + (options.leaseMs ?? this.options.leaseMs ?? 600_000);
+    const wantedDomain = options.domain?.toLowerCase();
+    const claims: Claim[] = [];
+    for (const [id, entry] of this.entries) {
+      if (claims.length >= limit) break;
+      if (entry.held) continue;
+      const byDomain = new Map<string, RecipientEntry[]>();
+      for (const r of entry.rcpts) {
+        if (isFinal(r.state) || r.next > now) continue;
+        if (wantedDomain !== undefined && r.domain !== wantedDomain) continue;
+        const list = byDomain.get(r.domain);
+        if (list === undefined) byDomain.set(r.domain, [r]);
+        else list.push(r);
+      }
+      for (const [domain, rcpts] of byDomain) {
+        if (claims.length >= limit) break;
+        const current = entry.leases.get(domain);
+        const lease = current === undefined ? undefined : this.leases.get(current);
+        if (lease !== undefined && lease.until > now) continue;
+        if (current !== undefined) this.leases.delete(current);
+        const leaseId = `${id}.${randomBytes(6).toString('hex')}`;
+        this.leases.set(leaseId, { id, domain, until });
+        entry.leases.set(domain, leaseId);
+        claims.push({
+          id,
+          leaseId,
+          leaseUntil: until,
+          domain,
+          sender: entry.stored.sender,
+          attributes: { ...entry.stored.attributes },
+          size: entry.stored.length,
+          createdAt: entry.stored.createdAt,
+          recipients: rcpts.map((r) => ({ address: r.address, attempts: r.attempts })),
+        });
+      }
+    }
+    return claims;
+  }
+
+  async settle(leaseId: string, outcomes: readonly RecipientOutcome[]): Promise<SettleResult> {
+    this.assertOpen();
+    const lease = this.leases.get(leaseId);
+    const entry = lease === undefined ? undefined : this.entries.get(lease.id);
+    if (lease === undefined || entry === undefined || entry.leases.get(lease.domain) !== leaseId) {
+      throw new QueueError(
+        'LEASE_LOST',
+        `lease ${leaseId} is not held any more (expired and claimed again, or unknown)`,
+      );
+    }
+    return this.withLock(entry, async () => {
+      if (!this.entries.has(entry.stored.id) || entry.leases.get(lease.domain) !== leaseId) {
+        throw new QueueError('LEASE_LOST', `lease ${leaseId} is not held any more (message removed or claimed again)`);
+      }
+      const now = this.clock.now();
+      const rcpts = entry.rcpts.map((r) => ({ ...r }));
+      const failed: RecipientInfo[] = [];
+      let deferredNow = false;
+      for (const outcome of outcomes) {
+        const wanted = outcome.recipient.toLowerCase();
+        const r = rcpts.find(
+          (c) => c.domain === lease.domain && !isFinal(c.state) && c.address.toLowerCase() === wanted,
+        );
+        if (r === undefined) continue;
+        r.attempts += 1;
+        if (outcome.reply !== undefined) r.reply = outcome.reply;
+        if (outcome.status === 'delivered' || outcome.status === 'failed') {
+          r.state = outcome.status;
+        } else {
+          const decision = nextAttempt(
+            { attempts: r.attempts, createdAt: entry.stored.createdAt, now, random: this.random() },
+            this.schedule,
+          );
+          if (decision.action === 'expire') {
+            r.state = 'failed';
+            r.expired = true;
+          } else {
+            r.state = 'deferred';
+            r.next = decision.at;
+            deferredNow = true;
+          }
+        }
+        if (r.state === 'failed') failed.push(recipientInfo(r));
+      }
+      const warningAfter = this.options.delayWarningMs ?? 4 * 3600_000;
+      const warn =
+        deferredNow && !entry.warned && warningAfter !== false && now - entry.stored.createdAt >= warningAfter;
+      const complete = rcpts.every((r) => isFinal(r.state));
+      await this.writeState(
+        complete
+          ? { id: entry.stored.id, done: 1 }
+          : recordOf(entry.stored.id, entry.held, entry.warned || warn, rcpts),
+      );
+      entry.rcpts = rcpts;
+      if (warn) entry.warned = true;
+      entry.leases.delete(lease.domain);
+      this.leases.delete(leaseId);
+      if (complete) this.forget(entry);
+      const open = rcpts.filter((r) => !isFinal(r.state));
+      const result: SettleResult = {
+        id: entry.stored.id,
+        complete,
+        failed,
+        delayWarning: warn ? rcpts.filter((r) => r.state === 'deferred').map(recipientInfo) : [],
+      };
+      if (open.length > 0) result.nextAttemptAt = Math.min(...open.map((r) => r.next));
+      return result;
+    });
+  }
+
+  async hold(id: string): Promise<void> {
+    await this.change(id, (entry) => ({ held: true, rcpts: entry.rcpts }));
+  }
+
+  async release(id: string): Promise<void> {
+    await this.change(id, (entry) => ({ held: false, rcpts: entry.rcpts }));
+  }
+
+  async remove(id: string): Promise<void> {
+    const entry = this.find(id);
+    await this.withLock(entry, async () => {
+      if (!this.entries.has(id)) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+      await this.writeState({ id, done: 1 });
+      for (const leaseId of entry.leases.values()) this.leases.delete(leaseId);
+      this.forget(entry);
+    });
+  }
+
+  async reschedule(id?: string): Promise<number> {
+    this.assertOpen();
+    const now = this.clock.now();
+    const targets = id === undefined ? [...this.entries.values()] : [this.find(id)];
+    const due = targets.filter((entry) => entry.rcpts.some((r) => !isFinal(r.state) && r.next > now));
+    await Promise.all(
+      due.map((entry) =>
+        this.change(entry.stored.id, (current) => ({
+          held: current.held,
+          rcpts: current.rcpts.map((r) => (!isFinal(r.state) && r.next > now ? { ...r, next: now } : r)),
+        })),
+      ),
+    );
+    return due.length;
+  }
+
+  async list(filter: ListFilter = {}): Promise<MessageInfo[]> {
+    this.assertOpen();
+    const result: MessageInfo[] = [];
+    const recipient = filter.recipient?.toLowerCase();
+    const domain = filter.domain?.toLowerCase();
+    for (const entry of this.entries.values()) {
+      if (filter.limit !== undefined && result.length >= filter.limit) break;
+      if (filter.sender !== undefined && entry.stored.sender.toLowerCase() !== filter.sender.toLowerCase()) continue;
+      if (recipient !== undefined && !entry.rcpts.some((r) => r.address.toLowerCase() === recipient)) continue;
+      if (domain !== undefined && !entry.rcpts.some((r) => r.domain === domain)) continue;
+      if (filter.state === 'held' && !entry.held) continue;
+      if (filter.state !== undefined && filter.state !== 'held' && !entry.rcpts.some((r) => r.state === filter.state)) {
+        continue;
+      }
+      result.push(messageInfo(entry));
+    }
+    return result;
+  }
+
+  async inspect(id: string): Promise<MessageInfo | undefined> {
+    this.assertOpen();
+    const entry = this.entries.get(id);
+    return entry === undefined ? undefined : messageInfo(entry);
+  }
+
+  async openBody(id: string): Promise<Readable> {
+    const entry = this.find(id);
+    const { offset, length } = entry.stored;
+    if (length === 0) return Readable.from([]);
+    return this.fs.createReadStream(this.store.path(entry.batch), { start: offset, end: offset + length - 1 });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.store.idle();
+    await Promise.all([...this.entries.values()].map((entry) => entry.lock.catch(() => undefined)));
+    await this.journal.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new QueueError('CLOSED', 'the queue is closed');
+  }
+
+  private find(id: string): MessageEntry {
+    this.assertOpen();
+    const entry = this.entries.get(id);
+    if (entry === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+    return entry;
+  }
+
+  private withLock<T>(entry: MessageEntry, work: () => Promise<T>): Promise<T> {
+    const run = entry.lock.then(work, work);
+    entry.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private change(id: string, next: (entry: MessageEntry) => { held: boolean; rcpts: RecipientEntry[] }): Promise<void> {
+    const entry = this.find(id);
+    return this.withLock(entry, async () => {
+      if (!this.entries.has(id)) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+      const state = next(entry);
+      await this.writeState(recordOf(id, state.held, entry.warned, state.rcpts));
+      entry.held = state.held;
+      entry.rcpts = state.rcpts;
+    });
+  }
+
+  private async writeState(record: JournalRecord): Promise<void> {
+    try {
+      await this.journal.append([record]);
+    } catch (error) {
+      throw storageError(error, 'recording a state change');
+    }
+  }
+
+  /** Drops a message that left the queue; its batch file goes when no message of it is live. */
+  private forget(entry: MessageEntry): void {
+    const id = entry.stored.id;
+    this.entries.delete(id);
+    const live = this.live.get(entry.batch);
+    live?.delete(id);
+    if (live !== undefined && live.size > 0) {
+      let gone = this.gone.get(entry.batch);
+      if (gone === undefined) this.gone.set(entry.batch, (gone = new Set()));
+      gone.add(id);
+      return;
+    }
+    this.live.delete(entry.batch);
+    this.gone.delete(entry.batch);
+    this.store.delete(entry.batch).catch((error: unknown) => {
+      // Harmless: recovery deletes a batch file whose messages are all done.
+      this.options.logger?.warn({ batch: entry.batch, err: error }, 'queue could not delete a finished batch file');
+    });
+  }
+
+  private snapshot(): JournalRecord[] {
+    const records: JournalRecord[] = [];
+    for (const [id, entry] of this.entries) records.push(recordOf(id, entry.held, entry.warned, entry.rcpts));
+    for (const ids of this.gone.values()) for (const id of ids) records.push({ id, done: 1 });
+    return records;
+  }
+}
+
+/** Opens (and recovers) the embedded file queue in `options.spool`. */
+export async function openFileQueue(options: FileQueueOptions): Promise<FileQueue> {
+  const queue = new FileQueue(options);
+  try {
+    await queue.open();
+  } catch (error) {
+    throw storageError(error, `opening the spool ${options.spool}`);
+  }
+  return queue;
+}

@@ -1,0 +1,109 @@
+import type { MessageInfo, RecipientInfo, RecipientState } from '../queue';
+import type { StoredMessage } from './batch-file';
+import type { JournalRecord } from './journal';
+
+/** One recipient in memory. */
+export interface RecipientEntry {
+  address: string;
+  domain: string;
+  state: RecipientState;
+  attempts: number;
+  next: number;
+  reply?: string;
+  expired?: boolean;
+}
+
+/** One live message in the in-memory index (never its body). */
+export interface MessageEntry {
+  stored: StoredMessage;
+  batch: string;
+  held: boolean;
+  warned: boolean;
+  rcpts: RecipientEntry[];
+  /** domain -> lease id */
+  leases: Map<string, string>;
+  /** Serialises changes of this message so that full-state journal records never race. */
+  lock: Promise<unknown>;
+}
+
+/** The domain of an address, lower-cased (the part after the last '@'). */
+export function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return (at === -1 ? '' : address.slice(at + 1)).toLowerCase();
+}
+
+/** True once a recipient needs no more attempts. */
+export function isFinal(state: RecipientState): boolean {
+  return state === 'delivered' || state === 'failed';
+}
+
+/** Builds the entry of a stored message, applying its journal state when there is one. */
+export function entryFrom(stored: StoredMessage, batch: string, record: JournalRecord | undefined): MessageEntry {
+  const rcpts = stored.recipients.map((address, index): RecipientEntry => {
+    const saved = record?.rcpts?.[index];
+    const entry: RecipientEntry = {
+      address,
+      domain: domainOf(address),
+      state: saved?.s ?? 'pending',
+      attempts: saved?.a ?? 0,
+      next: saved?.n ?? stored.createdAt,
+    };
+    if (saved?.r !== undefined) entry.reply = saved.r;
+    if (saved?.x === 1) entry.expired = true;
+    return entry;
+  });
+  return {
+    stored,
+    batch,
+    held: record?.held === 1,
+    warned: record?.warned === 1,
+    rcpts,
+    leases: new Map(),
+    lock: Promise.resolve(),
+  };
+}
+
+/** The journal record holding an entry's whole mutable state. */
+export function recordOf(id: string, held: boolean, warned: boolean, rcpts: readonly RecipientEntry[]): JournalRecord {
+  const record: JournalRecord = {
+    id,
+    rcpts: rcpts.map((r) => ({
+      s: r.state,
+      a: r.attempts,
+      n: r.next,
+      ...(r.reply === undefined ? {} : { r: r.reply }),
+      ...(r.expired ? { x: 1 as const } : {}),
+    })),
+  };
+  if (held) record.held = 1;
+  if (warned) record.warned = 1;
+  return record;
+}
+
+/** The public view of a recipient. */
+export function recipientInfo(r: RecipientEntry): RecipientInfo {
+  const info: RecipientInfo = {
+    address: r.address,
+    domain: r.domain,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next,
+  };
+  if (r.reply !== undefined) info.reply = r.reply;
+  if (r.expired) info.expired = true;
+  return info;
+}
+
+/** The public view of a message. */
+export function messageInfo(entry: MessageEntry): MessageInfo {
+  return {
+    id: entry.stored.id,
+    sender: entry.stored.sender,
+    attributes: { ...entry.stored.attributes },
+    size: entry.stored.length,
+    createdAt: entry.stored.createdAt,
+    held: entry.held,
+    delayWarned: entry.warned,
+    recipients: entry.rcpts.map(recipientInfo),
+  };
+}
