@@ -1,0 +1,97 @@
+import type { Reply } from './reply';
+
+/**
+ * Why an SMTP client operation failed. The delivery layer turns these into a deferral
+ * (`transient: true`) or a bounce (`transient: false`).
+ */
+export type SmtpClientErrorCode =
+  /** TCP connect failed (refused, unreachable, reset before the greeting). */
+  | 'CONNECT_FAILED'
+  /** A connect, reply or data-block wait ran past its timeout (RFC 5321 4.5.3.2). */
+  | 'TIMEOUT'
+  /** The caller's AbortSignal fired. */
+  | 'ABORTED'
+  /** The TLS handshake failed, or STARTTLS was refused while TLS was required. */
+  | 'TLS_FAILED'
+  /** TLS was required but the server does not offer STARTTLS. */
+  | 'TLS_UNAVAILABLE'
+  /** The server sent something that is not an SMTP reply, or a reply nobody asked for. */
+  | 'PROTOCOL'
+  /** A reply line or a multi-line reply exceeded the parser's limits. */
+  | 'REPLY_TOO_LONG'
+  /** The connection closed while a reply was still expected. */
+  | 'CONNECTION_CLOSED'
+  /** The greeting was not 220 (RFC 5321 3.1: 554 means "no service here"). */
+  | 'GREETING_REJECTED'
+  /** Both EHLO and HELO were refused. */
+  | 'HELO_REJECTED'
+  /** The server replied 421: it is closing the connection (RFC 5321 3.8). */
+  | 'SERVICE_UNAVAILABLE'
+  /** AUTH was configured but the server offers no mechanism we can use. */
+  | 'AUTH_UNAVAILABLE'
+  /** The server refused the credentials (RFC 4954 6). */
+  | 'AUTH_FAILED'
+  /** The message is larger than the server's SIZE limit (RFC 1870); nothing was sent. */
+  | 'MESSAGE_TOO_BIG'
+  /** An address needs SMTPUTF8 (RFC 6531) and the server does not offer it; nothing was sent. */
+  | 'SMTPUTF8_UNSUPPORTED'
+  /** An address or parameter cannot be sent as given (CR, LF, angle brackets, no recipients). */
+  | 'INVALID_ENVELOPE'
+  /** Reading the message (a stream the caller gave) failed mid-way; the connection was dropped so no truncated message is delivered. */
+  | 'MESSAGE_SOURCE_FAILED'
+  /** The API was used in the wrong order (send after close, two sessions steps at once). */
+  | 'INVALID_STATE';
+
+/** The fields an `SmtpClientError` carries besides its message. */
+export interface SmtpClientErrorOptions {
+  /** The last reply from the server, when the failure came with one. */
+  reply?: Reply;
+  /** Whether trying again later may succeed; defaults from the reply code (4xx) or the error code. */
+  transient?: boolean;
+  /** The underlying error (socket, TLS), when there is one. */
+  cause?: unknown;
+}
+
+/** Codes that are about the network or a peer's state, so a later attempt may succeed. */
+const TRANSIENT_BY_DEFAULT = new Set<SmtpClientErrorCode>([
+  'CONNECT_FAILED',
+  'TIMEOUT',
+  'TLS_FAILED',
+  'TLS_UNAVAILABLE',
+  'PROTOCOL',
+  'REPLY_TOO_LONG',
+  'CONNECTION_CLOSED',
+  'SERVICE_UNAVAILABLE',
+  'AUTH_UNAVAILABLE',
+  'MESSAGE_SOURCE_FAILED',
+]);
+
+/**
+ * The one error type of the SMTP client side. Recognise it by `name === 'SmtpClientError'`
+ * and its string `code` rather than `instanceof`, so duplicate installs still match.
+ */
+export class SmtpClientError extends Error {
+  override readonly name = 'SmtpClientError';
+  readonly code: SmtpClientErrorCode;
+  readonly reply: Reply | undefined;
+  readonly transient: boolean;
+
+  constructor(code: SmtpClientErrorCode, message: string, options: SmtpClientErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.reply = options.reply;
+    this.transient =
+      options.transient ?? (options.reply ? isTransientReply(options.reply) : TRANSIENT_BY_DEFAULT.has(code));
+  }
+}
+
+/** RFC 5321 4.2.1: 4yz is a transient negative completion, 5yz a permanent one. */
+export function isTransientReply(reply: Reply): boolean {
+  return reply.code >= 400 && reply.code < 500;
+}
+
+/** Renders a reply as one line for error messages and logs: `550 5.7.1 Relaying denied`. */
+export function describeReply(reply: Reply): string {
+  const text = reply.lines.join(' / ');
+  return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''}${text ? ` ${text}` : ''}`;
+}
