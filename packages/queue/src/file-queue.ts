@@ -168,8 +168,8 @@ export class FileQueue implements Queue {
       lock: Promise.resolve(),
     };
     this.entries.set(id, entry);
-    let ids = this.live.get(committed.batch);
-    if (ids === undefined) this.live.set(committed.batch, (ids = new Set()));
+    const ids = this.live.get(committed.batch) ?? new Set<string>();
+    this.live.set(committed.batch, ids);
     ids.add(id);
     return { id, size: committed.stored.length };
   }
@@ -404,8 +404,8 @@ export class FileQueue implements Queue {
     const live = this.live.get(entry.batch);
     live?.delete(id);
     if (live !== undefined && live.size > 0) {
-      let gone = this.gone.get(entry.batch);
-      if (gone === undefined) this.gone.set(entry.batch, (gone = new Set()));
+      const gone = this.gone.get(entry.batch) ?? new Set<string>();
+      this.gone.set(entry.batch, gone);
       gone.add(id);
       return;
     }

@@ -32,7 +32,7 @@ export class GroupCommit<T, R> {
       const batch = this.waiting.splice(0, count);
       try {
         const results = await this.flush(batch.map((entry) => entry.item));
-        batch.forEach((entry, index) => entry.resolve(results[index] as R));
+        for (const [index, entry] of batch.entries()) entry.resolve(results[index] as R);
       } catch (error) {
         for (const entry of batch) entry.reject(error);
       }

@@ -97,7 +97,7 @@ export class Journal {
   private sequence: number;
   private bytes = 0;
   private needsRotation = true;
-  private readonly commit: GroupCommit<JournalRecord[], void>;
+  private readonly commit: GroupCommit<JournalRecord[], undefined>;
 
   constructor(
     private readonly fs: SpoolFileSystem,
@@ -126,7 +126,7 @@ export class Journal {
     this.file = undefined;
   }
 
-  private async flush(batches: JournalRecord[][]): Promise<void[]> {
+  private async flush(batches: JournalRecord[][]): Promise<undefined[]> {
     if (this.needsRotation) await this.rotate();
     const text = batches
       .flat()
