@@ -1,0 +1,107 @@
+/**
+ * How the message body travels: `data` dot-stuffs and ends with CRLF.CRLF (RFC 5321 4.5.2,
+ * 4.1.1.4); `bdat` only normalises line endings, since BDAT carries a byte count and no
+ * terminator (RFC 3030 2).
+ */
+export type DataEncoderMode = 'data' | 'bdat';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const CRLF = Buffer.from('\r\n');
+const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
+const DOT_CRLF = Buffer.from('.\r\n');
+
+/**
+ * Streaming, sans-IO encoder of a message body for the wire. It turns bare LF and bare CR
+ * into CRLF (RFC 5321 2.3.8: bare line endings are the root of SMTP smuggling, so none
+ * reach the server), doubles a leading dot in `data` mode, and on `end()` guarantees the
+ * body ends with CRLF (and in `data` mode the CRLF.CRLF terminator). Chunks may split
+ * anywhere, including between CR and LF.
+ */
+export class DataEncoder {
+  readonly mode: DataEncoderMode;
+  #atLineStart = true;
+  /** The previous byte was a CR, already written out as CRLF; a following LF is its pair. */
+  #afterCr = false;
+  #bytesIn = 0;
+  #eightBit = false;
+  #ended = false;
+
+  constructor(mode: DataEncoderMode = 'data') {
+    this.mode = mode;
+  }
+
+  /** Octets given to `encode` so far. */
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  /** True once any octet above 127 went through: the body needs BODY=8BITMIME (RFC 6152). */
+  get eightBit(): boolean {
+    return this.#eightBit;
+  }
+
+  /** Encodes the next chunk of the body; the result may be empty. */
+  encode(chunk: Uint8Array): Buffer {
+    if (this.#ended) throw new Error('DataEncoder: encode() after end()');
+    const length = chunk.length;
+    this.#bytesIn += length;
+    // Worst case every octet doubles (a lone LF becomes CRLF, a leading dot becomes two).
+    const out = Buffer.allocUnsafe(length * 2);
+    const stuff = this.mode === 'data';
+    let o = 0;
+    let atLineStart = this.#atLineStart;
+    let afterCr = this.#afterCr;
+    let eightBit = this.#eightBit;
+    for (let i = 0; i < length; i++) {
+      const byte = chunk[i]!;
+      if (byte === LF) {
+        if (afterCr) {
+          afterCr = false;
+          continue;
+        }
+        out[o++] = CR;
+        out[o++] = LF;
+        atLineStart = true;
+        continue;
+      }
+      afterCr = false;
+      if (byte === CR) {
+        out[o++] = CR;
+        out[o++] = LF;
+        atLineStart = true;
+        afterCr = true;
+        continue;
+      }
+      if (atLineStart && stuff && byte === DOT) out[o++] = DOT;
+      if (byte > 0x7f) eightBit = true;
+      out[o++] = byte;
+      atLineStart = false;
+    }
+    this.#atLineStart = atLineStart;
+    this.#afterCr = afterCr;
+    this.#eightBit = eightBit;
+    return out.subarray(0, o);
+  }
+
+  /** Finishes the body: the CRLF the last line may lack, then `.` CRLF in `data` mode. */
+  end(): Buffer {
+    if (this.#ended) throw new Error('DataEncoder: end() called twice');
+    this.#ended = true;
+    if (this.mode === 'bdat') return this.#atLineStart ? Buffer.alloc(0) : Buffer.from(CRLF);
+    return Buffer.from(this.#atLineStart ? DOT_CRLF : CRLF_DOT_CRLF);
+  }
+}
+
+/** Encodes a whole body at once; `data` mode includes the final CRLF.CRLF. */
+export function encodeData(body: Uint8Array | string, mode: DataEncoderMode = 'data'): Buffer {
+  const encoder = new DataEncoder(mode);
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return Buffer.concat([encoder.encode(bytes), encoder.end()]);
+}
+
+/** The command line that announces one BDAT chunk (RFC 3030 2): `BDAT <size> [LAST]` CRLF. */
+export function formatBdatCommand(size: number, last: boolean): Buffer {
+  return Buffer.from(`BDAT ${size}${last ? ' LAST' : ''}\r\n`, 'latin1');
+}
