@@ -1,0 +1,644 @@
+import { type Command, parseCommand } from './command-parser';
+import { DataDecoder } from './data-decoder';
+import type { Reply } from './reply';
+import { formatReply, reply } from './reply-format';
+import {
+  type AuthMechanism,
+  decodeBase64,
+  EMPTY_CHALLENGE,
+  LOGIN_PASSWORD_PROMPT,
+  LOGIN_USERNAME_PROMPT,
+  parsePlain,
+} from './sasl';
+import {
+  type Decision,
+  type DecisionEvent,
+  type MessageAbortedEvent,
+  NEED_DATA,
+  PAUSED,
+  type ServerEvent,
+} from './server-events';
+import { COMMAND_STATES, COMMAND_TRANSITIONS, type ServerState, TRANSACTION_STATES } from './server-states';
+import { SmtpError } from './smtp-error';
+
+/** Options of a server session; every limit has a safe default. */
+export interface ServerSessionOptions {
+  /** Our host name, in the greeting and the EHLO reply. Default `localhost`. */
+  hostname?: string;
+  /** Largest message in octets, announced with SIZE (RFC 1870); 0 for no limit. Default 25 MiB. */
+  maxMessageSize?: number;
+  /** Most recipients per message (RFC 5321 4.5.3.1.8 asks for at least 100). Default 100. */
+  maxRecipients?: number;
+  /** Longest command line with CRLF (RFC 5321 4.5.3.1.4). Default 512. */
+  maxCommandLine?: number;
+  /** Longest text line in DATA with CRLF (RFC 5321 4.5.3.1.6); 0 for no limit. Default 1000. */
+  maxTextLine?: number;
+  /** Bad commands before `421 4.7.0` and close. Default 10. */
+  maxErrors?: number;
+  /** Offer STARTTLS (the adapter has a certificate). Default false. */
+  tlsAvailable?: boolean;
+  /** The connection is already TLS (implicit TLS, RFC 8314). Default false. */
+  secure?: boolean;
+  /** AUTH: false (default) or which mechanisms, and whether MAIL needs it. Offered only under TLS. */
+  auth?: false | { mechanisms?: AuthMechanism[]; required?: boolean };
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
+// RFC 4954 4: a SASL response line may be up to 12288 octets.
+const MAX_AUTH_LINE = 12288;
+const BAD_CHARACTERS = /[\0\r\uFFFD]/;
+const TOO_MANY_ERRORS = reply(421, '4.7.0', 'Too many errors; closing connection');
+
+type AuthExchange = { mechanism: AuthMechanism; username?: string };
+
+/**
+ * The server side of an SMTP session as a state machine without I/O (h11-style):
+ * `receiveData(bytes)` buffers, `nextEvent()` returns events, `send(decision)` answers the event
+ * that awaits one and returns the bytes to write. Transitions are in `server-states.ts`.
+ */
+export class ServerSession {
+  /** The current state; see `ServerState`. */
+  state: ServerState = 'CONNECTED';
+  /** True once the connection is TLS (implicit, or after `tlsStarted()`). */
+  secure: boolean;
+  /** The authenticated user, once AUTH succeeded. */
+  user: string | undefined;
+  /** The HELO/EHLO name, once accepted. */
+  hello: { verb: 'HELO' | 'EHLO'; domain: string } | undefined;
+
+  private readonly hostname: string;
+  private readonly maxMessageSize: number;
+  private readonly maxRecipients: number;
+  private readonly maxCommandLine: number;
+  private readonly maxErrors: number;
+  private readonly tlsAvailable: boolean;
+  private readonly auth: { mechanisms: AuthMechanism[]; required: boolean } | undefined;
+  private readonly decoder: DataDecoder;
+
+  private buffer: Buffer = EMPTY;
+  private offset = 0;
+  private peerClosed = false;
+  private discardingLine = false;
+  private readonly queue: ServerEvent[] = [];
+  private head = 0;
+  private pending: DecisionEvent | null = null;
+  private pendingCommand: Command | null = null;
+  private errors = 0;
+  private recipients = 0;
+  private smtputf8 = false;
+  private messageSize = 0;
+  private aborted: MessageAbortedEvent['reason'] | null = null;
+  private chunkSize = 0;
+  private chunkRemaining = 0;
+  private chunkLast = false;
+  private discardReply: Reply | null = null;
+  private exchange: AuthExchange | null = null;
+  private previousState: ServerState = 'READY';
+
+  constructor(options: ServerSessionOptions = {}) {
+    this.hostname = options.hostname ?? 'localhost';
+    this.maxMessageSize = options.maxMessageSize ?? 25 * 1024 * 1024;
+    this.maxRecipients = options.maxRecipients ?? 100;
+    this.maxCommandLine = options.maxCommandLine ?? 512;
+    this.maxErrors = options.maxErrors ?? 10;
+    this.tlsAvailable = options.tlsAvailable ?? false;
+    this.secure = options.secure ?? false;
+    this.auth = options.auth
+      ? { mechanisms: options.auth.mechanisms ?? ['PLAIN', 'LOGIN'], required: options.auth.required ?? false }
+      : undefined;
+    this.decoder = new DataDecoder(options.maxTextLine ?? 1000);
+    this.await({ type: 'Connect' }, null);
+  }
+
+  /** Buffers bytes from the peer; an empty array means the peer closed its side. */
+  receiveData(bytes: Uint8Array): void {
+    if (bytes.length === 0) {
+      this.peerClosed = true;
+      return;
+    }
+    if (this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE') return;
+    const chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    if (this.offset >= this.buffer.length) {
+      this.buffer = chunk;
+    } else {
+      this.buffer = Buffer.concat([this.buffer.subarray(this.offset), chunk]);
+    }
+    this.offset = 0;
+  }
+
+  /** The next event, NEED_DATA when more bytes are needed, or PAUSED while waiting for `send()`, `tlsStarted()` or after Closed. */
+  nextEvent(): ServerEvent | typeof NEED_DATA | typeof PAUSED {
+    for (;;) {
+      if (this.head < this.queue.length) {
+        const event = this.queue[this.head++]!;
+        if (this.head === this.queue.length) {
+          this.queue.length = 0;
+          this.head = 0;
+        }
+        return event;
+      }
+      if (this.pending !== null || this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE') return PAUSED;
+      if (!this.step()) {
+        if (!this.peerClosed) return NEED_DATA;
+        if (this.state === 'DATA' || this.state === 'BDAT') this.abortMessage('closed');
+        this.finish('peer-closed');
+      }
+    }
+  }
+
+  /** True between commands with nothing buffered: a good moment for a graceful 421. */
+  get idle(): boolean {
+    return (
+      COMMAND_STATES.has(this.state) &&
+      this.pending === null &&
+      this.offset >= this.buffer.length &&
+      this.head >= this.queue.length
+    );
+  }
+
+  /** True once the session is over. */
+  get closed(): boolean {
+    return this.state === 'CLOSED';
+  }
+
+  /** Answers the event that awaits a decision; returns the bytes to write. */
+  send(decision: Decision): string {
+    const event = this.pending;
+    if (event === null) {
+      throw new SmtpError('SMTP_LOCAL_PROTOCOL', 'send() was called but no event awaits a decision');
+    }
+    if (decision.action === 'reject' && !(decision.code >= 400 && decision.code <= 599)) {
+      throw new SmtpError('SMTP_LOCAL_PROTOCOL', `a reject decision needs a 4xx or 5xx code, not ${decision.code}`);
+    }
+    const command = this.pendingCommand;
+    this.pending = null;
+    this.pendingCommand = null;
+    const accepted = decision.action !== 'reject';
+    const text = (fallback: string) => decision.text ?? fallback;
+    // The reply for this decision: the default for an accept, or the rejection as given.
+    const answer = (code: number, enhanced: string | undefined, fallback: string): string => {
+      if (decision.action === 'reject') {
+        return formatReply(reply(decision.code, decision.enhanced ?? defaultEnhanced(decision.code), decision.text));
+      }
+      const finalCode = decision.action === 'accept' ? (decision.code ?? code) : code;
+      const finalEnhanced = decision.action === 'accept' ? (decision.enhanced ?? enhanced) : enhanced;
+      return formatReply(reply(finalCode, finalEnhanced, text(fallback)));
+    };
+    let out: string;
+    switch (event.type) {
+      case 'Connect':
+        if (accepted) {
+          // RFC 2034: no enhanced status code in the greeting.
+          out = formatReply({ code: 220, lines: [text(`${this.hostname} ESMTP ready`)] });
+          this.state = 'GREETED';
+        } else {
+          out = answer(554, undefined, '');
+          this.state = 'REJECTED';
+        }
+        break;
+      case 'Hello':
+        if (accepted) {
+          this.hello = { verb: event.verb, domain: event.domain };
+          this.state = 'READY';
+          out = formatReply({
+            code: 250,
+            lines: this.helloLines(event.verb, text(`${this.hostname} greets ${event.domain}`)),
+          });
+        } else out = answer(550, undefined, '');
+        break;
+      case 'StartTls':
+        out = answer(220, '2.0.0', 'Ready to start TLS');
+        if (accepted) {
+          // RFC 3207 5 and CVE-2011-0411: bytes pipelined after STARTTLS came in clear; drop them.
+          this.buffer = EMPTY;
+          this.offset = 0;
+          this.state = 'TLS_HANDSHAKE';
+        }
+        break;
+      case 'Authenticate':
+        if (accepted) {
+          this.user = event.username;
+          out = answer(235, '2.7.0', 'Authentication successful');
+        } else {
+          out = answer(535, '5.7.8', '');
+          this.errors++;
+        }
+        this.exchange = null;
+        this.state = 'READY';
+        break;
+      case 'MailFrom':
+        out = answer(250, '2.1.0', 'OK');
+        if (accepted && command?.verb === 'MAIL') {
+          this.smtputf8 = command.params.smtputf8;
+          this.state = 'MAIL_FROM';
+        }
+        break;
+      case 'RcptTo':
+        out = answer(250, '2.1.5', 'OK');
+        if (accepted) {
+          this.recipients++;
+          this.state = 'RCPT_TO';
+        }
+        break;
+      case 'MessageEnd':
+        out = answer(250, '2.0.0', 'OK');
+        this.endTransaction();
+        break;
+    }
+    // RFC 5321 3.8: after a 421 the server closes the session.
+    if (decision.action === 'reject' && decision.code === 421) this.finish('rejected');
+    else if (this.errors >= this.maxErrors) out += this.tooManyErrors();
+    return out;
+  }
+
+  /** Call when the TLS handshake after an accepted STARTTLS is done: RFC 3207 4.2 resets the session. */
+  tlsStarted(): void {
+    if (this.state !== 'TLS_HANDSHAKE') {
+      throw new SmtpError(
+        'SMTP_LOCAL_PROTOCOL',
+        `tlsStarted() in state ${this.state}; it must follow an accepted STARTTLS`,
+      );
+    }
+    this.secure = true;
+    this.hello = undefined;
+    this.user = undefined;
+    this.state = 'GREETED';
+  }
+
+  /** Ends the session from our side with `finalReply` (e.g. `421 4.4.2` on a timeout); returns the bytes to write. */
+  shutdown(finalReply?: Reply): string {
+    if (this.state === 'CLOSED') return '';
+    if (this.state === 'DATA' || this.state === 'BDAT') this.abortMessage('closed');
+    this.finish('shutdown');
+    return finalReply === undefined ? '' : formatReply(finalReply);
+  }
+
+  // ---- internals: one step of input processing per state ----
+
+  private step(): boolean {
+    switch (this.state) {
+      case 'DATA':
+        return this.stepData();
+      case 'BDAT':
+      case 'BDAT_DISCARD':
+        return this.stepChunk();
+      default:
+        return this.stepLine();
+    }
+  }
+
+  private stepLine(): boolean {
+    const buffer = this.buffer;
+    const lf = buffer.indexOf(LF, this.offset);
+    const limit = this.state === 'AUTH' ? MAX_AUTH_LINE : this.maxCommandLine;
+    if (lf === -1) {
+      if (buffer.length - this.offset > MAX_AUTH_LINE || (buffer.length - this.offset > limit && !this.mayBeAuth())) {
+        // RFC 5321 4.5.3.1.4: too long. Drop what we have and answer once the line ends.
+        this.discardingLine = true;
+        this.buffer = EMPTY;
+        this.offset = 0;
+      }
+      return false;
+    }
+    const start = this.offset;
+    this.offset = lf + 1;
+    if (this.discardingLine) {
+      this.discardingLine = false;
+      return this.fail(reply(500, '5.5.2', 'Line too long'));
+    }
+    const length = lf + 1 - start;
+    if (length > limit && !(length <= MAX_AUTH_LINE && this.mayBeAuth(start))) {
+      return this.fail(reply(500, '5.5.2', 'Line too long'));
+    }
+    // RFC 5321 2.3.8: lines end with CRLF; a bare LF is not a line ending.
+    if (lf === start || buffer[lf - 1] !== CR) {
+      return this.fail(reply(500, '5.5.2', 'Line must end with CRLF'));
+    }
+    const line = buffer.toString('utf8', start, lf - 1);
+    if (BAD_CHARACTERS.test(line)) return this.fail(reply(500, '5.5.2', 'Invalid characters in command line'));
+    if (this.state === 'AUTH') this.onAuthResponse(line);
+    else this.onCommand(line);
+    return true;
+  }
+
+  // An AUTH command line may carry an initial response longer than 512 octets (RFC 4954 4).
+  private mayBeAuth(start = this.offset): boolean {
+    if (this.state !== 'READY') return false;
+    const word = this.buffer.toString('latin1', start, start + 5).toUpperCase();
+    return word === 'AUTH ';
+  }
+
+  private onCommand(line: string): void {
+    const parsed = parseCommand(line);
+    if (!parsed.ok) {
+      this.fail(parsed.reply);
+      return;
+    }
+    const command = parsed.command;
+    const target = COMMAND_TRANSITIONS[this.state][command.verb];
+    if (target === undefined) {
+      const refusal =
+        this.state === 'REJECTED'
+          ? reply(503, '5.7.0', 'Rejected at connection; only QUIT is accepted')
+          : reply(503, '5.5.1', 'Bad sequence of commands');
+      if (command.verb === 'BDAT') this.discardChunk(command.size, refusal);
+      else this.fail(refusal);
+      return;
+    }
+    switch (command.verb) {
+      case 'HELO':
+      case 'EHLO':
+        this.resetTransaction();
+        this.await({ type: 'Hello', verb: command.verb, domain: command.domain }, command);
+        return;
+      case 'MAIL':
+        if (this.auth?.required && this.user === undefined) {
+          this.fail(reply(530, '5.7.0', 'Authentication required'));
+        } else if (
+          command.params.size !== undefined &&
+          this.maxMessageSize > 0 &&
+          command.params.size > this.maxMessageSize
+        ) {
+          // RFC 1870 6.1: a declared size over our limit gets 552.
+          this.emitReply(reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'));
+        } else if (command.from?.utf8 && !command.params.smtputf8) {
+          // RFC 6531 3.7.4.1 (553 5.6.7): a non-ASCII address needs SMTPUTF8.
+          this.emitReply(reply(553, '5.6.7', 'Non-ASCII address requires SMTPUTF8'));
+        } else {
+          this.await({ type: 'MailFrom', from: command.from, params: command.params }, command);
+        }
+        return;
+      case 'RCPT':
+        if (this.recipients >= this.maxRecipients) {
+          // RFC 5321 4.5.3.1.10: 452 for too many recipients; the client retries the rest later.
+          this.emitReply(reply(452, '4.5.3', 'Too many recipients'));
+        } else if (command.to.utf8 && !this.smtputf8) {
+          this.emitReply(reply(553, '5.6.7', 'Non-ASCII address requires SMTPUTF8'));
+        } else {
+          this.await({ type: 'RcptTo', to: command.to, params: command.params }, command);
+        }
+        return;
+      case 'DATA':
+        if (this.state === 'MAIL_FROM') {
+          this.fail(reply(554, '5.5.1', 'No valid recipients'));
+          return;
+        }
+        this.emitReply({ code: 354, lines: ['End data with <CR><LF>.<CR><LF>'] });
+        this.startMessage('DATA');
+        this.state = 'DATA';
+        return;
+      case 'BDAT':
+        if (this.state === 'MAIL_FROM') {
+          this.discardChunk(command.size, reply(554, '5.5.1', 'No valid recipients'));
+          return;
+        }
+        if (this.state === 'RCPT_TO') this.startMessage('BDAT');
+        this.chunkSize = command.size;
+        this.chunkRemaining = command.size;
+        this.chunkLast = command.last;
+        this.state = 'BDAT';
+        if (command.size === 0) this.chunkDone();
+        return;
+      case 'RSET':
+        this.resetTransaction();
+        this.emitReply(reply(250, '2.0.0', 'OK'));
+        return;
+      case 'NOOP':
+        this.emitReply(reply(250, '2.0.0', 'OK'));
+        return;
+      case 'HELP':
+        this.emitReply(reply(214, '2.0.0', 'See RFC 5321'));
+        return;
+      case 'VRFY':
+        // RFC 5321 3.5.3: 252 when we will not verify but will accept mail for the user.
+        this.emitReply(reply(252, '2.5.2', 'Cannot VRFY user, but will accept message and attempt delivery'));
+        return;
+      case 'EXPN':
+        this.emitReply(reply(502, '5.5.1', 'EXPN not available'));
+        return;
+      case 'QUIT':
+        this.emitReply(reply(221, '2.0.0', 'Bye'));
+        this.finish('quit');
+        return;
+      case 'STARTTLS':
+        if (this.secure) this.fail(reply(503, '5.5.1', 'TLS already active'));
+        else if (!this.tlsAvailable) this.fail(reply(502, '5.5.1', 'STARTTLS not available'));
+        else this.await({ type: 'StartTls' }, command);
+        return;
+      case 'AUTH':
+        this.onAuth(command.mechanism, command.initialResponse);
+        return;
+    }
+  }
+
+  private onAuth(mechanism: string, initialResponse: string | undefined): void {
+    if (this.auth === undefined) {
+      this.fail(reply(502, '5.5.1', 'AUTH not available'));
+    } else if (!this.secure) {
+      // RFC 4954 6: 538 when the mechanism needs an encrypted connection; we require TLS for all.
+      this.fail(reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'));
+    } else if (this.user !== undefined) {
+      this.fail(reply(503, '5.5.1', 'Already authenticated'));
+    } else if (!this.auth.mechanisms.includes(mechanism as AuthMechanism)) {
+      this.fail(reply(504, '5.5.4', 'Unrecognized authentication type'));
+    } else {
+      this.exchange = { mechanism: mechanism as AuthMechanism };
+      this.state = 'AUTH';
+      if (initialResponse !== undefined) this.onAuthResponse(initialResponse);
+      else this.emitRaw(mechanism === 'PLAIN' ? EMPTY_CHALLENGE : LOGIN_USERNAME_PROMPT, 334);
+    }
+  }
+
+  private onAuthResponse(line: string): void {
+    const exchange = this.exchange!;
+    if (line === '*') {
+      this.exchange = null;
+      this.state = 'READY';
+      this.fail(reply(501, '5.0.0', 'Authentication cancelled'));
+      return;
+    }
+    const decoded = decodeBase64(line);
+    if (decoded === null) {
+      this.exchange = null;
+      this.state = 'READY';
+      this.fail(reply(501, '5.5.2', 'Cannot decode response'));
+      return;
+    }
+    if (exchange.mechanism === 'PLAIN') {
+      const plain = parsePlain(decoded);
+      if (plain === null) {
+        this.exchange = null;
+        this.state = 'READY';
+        this.fail(reply(501, '5.5.2', 'Bad PLAIN response'));
+        return;
+      }
+      this.await({ type: 'Authenticate', mechanism: 'PLAIN', ...plain }, null);
+    } else if (exchange.username === undefined) {
+      exchange.username = decoded;
+      this.emitRaw(LOGIN_PASSWORD_PROMPT, 334);
+    } else {
+      this.await(
+        {
+          type: 'Authenticate',
+          mechanism: 'LOGIN',
+          username: exchange.username,
+          password: decoded,
+          authorizationId: undefined,
+        },
+        null,
+      );
+    }
+  }
+
+  private stepData(): boolean {
+    const step = this.decoder.decode(this.buffer, this.offset);
+    const progressed = step.consumed > this.offset || step.end || step.bareLineFeed;
+    for (const segment of step.segments) this.onBody(segment);
+    this.offset = step.consumed;
+    if (step.bareLineFeed) {
+      // RFC 5321 2.3.8 and SMTP smuggling: never guess where such a message ends; close instead
+      // of reading the rest as commands.
+      if (this.aborted === null) this.abortMessage('bare-line-feed');
+      this.emitReply(reply(521, '5.5.2', 'Bare LF in message data; closing connection (RFC 5321 2.3.8)'));
+      this.finish('protocol-error');
+    } else if (step.end) {
+      if (this.aborted === null && this.decoder.lineTooLong) this.abortMessage('line-length');
+      this.endMessage();
+    }
+    return progressed;
+  }
+
+  private stepChunk(): boolean {
+    const available = this.buffer.length - this.offset;
+    if (available === 0) return false;
+    const take = Math.min(available, this.chunkRemaining);
+    if (this.state === 'BDAT') this.onBody(this.buffer.subarray(this.offset, this.offset + take));
+    this.offset += take;
+    this.chunkRemaining -= take;
+    if (this.chunkRemaining === 0) this.chunkDone();
+    return true;
+  }
+
+  private onBody(segment: Uint8Array): void {
+    if (this.aborted !== null) return;
+    this.messageSize += segment.length;
+    if (this.maxMessageSize > 0 && this.messageSize > this.maxMessageSize) this.abortMessage('size');
+    else this.queue.push({ type: 'MessageData', data: segment });
+  }
+
+  private chunkDone(): void {
+    if (this.state === 'BDAT_DISCARD') {
+      const refusal = this.discardReply!;
+      this.discardReply = null;
+      this.state = this.previousState;
+      this.fail(refusal);
+    } else if (this.chunkLast || this.aborted !== null) {
+      this.endMessage();
+    } else {
+      this.emitReply(reply(250, '2.0.0', `${this.chunkSize} octets received`));
+      this.state = 'BDAT_IDLE';
+    }
+  }
+
+  private discardChunk(size: number, refusal: Reply): void {
+    this.previousState = this.state;
+    this.discardReply = refusal;
+    this.chunkRemaining = size;
+    this.state = 'BDAT_DISCARD';
+    if (size === 0) this.chunkDone();
+  }
+
+  private startMessage(mode: 'DATA' | 'BDAT'): void {
+    this.messageSize = 0;
+    this.aborted = null;
+    this.decoder.reset();
+    this.queue.push({ type: 'MessageStart', mode });
+  }
+
+  private abortMessage(reason: MessageAbortedEvent['reason']): void {
+    this.aborted = reason;
+    this.queue.push({ type: 'MessageAborted', reason });
+  }
+
+  private endMessage(): void {
+    if (this.aborted === 'size') {
+      this.emitReply(reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'));
+      this.endTransaction();
+    } else if (this.aborted === 'line-length') {
+      this.emitReply(reply(500, '5.5.2', 'Message has lines longer than 1000 octets (RFC 5321 4.5.3.1.6)'));
+      this.endTransaction();
+    } else {
+      this.state = 'READY';
+      this.await({ type: 'MessageEnd', size: this.messageSize }, null);
+    }
+  }
+
+  private endTransaction(): void {
+    this.recipients = 0;
+    this.smtputf8 = false;
+    this.state = 'READY';
+  }
+
+  private resetTransaction(): void {
+    if (TRANSACTION_STATES.has(this.state)) {
+      this.queue.push({ type: 'Reset' });
+      this.endTransaction();
+    }
+  }
+
+  private helloLines(verb: 'HELO' | 'EHLO', first: string): string[] {
+    if (verb === 'HELO') return [first];
+    const lines = [first, 'PIPELINING', '8BITMIME', 'SMTPUTF8', `SIZE ${this.maxMessageSize}`];
+    lines.push('ENHANCEDSTATUSCODES', 'CHUNKING', 'DSN');
+    if (this.tlsAvailable && !this.secure) lines.push('STARTTLS');
+    // RFC 4954 4 and our rule: AUTH only once the connection is encrypted.
+    if (this.auth !== undefined && this.secure) lines.push(`AUTH ${this.auth.mechanisms.join(' ')}`);
+    return lines;
+  }
+
+  private await(event: DecisionEvent, command: Command | null): void {
+    this.queue.push(event);
+    this.pending = event;
+    this.pendingCommand = command;
+  }
+
+  private emitReply(value: Reply): void {
+    this.queue.push({ type: 'Reply', reply: value, data: formatReply(value) });
+  }
+
+  private emitRaw(data: string, code: number): void {
+    this.queue.push({ type: 'Reply', reply: { code, lines: [data.slice(4, -2)] }, data });
+  }
+
+  // A reply to a bad command; too many of them end the session (a client that does not speak SMTP).
+  private fail(value: Reply): true {
+    this.emitReply(value);
+    this.errors++;
+    if (this.errors >= this.maxErrors && this.state !== 'CLOSED') {
+      this.emitReply(TOO_MANY_ERRORS);
+      this.finish('protocol-error');
+    }
+    return true;
+  }
+
+  private tooManyErrors(): string {
+    this.finish('protocol-error');
+    return formatReply(TOO_MANY_ERRORS);
+  }
+
+  private finish(reason: 'quit' | 'peer-closed' | 'protocol-error' | 'rejected' | 'shutdown'): void {
+    if (this.state === 'CLOSED') return;
+    this.state = 'CLOSED';
+    this.pending = null;
+    this.pendingCommand = null;
+    this.buffer = EMPTY;
+    this.offset = 0;
+    this.queue.push({ type: 'Closed', reason });
+  }
+}
+
+function defaultEnhanced(code: number): string {
+  return `${Math.floor(code / 100)}.0.0`;
+}
