@@ -7,7 +7,8 @@ export type DnsErrorCode =
   | 'REFUSED'
   | 'FORMERR'
   | 'BADNAME'
-  | 'BADCONFIG';
+  | 'BADCONFIG'
+  | 'BADZONE';
 
 const TEMPORARY: ReadonlySet<string> = new Set(['SERVFAIL', 'TIMEOUT', 'REFUSED', 'FORMERR']);
 
