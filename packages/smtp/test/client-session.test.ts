@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ClientSession } from '../src/core/client-session';
+import { loadTranscripts, runTranscript } from './client-transcript-runner';
+
+const transcripts = loadTranscripts(join(import.meta.dirname, 'transcripts/client-session.md'));
+
+describe('client session transcripts (server lines fed whole)', () => {
+  it.each(transcripts.map((t) => [t.title, t] as const))('%s', (_, transcript) => runTranscript(transcript, false));
+});
+
+describe('client session transcripts (server lines fed byte by byte)', () => {
+  it.each(transcripts.map((t) => [t.title, t] as const))('%s', (_, transcript) => runTranscript(transcript, true));
+});
+
+describe('ClientSession', () => {
+  it('has a transcript file with every case', () => {
+    expect(transcripts.length).toBeGreaterThanOrEqual(25);
+  });
+
+  it('says which RFC 5321 timeout applies to the reply it waits for', () => {
+    const session = new ClientSession({ name: 'client.example' });
+    expect(session.awaiting).toBe('greeting');
+    session.receive(Buffer.from('220 hi\r\n'));
+    expect(session.awaiting).toBe('command');
+    session.receive(Buffer.from('250 hi\r\n'));
+    expect(session.state).toBe('READY');
+    expect(session.awaiting).toBeUndefined();
+    session.startMessage({ from: 'a@example.com', to: ['b@example.net'] });
+    expect(session.awaiting).toBe('mail');
+    session.receive(Buffer.from('250 ok\r\n'));
+    expect(session.awaiting).toBe('rcpt');
+    session.receive(Buffer.from('250 ok\r\n'));
+    expect(session.awaiting).toBe('dataStart');
+    session.receive(Buffer.from('354 go\r\n'));
+    expect(session.awaiting).toBeUndefined();
+    expect(session.bodyWanted).toBe(true);
+    session.endBody();
+    expect(session.awaiting).toBe('dataEnd');
+  });
+
+  it('refuses an EHLO name that would break the command line', () => {
+    expect(() => new ClientSession({ name: 'a b\r\nMAIL' })).toThrow(/EHLO name/);
+  });
+
+  it('keeps the enhanced status code of a refused recipient', () => {
+    const session = new ClientSession({ name: 'client.example' });
+    session.receive(Buffer.from('220 hi\r\n250-hi\r\n250 PIPELINING\r\n'));
+    session.startMessage({ from: 'a@example.com', to: ['b@example.net'] });
+    const events = session.receive(Buffer.from('250 ok\r\n550 5.1.1 <b@example.net>: unknown\r\n554 5.5.1 no\r\n'));
+    const sent = events.find((e) => e.type === 'Send');
+    expect(sent?.type === 'Send' && sent.text).toBe('RSET');
+    const done = session.receive(Buffer.from('250 2.0.0 ok\r\n'))[0];
+    expect(done?.type).toBe('MessageDone');
+    if (done?.type !== 'MessageDone') return;
+    expect(done.result.rejected[0]?.reply).toEqual({
+      code: 550,
+      enhanced: '5.1.1',
+      lines: ['<b@example.net>: unknown'],
+    });
+  });
+});
