@@ -1,4 +1,8 @@
 import { Command, CommanderError } from 'commander';
+import { registerDnsblCommand } from './commands/dnsbl';
+import { registerRdnsCommand } from './commands/rdns';
+import { registerSpfCommand } from './commands/spf';
+import { registerDnsCommand } from './commands/dns';
 
 /** Builds the `homing` program with every subcommand registered. */
 export function createProgram(): Command {
@@ -7,6 +11,10 @@ export function createProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // Each command lives in its own file under src/commands/ and registers itself here, one line each.
+  registerDnsCommand(program);
+  registerSpfCommand(program);
+  registerRdnsCommand(program);
+  registerDnsblCommand(program);
   return program;
 }
 
