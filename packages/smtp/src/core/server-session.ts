@@ -523,9 +523,17 @@ export class ServerSession {
 
   private onBody(segment: Uint8Array): void {
     if (this.aborted !== null) return;
-    this.messageSize += segment.length;
-    if (this.maxMessageSize > 0 && this.messageSize > this.maxMessageSize) this.abortMessage('size');
-    else this.queue.push({ type: 'MessageData', data: segment });
+    const size = this.messageSize + segment.length;
+    if (this.maxMessageSize > 0 && size > this.maxMessageSize) {
+      // Give what fits first, so that the events do not depend on how the bytes were cut.
+      const fits = this.maxMessageSize - this.messageSize;
+      if (fits > 0) this.queue.push({ type: 'MessageData', data: segment.subarray(0, fits) });
+      this.messageSize = this.maxMessageSize;
+      this.abortMessage('size');
+    } else {
+      this.messageSize = size;
+      this.queue.push({ type: 'MessageData', data: segment });
+    }
   }
 
   private chunkDone(): void {
