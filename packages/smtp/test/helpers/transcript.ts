@@ -23,7 +23,7 @@ export interface TranscriptCase {
   expected: string[];
 }
 
-function unescape(text: string): string {
+function unescapeLine(text: string): string {
   return text.replace(/\\(x[0-9a-fA-F]{2}|r|n|t|\\)/g, (_, code: string) => {
     if (code === 'r') return '\r';
     if (code === 'n') return '\n';
@@ -65,8 +65,8 @@ export function readTranscripts(path: string): TranscriptCase[] {
       if (match === null) continue;
       const [, kind, rest] = match as unknown as [string, string, string];
       if (kind === 'O') current.options = { ...current.options, ...JSON.parse(rest) };
-      else if (kind === 'C') pending.push(Buffer.from(`${unescape(rest)}\r\n`, 'utf8'));
-      else if (kind === 'R') pending.push(Buffer.from(unescape(rest), 'latin1'));
+      else if (kind === 'C') pending.push(Buffer.from(`${unescapeLine(rest)}\r\n`, 'utf8'));
+      else if (kind === 'R') pending.push(Buffer.from(unescapeLine(rest), 'latin1'));
       else if (kind === 'X') {
         flush();
         current.inputs.push({ kind: rest.trim() === 'tls' ? 'tls' : 'close' });
