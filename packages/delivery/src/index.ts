@@ -1,2 +1,46 @@
 // Public API of @homing/delivery: exported by name, nothing else.
-export {};
+
+/** Builds RFC 3464 DSNs (bounce and delay warning) and extracts a message's header section. */
+export {
+  type Bounce,
+  type BounceOptions,
+  type BounceRecipient,
+  createBounce,
+  createDelayWarning,
+  originalHeaders,
+} from './bounce';
+/** Matches a certificate chain against TLSA records (DANE, RFC 7672). */
+export { type DaneMatch, type DaneMatchOptions, matchTlsa, type TlsaRecord } from './dane';
+/** The package's one error class, its codes, and the check that recognises it. */
+export { DeliveryError, type DeliveryErrorCode, isDeliveryError } from './delivery-error';
+/** MTA-STS policy type, the injectable policy source, and MX pattern matching (RFC 8461). */
+export { type MtaStsPolicy, type MtaStsPolicySource, matchesMxPattern, mtaStsAllowsMx } from './mta-sts';
+/** MX routing (RFC 5321 5.1, RFC 7505) and IDN normalisation. */
+export {
+  type AddressPreference,
+  type DeliveryResolver,
+  domainOfAddress,
+  type MailExchanger,
+  type MailRoute,
+  type RouteOptions,
+  resolveHostAddresses,
+  resolveMailRoute,
+  toALabelDomain,
+} from './mx-routing';
+/** Reply and failure classification: transient (defer) or permanent (bounce). */
+export {
+  classifyFailure,
+  classifyReply,
+  enhancedStatusOf,
+  type FailureClass,
+  formatReplyLine,
+  type ReplyClass,
+  type SmtpReply,
+} from './reply-class';
+/** TLS-RPT style counters (RFC 8460). */
+export {
+  type TlsDomainCounters,
+  type TlsPolicyType,
+  TlsReportCounters,
+  type TlsResultType,
+} from './tls-report';
