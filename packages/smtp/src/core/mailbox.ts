@@ -27,8 +27,8 @@ export function normaliseDomain(domain: string): string | null {
   let ascii = domain;
   if (NON_ASCII.test(domain)) {
     try {
-      // RFC 5890: U-labels go on the wire as A-labels; NFC first, as IDNA2008 requires.
-      ascii = punycode.toASCII(domain.normalize('NFC'));
+      // RFC 5890: U-labels go on the wire as A-labels; NFC and lower case first (RFC 5895 mapping).
+      ascii = punycode.toASCII(domain.normalize('NFC').toLowerCase());
     } catch {
       return null;
     }
