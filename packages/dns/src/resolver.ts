@@ -6,6 +6,7 @@ import { interpret, type Outcome } from './internal/interpret';
 import { canonicalName, checkName, reverseName } from './internal/name';
 import { parseServer, type ServerAddress, systemServers } from './internal/servers';
 import { type Exchange, exchangeTcp, exchangeUdp, type Response } from './internal/transport';
+import { UdpPool } from './internal/udp-pool';
 
 /** A successful lookup: the records (never empty), their smallest TTL left, and the response's AD bit. */
 export interface Answer<T> {
@@ -89,6 +90,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
   const inFlight = new Map<string, Promise<Outcome>>();
   const logger = options.logger;
+  const pool = new UdpPool();
 
   async function ask(name: string, type: string): Promise<Outcome> {
     servers ??= systemServers().map(parseServer);
@@ -101,9 +103,9 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
         const exchange = buildExchange(server, name, type, withEdns);
         let response: Response;
         try {
-          response = await exchangeUdp(exchange);
+          response = await exchangeUdp(exchange, pool);
           // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
-          if (response.flag_tc) response = await exchangeTcp({ ...exchange });
+          if (response.flag_tc) response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
         } catch (error) {
           if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
           else lastTimeout = error as DnsError;

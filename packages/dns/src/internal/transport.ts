@@ -1,9 +1,9 @@
-import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import * as packet from 'dns-packet';
 import { DnsError } from '../dns-error';
 import { sameName } from './name';
 import type { ServerAddress } from './servers';
+import type { UdpPool } from './udp-pool';
 
 /** What one exchange with one server needs. */
 export interface Exchange {
@@ -65,44 +65,51 @@ function malformedError(exchange: Exchange): DnsError {
   );
 }
 
-/** Sends the query over UDP from a fresh socket (a random source port, RFC 5452 4) and waits for its answer. */
-export function exchangeUdp(exchange: Exchange): Promise<Response> {
+/**
+ * Sends the query over UDP on a pooled socket (see udp-pool.ts) under a fresh random id, and waits for the answer.
+ * The query's id octets are rewritten with the id the socket hands out.
+ */
+export function exchangeUdp(exchange: Exchange, pool: UdpPool): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket(exchange.server.family === 6 ? 'udp6' : 'udp4');
     let sawMalformed = false;
+    let done = false;
     const finish = (error: Error | undefined, response?: Response): void => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      socket.removeAllListeners('message');
-      socket.on('error', () => {});
-      socket.close();
+      channel.remove(id);
       if (error) reject(error);
       else resolve(response as Response);
     };
+    const { channel, id } = pool.acquire(exchange.server, {
+      onError: (error) => finish(timeoutError(exchange, `(${error.code})`)),
+      onMessage: (message, port) => {
+        if (port !== exchange.server.port) return;
+        const result = matchResponse(exchange, message);
+        if (result === 'malformed') {
+          // Keep waiting: a forged garbage packet must not end the lookup; report it only if nothing better comes.
+          sawMalformed = true;
+          return;
+        }
+        if (result === 'foreign') {
+          exchange.logger?.debug?.(
+            { name: exchange.name, type: exchange.type, server: `${exchange.server.host}:${exchange.server.port}` },
+            'dns ignored an answer that does not match the query',
+          );
+          return;
+        }
+        finish(undefined, result);
+      },
+    });
+    exchange.id = id;
+    exchange.query.writeUInt16BE(id, 0);
     const timer = setTimeout(
       () => finish(sawMalformed ? malformedError(exchange) : timeoutError(exchange, `within ${exchange.timeoutMs} ms`)),
       exchange.timeoutMs,
     );
-    socket.on('error', (error) => finish(timeoutError(exchange, `(${(error as NodeJS.ErrnoException).code})`)));
-    socket.on('message', (message, remote) => {
-      if (remote.port !== exchange.server.port) return;
-      const result = matchResponse(exchange, message);
-      if (result === 'malformed') {
-        // Keep waiting: a forged garbage packet must not end the lookup; report it only if nothing better comes.
-        sawMalformed = true;
-        return;
-      }
-      if (result === 'foreign') {
-        exchange.logger?.debug?.(
-          { name: exchange.name, type: exchange.type, from: `${remote.address}:${remote.port}` },
-          'dns ignored an answer that does not match the query',
-        );
-        return;
-      }
-      finish(undefined, result);
-    });
-    // A connected socket only receives datagrams from the server's address (RFC 5452 9.1: check the source).
-    socket.connect(exchange.server.port, exchange.server.host, () => {
-      socket.send(exchange.query, (error) => {
+    channel.ready.then(() => {
+      if (done) return;
+      channel.socket.send(exchange.query, (error) => {
         if (error) finish(timeoutError(exchange, `(${(error as NodeJS.ErrnoException).code})`));
       });
     });
