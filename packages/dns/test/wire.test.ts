@@ -119,18 +119,21 @@ describe('spoofed answers are ignored (RFC 5452)', () => {
   let fake: Socket;
   let reply: (query: packet.DecodedPacket, remote: RemoteInfo) => Promise<void>;
   const queries: packet.DecodedPacket[] = [];
+  const ports: number[] = [];
 
   beforeAll(async () => {
     fake = createSocket('udp4');
     fake.on('message', (message, remote) => {
       const query = packet.decode(message);
       queries.push(query);
+      ports.push(remote.port);
       void reply(query, remote);
     });
     await new Promise<void>((resolve) => fake.bind(0, '127.0.0.1', resolve));
   });
   afterEach(() => {
     queries.length = 0;
+    ports.length = 0;
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => fake.close(() => resolve()));
@@ -210,5 +213,48 @@ describe('spoofed answers are ignored (RFC 5452)', () => {
     const result = await createResolver({ servers: [fakeAddress()], cache: false }).resolveA('example.com');
     expect(result.records).toEqual(['127.0.0.1']);
     expect(queries.map((query) => query.additionals?.length ?? 0)).toEqual([1, 0]);
+  });
+
+  it('moves to a fresh random source port every 100 queries (RFC 5452 4)', async () => {
+    reply = async (query, remote) => send(fake, answer(query), remote);
+    const resolver = createResolver({ servers: [fakeAddress()], cache: false });
+    for (let i = 0; i < 250; i++) await resolver.resolveA(`n${i}.example.com`);
+    expect(new Set(ports).size).toBeGreaterThanOrEqual(3);
+  });
+
+  it('keeps many concurrent queries apart by id, each getting its own answer', async () => {
+    reply = async (query, remote) => {
+      const index = Number(/^n(\d+)\./.exec(query.questions?.[0]?.name ?? '')?.[1]);
+      setTimeout(
+        () => void send(fake, answer(query, {}, `10.0.${index >> 8}.${index & 255}`), remote),
+        (index * 7) % 20,
+      );
+    };
+    const resolver = createResolver({ servers: [fakeAddress()], cache: false });
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => resolver.resolveA(`n${i}.example.com`)));
+    answers.forEach((result, i) => {
+      expect(result.records).toEqual([`10.0.${i >> 8}.${i & 255}`]);
+    });
+  });
+});
+
+describe('process lifetime', () => {
+  it('does not keep the process alive once lookups are done', async () => {
+    const { execFile } = await import('node:child_process');
+    const source = new URL('../src/index.ts', import.meta.url).href;
+    const script = `const { createResolver } = await import(${JSON.stringify(source)});
+      const r = createResolver({ servers: [${JSON.stringify(server.address)}] });
+      console.log((await r.resolveA('example.com')).records.join());`;
+    const started = Date.now();
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        { timeout: 10_000 },
+        (error, out) => (error ? reject(error) : resolve(out)),
+      ),
+    );
+    expect(stdout.trim()).toBe('127.0.0.1');
+    expect(Date.now() - started).toBeLessThan(8000);
   });
 });
