@@ -1,8 +1,9 @@
 import { Command, CommanderError } from 'commander';
+import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
+import { registerQueueCommand } from './commands/queue';
 import { registerRdnsCommand } from './commands/rdns';
 import { registerSpfCommand } from './commands/spf';
-import { registerDnsCommand } from './commands/dns';
 
 /** Builds the `homing` program with every subcommand registered. */
 export function createProgram(): Command {
@@ -15,6 +16,7 @@ export function createProgram(): Command {
   registerSpfCommand(program);
   registerRdnsCommand(program);
   registerDnsblCommand(program);
+  registerQueueCommand(program);
   return program;
 }
 
