@@ -11,6 +11,18 @@ export {
 } from './bounce';
 /** Matches a certificate chain against TLSA records (DANE, RFC 7672). */
 export { type DaneMatch, type DaneMatchOptions, matchTlsa, type TlsaRecord } from './dane';
+/** The delivery agent: MX, TLS policy, session reuse, per-recipient outcomes. */
+export {
+  createDeliveryAgent,
+  type DeliveryAgent,
+  type DeliveryEnvelope,
+  type DeliveryLogger,
+  type DeliveryOptions,
+  type DeliveryResult,
+  deliver,
+  type RecipientOutcome,
+  type Smarthost,
+} from './delivery-agent';
 /** The package's one error class, its codes, and the check that recognises it. */
 export { DeliveryError, type DeliveryErrorCode, isDeliveryError } from './delivery-error';
 /** MTA-STS policy type, the injectable policy source, and MX pattern matching (RFC 8461). */

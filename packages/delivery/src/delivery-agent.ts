@@ -1,0 +1,202 @@
+import { hostname as osHostname } from 'node:os';
+import type { ClientTimeouts, ClientTlsOptions } from '@homing/smtp/client';
+import { DeliveryError } from './delivery-error';
+import {
+  type DeliveryContext,
+  deliverToDomain,
+  type PreparedMessage,
+  type RecipientOutcome,
+  type Smarthost,
+} from './internal/domain-delivery';
+import { Limiter } from './internal/limiter';
+import { SessionPool } from './internal/session-pool';
+import type { MtaStsPolicySource } from './mta-sts';
+import { type AddressPreference, type DeliveryResolver, domainOfAddress, toALabelDomain } from './mx-routing';
+import { classifyFailure } from './reply-class';
+import { type TlsDomainCounters, TlsReportCounters } from './tls-report';
+
+export type { RecipientOutcome, Smarthost } from './internal/domain-delivery';
+
+/** A pino-compatible logger; delivery uses `debug`, `info` and `warn`. */
+export interface DeliveryLogger {
+  debug(object: object, message?: string): void;
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+}
+
+/** Options of `createDeliveryAgent` and `deliver` (defaults in the README). */
+export interface DeliveryOptions {
+  resolver: DeliveryResolver;
+  /** Our EHLO name. Default `os.hostname()`. */
+  hostname?: string;
+  /** Port of the MX hosts. Default 25. */
+  port?: number;
+  smarthost?: Smarthost;
+  mtaSts?: MtaStsPolicySource;
+  /** Enforce DANE where DNSSEC-signed TLSA records exist. Default true. */
+  dane?: boolean;
+  /** Extra `tls.connect` options (e.g. `ca`) for authenticated TLS. */
+  tls?: Omit<ClientTlsOptions, 'mode'>;
+  addressPreference?: AddressPreference;
+  /** Sessions open at once. Default 100. */
+  maxConnections?: number;
+  /** Transactions at once per recipient domain. Default 10. */
+  maxConnectionsPerDomain?: number;
+  /** Messages per session. Default 100. */
+  maxMessagesPerConnection?: number;
+  /** Idle pooled sessions are closed after this. Default 5000 ms. */
+  idleTimeoutMs?: number;
+  timeouts?: Partial<ClientTimeouts>;
+  logger?: DeliveryLogger;
+}
+
+/** The envelope of one message to deliver. */
+export interface DeliveryEnvelope {
+  /** Reverse-path; `''` for the null sender (bounces). */
+  from: string;
+  to: string[];
+  /** DSN ENVID (RFC 3461 4.4), passed on when the server offers DSN. */
+  envelopeId?: string;
+}
+
+/** Each recipient's outcome, in the order of `envelope.to`. */
+export interface DeliveryResult {
+  recipients: RecipientOutcome[];
+}
+
+/** A long-lived delivery agent: session pool, limits, TLS counters. */
+export interface DeliveryAgent {
+  /** Delivers one message; resolves with every recipient's outcome (never rejects for a delivery problem). */
+  deliver(
+    envelope: DeliveryEnvelope,
+    message: string | Uint8Array,
+    options?: { signal?: AbortSignal },
+  ): Promise<DeliveryResult>;
+  /** TLS-RPT style counters per domain and policy. */
+  tlsReport(): TlsDomainCounters[];
+  /** Closes idle sessions (QUIT); later deliveries are deferred. */
+  close(): Promise<void>;
+}
+
+const SILENT: DeliveryLogger = { debug() {}, info() {}, warn() {} };
+
+/** Creates a delivery agent (see `DeliveryOptions`). */
+export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
+  const maxConnections = options.maxConnections ?? 100;
+  const perDomain = options.maxConnectionsPerDomain ?? 10;
+  const report = new TlsReportCounters();
+  const pool = new SessionPool(maxConnections, options.maxMessagesPerConnection ?? 100, options.idleTimeoutMs ?? 5000);
+  const context: DeliveryContext = {
+    resolver: options.resolver,
+    hostname: options.hostname ?? osHostname(),
+    port: options.port ?? 25,
+    smarthost: options.smarthost,
+    mtaSts: options.mtaSts,
+    dane: options.dane ?? true,
+    tls: options.tls ?? {},
+    addressPreference: options.addressPreference ?? 'ipv6',
+    timeouts: options.timeouts,
+    pool,
+    report,
+    logger: options.logger ?? SILENT,
+  };
+  const domainLimits = new Map<string, { limiter: Limiter; users: number }>();
+  const closing = new AbortController();
+
+  async function limited<T>(domain: string, signal: AbortSignal, run: () => Promise<T>): Promise<T> {
+    let entry = domainLimits.get(domain);
+    if (entry === undefined) {
+      entry = { limiter: new Limiter(perDomain), users: 0 };
+      domainLimits.set(domain, entry);
+    }
+    entry.users += 1;
+    try {
+      await entry.limiter.acquire(signal);
+      try {
+        return await run();
+      } finally {
+        entry.limiter.release();
+      }
+    } finally {
+      entry.users -= 1;
+      if (entry.users === 0) domainLimits.delete(domain);
+    }
+  }
+
+  return {
+    async deliver(envelope, message, deliverOptions = {}) {
+      const signal = deliverOptions.signal ? AbortSignal.any([deliverOptions.signal, closing.signal]) : closing.signal;
+      const prepared: PreparedMessage = {
+        from: envelope.from,
+        body: typeof message === 'string' ? Buffer.from(message, 'utf8') : Buffer.from(message),
+        ...(envelope.envelopeId === undefined ? {} : { envelopeId: envelope.envelopeId }),
+      };
+      const outcomes = new Map<string, RecipientOutcome>();
+      const byDomain = new Map<string, string[]>();
+      for (const address of new Set(envelope.to)) {
+        try {
+          const domain = options.smarthost ? '' : toALabelDomain(domainOfAddress(address)).replace(/^$/, '');
+          byDomain.set(domain, [...(byDomain.get(domain) ?? []), address]);
+        } catch (error) {
+          const failure = classifyFailure(error);
+          outcomes.set(address, {
+            address,
+            status: failure.status,
+            enhanced: failure.enhanced,
+            reason: failure.reason,
+          });
+        }
+      }
+      await Promise.all(
+        [...byDomain].map(async ([domain, recipients]) => {
+          let results: RecipientOutcome[];
+          if (signal.aborted) {
+            results = recipients.map((address) => ({
+              address,
+              status: 'deferred' as const,
+              enhanced: '4.3.2',
+              reason: 'delivery agent closed or aborted',
+            }));
+          } else {
+            results = await limited(domain, signal, () =>
+              deliverToDomain(context, domain, recipients, prepared, signal),
+            ).catch((error: unknown) => {
+              const failure = classifyFailure(
+                signal.aborted
+                  ? new DeliveryError('ABORTED', 'delivery agent closed or aborted', { cause: error })
+                  : error,
+              );
+              return recipients.map((address) => ({
+                address,
+                status: failure.status,
+                enhanced: failure.enhanced,
+                reason: failure.reason,
+              }));
+            });
+          }
+          for (const result of results) outcomes.set(result.address, result);
+        }),
+      );
+      return { recipients: envelope.to.map((address) => outcomes.get(address)!) };
+    },
+    tlsReport: () => report.snapshot(),
+    async close() {
+      closing.abort(new DeliveryError('ABORTED', 'delivery agent closed'));
+      await pool.closeAll();
+    },
+  };
+}
+
+/** Delivers one message with a throw-away agent, then closes its sessions. */
+export async function deliver(
+  envelope: DeliveryEnvelope,
+  message: string | Uint8Array,
+  options: DeliveryOptions & { signal?: AbortSignal },
+): Promise<DeliveryResult> {
+  const agent = createDeliveryAgent(options);
+  try {
+    return await agent.deliver(envelope, message, options.signal === undefined ? {} : { signal: options.signal });
+  } finally {
+    await agent.close();
+  }
+}
