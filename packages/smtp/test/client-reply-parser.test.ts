@@ -21,7 +21,7 @@ function errorCode(run: () => unknown): string | undefined {
   try {
     run();
   } catch (error) {
-    expect((error as SmtpClientError).name).toBe('SmtpClientError');
+    expect((error as SmtpClientError).name).toBe('SmtpError');
     return (error as SmtpClientError).code;
   }
   return undefined;

@@ -76,7 +76,7 @@ async function failure(promise: Promise<unknown>): Promise<SmtpClientError> {
   try {
     await promise;
   } catch (error) {
-    expect((error as SmtpClientError).name).toBe('SmtpClientError');
+    expect((error as SmtpClientError).name).toBe('SmtpError');
     return error as SmtpClientError;
   }
   throw new Error('expected a failure');

@@ -1,6 +1,7 @@
 import { domainToASCII } from 'node:url';
 import { SmtpClientError } from './client-error';
 import type { ServerExtensions } from './ehlo-extensions';
+import { encodeXtext } from './esmtp-parameters';
 
 /** DSN NOTIFY values (RFC 3461 4.1): NEVER alone, or any of the other three. */
 export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
@@ -64,18 +65,6 @@ export function wireAddress(address: string, utf8: boolean): string {
   const ascii = domainToASCII(address.slice(at + 1));
   if (!ascii) throw new SmtpClientError('INVALID_ENVELOPE', `not a valid domain: ${JSON.stringify(address)}`);
   return `${address.slice(0, at)}@${ascii}`;
-}
-
-/** RFC 3461 4: xtext encodes "+", "=" and anything outside 33..126 as "+XX". */
-export function encodeXtext(value: string): string {
-  let out = '';
-  for (const byte of Buffer.from(value, 'utf8')) {
-    out +=
-      byte < 33 || byte > 126 || byte === 0x2b || byte === 0x3d
-        ? `+${byte.toString(16).toUpperCase().padStart(2, '0')}`
-        : String.fromCharCode(byte);
-  }
-  return out;
 }
 
 /** The commands of one transaction, decided up front so they can be pipelined (RFC 2920). */

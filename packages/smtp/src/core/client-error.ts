@@ -1,4 +1,5 @@
 import type { Reply } from './reply';
+import { SmtpError } from './smtp-error';
 
 /**
  * Why an SMTP client operation failed. The delivery layer turns these into a deferral
@@ -67,22 +68,30 @@ const TRANSIENT_BY_DEFAULT = new Set<SmtpClientErrorCode>([
 ]);
 
 /**
- * The one error type of the SMTP client side. Recognise it by `name === 'SmtpClientError'`
- * and its string `code` rather than `instanceof`, so duplicate installs still match.
+ * Every failure of the SMTP client side: an `SmtpError` (the package's one error class, so
+ * `isSmtpError()` recognises it across duplicate installs) with a client `code`, the last
+ * `reply` when there was one, and whether a later attempt may succeed (`transient`).
  */
-export class SmtpClientError extends Error {
-  override readonly name = 'SmtpClientError';
-  readonly code: SmtpClientErrorCode;
-  readonly reply: Reply | undefined;
+export class SmtpClientError extends SmtpError {
+  declare readonly code: SmtpClientErrorCode;
   readonly transient: boolean;
 
   constructor(code: SmtpClientErrorCode, message: string, options: SmtpClientErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.reply = options.reply;
+    super(code, message, { reply: options.reply, cause: options.cause });
     this.transient =
       options.transient ?? (options.reply ? isTransientReply(options.reply) : TRANSIENT_BY_DEFAULT.has(code));
   }
+}
+
+/** True for an error from the client side of any copy of this package: checked by shape, not instanceof. */
+export function isSmtpClientError(value: unknown): value is SmtpClientError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { name?: unknown }).name === 'SmtpError' &&
+    typeof (value as { code?: unknown }).code === 'string' &&
+    typeof (value as { transient?: unknown }).transient === 'boolean'
+  );
 }
 
 /** RFC 5321 4.2.1: 4yz is a transient negative completion, 5yz a permanent one. */
