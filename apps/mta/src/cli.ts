@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerDkimCommand } from './commands/dkim';
 import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
 import { registerQueueCommand } from './commands/queue';
@@ -13,6 +14,7 @@ export function createProgram(): Command {
     .exitOverride();
   // Each command lives in its own file under src/commands/ and registers itself here, one line each.
   registerDnsCommand(program);
+  registerDkimCommand(program);
   registerSpfCommand(program);
   registerRdnsCommand(program);
   registerDnsblCommand(program);

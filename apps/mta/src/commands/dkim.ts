@@ -1,0 +1,201 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import {
+  type Canonicalization,
+  checkPublishedKey,
+  createSigner,
+  describeKey,
+  generateKey,
+  isDkimError,
+  keyRecordNameFor,
+  parsePrivateKey,
+} from '@homing/dkim';
+import { type Command, Option } from 'commander';
+import { addDnsOption, resolverFromOptions } from '../dns-option';
+
+interface KeygenOptions {
+  domain: string;
+  selector: string;
+  algorithm: 'rsa' | 'ed25519';
+  out: string;
+  json?: boolean;
+}
+
+interface SignOptions {
+  domain: string;
+  selector: string;
+  key: string;
+  canonicalization: Canonicalization;
+}
+
+interface CheckOptions {
+  domain: string;
+  selector: string;
+  key: string;
+  json?: boolean;
+  dns?: string;
+}
+
+/** Adds `homing dkim keygen|sign|check`: make a DKIM key and its record, sign a message, check the published key. */
+export function registerDkimCommand(program: Command): void {
+  const dkim = program
+    .command('dkim')
+    .description('DKIM signing keys: generate, sign a message, check the published key');
+
+  dkim
+    .command('keygen')
+    .description('Generate a DKIM private key, write it to a file (mode 600) and print the TXT record to publish')
+    .requiredOption('--domain <domain>', 'the signing domain (d=), e.g. example.com')
+    .requiredOption('--selector <selector>', 'the selector (s=), e.g. mail2026')
+    .addOption(new Option('--algorithm <algorithm>', 'key type').choices(['rsa', 'ed25519']).default('rsa'))
+    .option('--out <dir>', 'directory to write the key file into', '.')
+    .option('--json', 'print one JSON object on one line')
+    .action(async (options: KeygenOptions) => {
+      const name = checkNames(options.domain, options.selector);
+      const key = generateKey({ algorithm: options.algorithm });
+      await mkdir(options.out, { recursive: true });
+      const file = resolve(
+        options.out,
+        `dkim-${name.slice(name.indexOf('._domainkey.') + 12)}-${options.selector}.pem`,
+      );
+      try {
+        await writeFile(file, key.privateKey, { mode: 0o600, flag: 'wx' });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new Error(`${file} already exists: remove it, or choose another --selector or --out`);
+        }
+        throw new Error(`cannot write ${file}: ${(error as Error).message}`);
+      }
+      if (options.json) {
+        const summary = {
+          domain: options.domain,
+          selector: options.selector,
+          algorithm: key.algorithm,
+          keyFile: file,
+          name,
+          record: key.record,
+        };
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        return;
+      }
+      const zone = key.recordStrings.map((part) => `"${part}"`).join(' ');
+      process.stdout.write(
+        [
+          `Private key (${key.algorithm}) written to ${file}: keep it secret.`,
+          `Publish this TXT record at ${name}:`,
+          key.record,
+          'As a zone file line:',
+          `${name}. 3600 IN TXT ( ${zone} )`,
+          '',
+        ].join('\n'),
+      );
+    });
+
+  dkim
+    .command('sign')
+    .description('Sign the message read on standard input and write it, signed, to standard output')
+    .requiredOption('--domain <domain>', 'the signing domain (d=)')
+    .requiredOption('--selector <selector>', 'the selector (s=)')
+    .requiredOption('--key <file>', 'the private key file (PEM, or a base64 Ed25519 seed)')
+    .addOption(
+      new Option('--canonicalization <c>', 'header/body canonicalization')
+        .choices(['relaxed/relaxed', 'relaxed/simple', 'simple/relaxed', 'simple/simple'])
+        .default('relaxed/relaxed'),
+    )
+    .action(async (options: SignOptions) => {
+      const privateKey = await readKey(options.key);
+      const signer = withClearErrors(() =>
+        createSigner({
+          signatures: [
+            {
+              domain: options.domain,
+              selector: options.selector,
+              privateKey,
+              canonicalization: options.canonicalization,
+            },
+          ],
+        }),
+      );
+      // The message is spooled to a private temporary file while it is hashed, so that memory does
+      // not grow with it: the signature header has to be written before the message.
+      const dir = await mkdtemp(join(tmpdir(), 'homing-dkim-'));
+      const spool = join(dir, 'message');
+      try {
+        const out = createWriteStream(spool, { mode: 0o600 });
+        await pipeline(
+          process.stdin,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              withClearErrors(() => signer.update(chunk));
+              yield chunk;
+            }
+          },
+          out,
+        );
+        const { header } = signer.final();
+        process.stdout.write(header);
+        await pipeline(createReadStream(spool), process.stdout, { end: false });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+  const check = dkim
+    .command('check')
+    .description('Check that the DKIM key record published in DNS matches the private key')
+    .requiredOption('--domain <domain>', 'the signing domain (d=)')
+    .requiredOption('--selector <selector>', 'the selector (s=)')
+    .requiredOption('--key <file>', 'the private key file (PEM, or a base64 Ed25519 seed)')
+    .option('--json', 'print one JSON object on one line');
+  addDnsOption(check);
+  check.action(async (options: CheckOptions) => {
+    checkNames(options.domain, options.selector);
+    const privateKey = await readKey(options.key);
+    const resolver = resolverFromOptions(options);
+    const report = await checkPublishedKey(
+      { domain: options.domain, selector: options.selector, privateKey },
+      resolver,
+    );
+    if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else {
+      const lines = [`${report.status}: ${report.detail}`];
+      if (report.found !== undefined && report.status !== 'ok') lines.push(`found:    ${report.found}`);
+      if (report.status !== 'ok') lines.push(`expected: ${report.expected}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    if (report.status !== 'ok') process.exitCode = 1;
+  });
+}
+
+function checkNames(domain: string, selector: string): string {
+  return withClearErrors(
+    () => keyRecordNameFor(domain, selector),
+    (message) => `${message} (--domain/--selector)`,
+  );
+}
+
+async function readKey(file: string) {
+  let text: Buffer;
+  try {
+    text = await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new Error(`cannot read the key file ${file} (${why}); pass the private key with --key FILE`);
+  }
+  const key = withClearErrors(() => parsePrivateKey(text, file));
+  describeKey(key, file);
+  return key;
+}
+
+function withClearErrors<T>(fn: () => T, decorate: (message: string) => string = (m) => m): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (isDkimError(error)) throw new Error(decorate(error.message));
+    throw error;
+  }
+}
