@@ -1,8 +1,9 @@
 // @homing/dns against Node's dns.promises.Resolver (c-ares), both asking the same loopback server.
 // Node's resolver has no cache, so uncached is compared with uncached; cached lookups are shown on their own.
-// The server runs in a worker thread so that it does not share the clients' event loop.
+// The server runs in a child process, so that this process's CPU time is the client's alone.
+
+import { spawn } from 'node:child_process';
 import { Resolver as NodeResolver } from 'node:dns/promises';
-import { Worker } from 'node:worker_threads';
 import { createResolver } from '@homing/dns';
 
 const NAMES = 1000;
@@ -11,25 +12,30 @@ const ROUND_MS = 1000;
 const ROUNDS = 5;
 const names = Array.from({ length: NAMES }, (_, i) => `host${i}.bench.test`);
 
-const worker = new Worker(
-  `const { parentPort } = require('node:worker_threads');
-   const { startDnsServer } = require('@homing/dns/testing');
-   const zones = { 'bench.test': { A: ['127.0.0.1'] } };
-   for (let i = 0; i < ${NAMES}; i++) zones['host' + i + '.bench.test'] = { A: ['127.0.0.' + ((i % 250) + 1)], ttl: 3600 };
-   startDnsServer({ zones }).then((server) => parentPort.postMessage(server.address));`,
-  { eval: true },
+const child = spawn(
+  process.execPath,
+  [
+    '-e',
+    `const { startDnsServer } = require('@homing/dns/testing');
+     const zones = { 'bench.test': { A: ['127.0.0.1'] } };
+     for (let i = 0; i < ${NAMES}; i++) zones['host' + i + '.bench.test'] = { A: ['127.0.0.' + ((i % 250) + 1)], ttl: 3600 };
+     startDnsServer({ zones }).then((server) => console.log(server.address));
+     process.stdin.on('end', () => process.exit(0)).resume();`,
+  ],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 const address = await new Promise<string>((resolve, reject) => {
-  worker.once('message', resolve);
-  worker.once('error', reject);
+  child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+  child.once('exit', (code) => reject(new Error(`the DNS server exited with ${code}`)));
 });
 
 /** Runs `lookup` over the names with CONCURRENCY in flight for ROUND_MS; lookups per second. */
-async function measure(lookup: (name: string) => Promise<unknown>): Promise<number> {
+async function measure(lookup: (name: string) => Promise<unknown>): Promise<{ rate: number; cpuMicros: number }> {
   let next = 0;
   let done = 0;
   const deadline = performance.now() + ROUND_MS;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const lane = async () => {
     while (performance.now() < deadline) {
       const name = names[next++ % NAMES] as string;
@@ -38,7 +44,8 @@ async function measure(lookup: (name: string) => Promise<unknown>): Promise<numb
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-  return done / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { rate: done / ((performance.now() - started) / 1000), cpuMicros: (used.user + used.system) / done };
 }
 
 const homingUncached = createResolver({ servers: [address], cache: false, timeoutMs: 2000 });
@@ -51,7 +58,8 @@ const [ours, theirs] = [await homingUncached.resolveA('host7.bench.test'), await
 if (ours.records.join() !== theirs.join()) throw new Error(`answers differ: ${ours.records} vs ${theirs}`);
 for (const name of names) await homingCached.resolveA(name); // warm the cache
 
-const results = { homing: [] as number[], node: [] as number[], cached: [] as number[] };
+type Round = { rate: number; cpuMicros: number };
+const results = { homing: [] as Round[], node: [] as Round[], cached: [] as Round[] };
 await measure((name) => homingUncached.resolveA(name)); // warm-up, not counted
 await measure((name) => node.resolve4(name));
 for (let round = 0; round < ROUNDS; round++) {
@@ -62,18 +70,20 @@ for (let round = 0; round < ROUNDS; round++) {
   globalThis.gc?.();
   results.cached.push(await measure((name) => homingCached.resolveA(name)));
 }
-await worker.terminate();
+child.stdin.end();
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-const format = (value: number) => Math.round(value).toLocaleString('en-US').padStart(12);
-const nodeMedian = median(results.node);
-console.log(`A lookups per second, ${CONCURRENCY} in flight, ${NAMES} names, loopback server in a worker thread;`);
-console.log(`median of ${ROUNDS} rounds of ${ROUND_MS} ms (Node ${process.version})\n`);
-console.log('| lookup                                   |   lookups/s | vs Node uncached |');
-console.log('| ---------------------------------------- | -----------:| ----------------:|');
-const row = (label: string, values: number[]) =>
+const rate = (rounds: Round[]) => median(rounds.map((round) => round.rate));
+const cpu = (rounds: Round[]) => median(rounds.map((round) => round.cpuMicros));
+const nodeRate = rate(results.node);
+const nodeCpu = cpu(results.node);
+console.log(`A lookups, ${CONCURRENCY} in flight, ${NAMES} names, loopback server in a child process;`);
+console.log(`median of ${ROUNDS} rounds of ${ROUND_MS} ms (Node ${process.version}); CPU is this (client) process's\n`);
+console.log('| lookup                                   |  lookups/s | vs Node | client CPU µs/lookup | vs Node |');
+console.log('| ---------------------------------------- | ----------:| -------:| --------------------:| -------:|');
+const row = (label: string, rounds: Round[]) =>
   console.log(
-    `| ${label.padEnd(40)} |${format(median(values))} | ${(median(values) / nodeMedian).toFixed(2).padStart(15)}x |`,
+    `| ${label.padEnd(40)} | ${Math.round(rate(rounds)).toLocaleString('en-US').padStart(10)} | ${(rate(rounds) / nodeRate).toFixed(2).padStart(6)}x | ${cpu(rounds).toFixed(1).padStart(20)} | ${(cpu(rounds) / nodeCpu).toFixed(2).padStart(6)}x |`,
   );
 row('uncached: Node dns.promises.Resolver', results.node);
 row('uncached: @homing/dns (cache: false)', results.homing);

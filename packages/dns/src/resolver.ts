@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
 import { DnsError, type DnsErrorCode } from './dns-error';
 import { TtlCache } from './internal/cache';
@@ -141,7 +140,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   }
 
   function buildExchange(server: ServerAddress, name: string, type: string, withEdns: boolean): Exchange {
-    const id = randomInt(0, 65_536);
+    const id = 0; // set by the UDP pool, which knows which ids are in use on its socket
     const query = packet.encode({
       type: 'query',
       id,

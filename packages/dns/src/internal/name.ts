@@ -48,7 +48,8 @@ export function sameName(a: string, b: string): boolean {
 /** The lower-case form of a name without trailing dot, used as a cache and lookup key. */
 export function canonicalName(name: string): string {
   const bare = name.endsWith('.') && name !== '.' ? name.slice(0, -1) : name;
-  return bare.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+  // Only ASCII letters fold (RFC 4343 3): toLowerCase would also change other octets.
+  return /[A-Z]/.test(bare) ? bare.replace(/[A-Z]+/g, (letters) => letters.toLowerCase()) : bare;
 }
 
 /** The reverse-lookup name of an IPv4 (in-addr.arpa, RFC 1035 3.5) or IPv6 address (ip6.arpa, RFC 3596 2.5). */

@@ -107,12 +107,14 @@ export function exchangeUdp(exchange: Exchange, pool: UdpPool): Promise<Response
       () => finish(sawMalformed ? malformedError(exchange) : timeoutError(exchange, `within ${exchange.timeoutMs} ms`)),
       exchange.timeoutMs,
     );
-    channel.ready.then(() => {
+    const send = (): void => {
       if (done) return;
       channel.socket.send(exchange.query, (error) => {
         if (error) finish(timeoutError(exchange, `(${(error as NodeJS.ErrnoException).code})`));
       });
-    });
+    };
+    if (channel.connected) send();
+    else channel.ready.then(send);
   });
 }
 

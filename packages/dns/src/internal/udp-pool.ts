@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { ServerAddress } from './servers';
 
@@ -14,10 +14,25 @@ export interface PendingQuery {
   onError(error: NodeJS.ErrnoException): void;
 }
 
+// Query ids come from a buffer of random octets refilled in bulk: one crypto call per 2048 ids, not per query.
+const randomIds = Buffer.alloc(4096);
+let randomOffset = randomIds.length;
+
+function randomId(): number {
+  if (randomOffset >= randomIds.length) {
+    randomFillSync(randomIds);
+    randomOffset = 0;
+  }
+  const id = randomIds.readUInt16BE(randomOffset);
+  randomOffset += 2;
+  return id;
+}
+
 class Channel {
   readonly socket: Socket;
   readonly pending = new Map<number, PendingQuery>();
   readonly ready: Promise<void>;
+  connected = false;
   used = 0;
   closed = false;
   #idle: NodeJS.Timeout | undefined;
@@ -38,14 +53,19 @@ class Channel {
       this.close();
     });
     // A connected socket only receives datagrams from the server's address (RFC 5452 9.1: check the source).
-    this.ready = new Promise((resolve) => this.socket.connect(server.port, server.host, () => resolve()));
+    this.ready = new Promise((resolve) =>
+      this.socket.connect(server.port, server.host, () => {
+        this.connected = true;
+        resolve();
+      }),
+    );
   }
 
   /** Registers a query under an id unused on this socket and returns that id. */
   add(query: PendingQuery): number {
     clearTimeout(this.#idle);
-    let id = randomInt(0, 65_536);
-    while (this.pending.has(id)) id = randomInt(0, 65_536);
+    let id = randomId();
+    while (this.pending.has(id)) id = randomId();
     this.pending.set(id, query);
     this.used++;
     return id;
