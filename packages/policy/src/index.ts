@@ -1,5 +1,16 @@
 // Public API of @homing/policy: exported by name, nothing else.
 
+/** SPF, DKIM, ARC and DMARC in one pass, rendered as Authentication-Results (RFC 8601). */
+export {
+  type ArcChainResult,
+  type AuthenticateInput,
+  type AuthenticateOptions,
+  type AuthenticationResults,
+  authenticate,
+  type DkimSignatureResult,
+} from './authenticate';
+/** DMARC evaluation (RFC 7489, with np= of RFC 9091), its input, options and result. */
+export { checkDmarc, type DmarcInput, type DmarcOptions, type DmarcResult } from './check-dmarc';
 /** DNS blocklist check, its options and results. */
 export { checkDnsbl, type DnsblOptions, type DnsblResult, type DnsblZoneResult } from './check-dnsbl';
 /** Reverse DNS and forward-confirmed reverse DNS checks, their options and results. */
