@@ -47,8 +47,10 @@ export function answerQuery(
     if (query.length < 12) return undefined;
     return formErr(query.readUInt16BE(0));
   }
+  // Never answer a response: two servers would bounce messages between them forever.
+  if (decoded.type !== 'query') return undefined;
   const question = decoded.questions?.[0];
-  if (decoded.type !== 'query' || decoded.questions?.length !== 1 || question === undefined) {
+  if (decoded.questions?.length !== 1 || question === undefined) {
     return formErr(decoded.id ?? 0);
   }
   log?.({ name: question.name, type: question.type, transport });
