@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAuthCommand } from './commands/auth';
 import { registerDkimCommand } from './commands/dkim';
 import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
@@ -18,6 +19,7 @@ export function createProgram(): Command {
   registerSpfCommand(program);
   registerRdnsCommand(program);
   registerDnsblCommand(program);
+  registerAuthCommand(program);
   registerQueueCommand(program);
   return program;
 }
