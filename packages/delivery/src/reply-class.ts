@@ -103,9 +103,15 @@ export function classifyFailure(error: unknown): FailureClass {
     message?: unknown;
   };
   const message = typeof shaped.message === 'string' ? shaped.message : String(error);
-  if (shaped.name === 'SmtpClientError' && typeof shaped.code === 'string') {
+  // `@homing/smtp`'s client errors, recognised by shape (as its isSmtpClientError does) across duplicate installs.
+  const clientError =
+    (shaped.name === 'SmtpError' || shaped.name === 'SmtpClientError') &&
+    typeof shaped.code === 'string' &&
+    typeof shaped.transient === 'boolean';
+  if (clientError && typeof shaped.code === 'string') {
     const code = shaped.code;
-    const reply = shaped.reply;
+    // Only a refusal (4xx/5xx) explains the failure; a timeout may carry the last 2xx/3xx reply seen.
+    const reply = shaped.reply !== undefined && shaped.reply.code >= 400 ? shaped.reply : undefined;
     const authProblem = code === 'AUTH_FAILED' || code === 'AUTH_UNAVAILABLE';
     const transient = authProblem || shaped.transient === true;
     const status = transient ? 'deferred' : 'failed';

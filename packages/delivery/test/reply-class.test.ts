@@ -1,3 +1,4 @@
+import { type Reply, SmtpClientError, type SmtpClientErrorCode } from '@homing/smtp/client';
 import { describe, expect, it } from 'vitest';
 import { classifyFailure, classifyReply, DeliveryError, enhancedStatusOf, formatReplyLine } from '../src/index';
 
@@ -36,11 +37,8 @@ describe('formatReplyLine', () => {
 });
 
 describe('classifyFailure', () => {
-  const clientError = (
-    code: string,
-    transient: boolean,
-    reply?: { code: number; enhanced?: string; lines: string[] },
-  ) => Object.assign(new Error(`client ${code}`), { name: 'SmtpClientError', code, transient, reply });
+  const clientError = (code: SmtpClientErrorCode, transient: boolean, reply?: Reply) =>
+    new SmtpClientError(code, `client ${code}`, { transient, ...(reply === undefined ? {} : { reply }) });
 
   it('defers transient client failures and bounces permanent ones, keeping the reply', () => {
     const deferred = classifyFailure(clientError('CONNECT_FAILED', true));
@@ -80,5 +78,16 @@ describe('classifyFailure', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(classifyFailure(refused)).toMatchObject({ status: 'deferred', enhanced: '4.4.1' });
     expect(classifyFailure('weird')).toMatchObject({ status: 'deferred', reason: 'weird' });
+  });
+});
+
+describe('classifyFailure on a timeout that carries the last positive reply', () => {
+  it('keeps the timeout status and does not report the 2xx reply as the reason', () => {
+    const error = new SmtpClientError('TIMEOUT', 'no reply within 300 ms', {
+      transient: true,
+      reply: { code: 220, lines: ['ready'] },
+    });
+    const result = classifyFailure(error);
+    expect(result).toEqual({ status: 'deferred', enhanced: '4.4.2', reason: 'no reply within 300 ms' });
   });
 });
