@@ -106,6 +106,7 @@ export function registerDkimCommand(program: Command): void {
         .default('relaxed/relaxed'),
     )
     .action(async (options: SignOptions) => {
+      checkNames(options.domain, options.selector);
       const privateKey = await readKey(options.key);
       const signer = withClearErrors(() =>
         createSigner({
@@ -125,10 +126,18 @@ export function registerDkimCommand(program: Command): void {
       const spool = join(dir, 'message');
       try {
         const out = createWriteStream(spool, { mode: 0o600 });
+        let lineEnd: '\r\n' | '\n' | undefined;
+        let previous = 0;
         await pipeline(
           process.stdin,
           async function* (source: AsyncIterable<Buffer>) {
             for await (const chunk of source) {
+              if (lineEnd === undefined && chunk.length > 0) {
+                // The header is written in the message's own line-end style (a file with LF ends stays LF).
+                const lf = chunk.indexOf(0x0a);
+                if (lf !== -1) lineEnd = (lf === 0 ? previous : chunk[lf - 1]) === 0x0d ? '\r\n' : '\n';
+                previous = chunk[chunk.length - 1]!;
+              }
               withClearErrors(() => signer.update(chunk));
               yield chunk;
             }
@@ -136,7 +145,7 @@ export function registerDkimCommand(program: Command): void {
           out,
         );
         const { header } = signer.final();
-        process.stdout.write(header);
+        process.stdout.write(lineEnd === '\n' ? header.replace(/\r\n/g, '\n') : header);
         await pipeline(createReadStream(spool), process.stdout, { end: false });
       } finally {
         await rm(dir, { recursive: true, force: true });

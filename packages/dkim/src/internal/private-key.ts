@@ -79,7 +79,7 @@ function parseKey(input: string | Uint8Array, where: string): KeyObject {
     }
     return wrap(() => createPrivateKey({ key: trimmed, format: 'pem' }), where);
   }
-  if (typeof input !== 'string') {
+  if (typeof input !== 'string' && !/^[\x09\x0a\x0d\x20-\x7e]*$/.test(text)) {
     return wrap(() => createPrivateKey({ key: Buffer.from(input), format: 'der', type: 'pkcs8' }), where);
   }
   throw new DkimError(
