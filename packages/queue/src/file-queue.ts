@@ -165,6 +165,7 @@ export class FileQueue implements Queue {
         next: stored.createdAt,
       })),
       leases: new Map(),
+      journaled: false,
       lock: Promise.resolve(),
     };
     this.entries.set(id, entry);
@@ -266,6 +267,7 @@ export class FileQueue implements Queue {
         deferredNow && !entry.warned && warningAfter !== false && now - entry.stored.createdAt >= warningAfter;
       const complete = rcpts.every((r) => isFinal(r.state));
       await this.writeState(
+        entry,
         complete
           ? { id: entry.stored.id, done: 1 }
           : recordOf(entry.stored.id, entry.held, entry.warned || warn, rcpts),
@@ -299,7 +301,7 @@ export class FileQueue implements Queue {
     const entry = this.find(id);
     await this.withLock(entry, async () => {
       if (!this.entries.has(id)) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
-      await this.writeState({ id, done: 1 });
+      await this.writeState(entry, { id, done: 1 });
       for (const leaseId of entry.leases.values()) this.leases.delete(leaseId);
       this.forget(entry);
     });
@@ -383,13 +385,15 @@ export class FileQueue implements Queue {
     return this.withLock(entry, async () => {
       if (!this.entries.has(id)) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
       const state = next(entry);
-      await this.writeState(recordOf(id, state.held, entry.warned, state.rcpts));
+      await this.writeState(entry, recordOf(id, state.held, entry.warned, state.rcpts));
       entry.held = state.held;
       entry.rcpts = state.rcpts;
     });
   }
 
-  private async writeState(record: JournalRecord): Promise<void> {
+  private async writeState(entry: MessageEntry, record: JournalRecord): Promise<void> {
+    // Set before the append: if the append fails, a later snapshot must still cover this id.
+    entry.journaled = true;
     try {
       await this.journal.append([record]);
     } catch (error) {
@@ -419,7 +423,10 @@ export class FileQueue implements Queue {
 
   private snapshot(): JournalRecord[] {
     const records: JournalRecord[] = [];
-    for (const [id, entry] of this.entries) records.push(recordOf(id, entry.held, entry.warned, entry.rcpts));
+    for (const [id, entry] of this.entries) {
+      // A message never journaled is in its initial state, which its batch file already gives.
+      if (entry.journaled) records.push(recordOf(id, entry.held, entry.warned, entry.rcpts));
+    }
     for (const ids of this.gone.values()) for (const id of ids) records.push({ id, done: 1 });
     return records;
   }

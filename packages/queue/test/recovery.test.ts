@@ -92,6 +92,26 @@ describe('recovery on open', () => {
     await damaged.close();
   });
 
+  it('keeps the newest state when a crash left an older journal file beside the snapshot', async () => {
+    spool = await mkdtemp(join(tmpdir(), 'homing-queue-recover-'));
+    const queue = await openFileQueue({ spool });
+    const a = await queue.enqueue(envelope, Buffer.from('a'));
+    await queue.hold(a.id);
+    await queue.close();
+    const [older] = await readdir(join(spool, 'journal'));
+    const olderText = await readFile(join(spool, 'journal', older!), 'utf8'); // ends with a held
+    const reopened = await openFileQueue({ spool });
+    await reopened.release(a.id); // back to the initial state
+    await reopened.close();
+    await (await openFileQueue({ spool })).close(); // rotates: a new snapshot, older files deleted
+    // As if the crash came after the snapshot was durable but before the older file was deleted.
+    await writeFile(join(spool, 'journal', older!), olderText);
+    expect((await readdir(join(spool, 'journal'))).length).toBe(2);
+    const again = await openFileQueue({ spool });
+    expect((await again.inspect(a.id))?.held).toBe(false);
+    await again.close();
+  });
+
   it('deletes a batch file once none of its messages is live', async () => {
     spool = await mkdtemp(join(tmpdir(), 'homing-queue-recover-'));
     const queue = await openFileQueue({ spool });

@@ -22,6 +22,8 @@ export interface MessageEntry {
   rcpts: RecipientEntry[];
   /** domain -> lease id */
   leases: Map<string, string>;
+  /** True once the journal holds a record of it; a message never journaled needs none in a snapshot. */
+  journaled: boolean;
   /** Serialises changes of this message so that full-state journal records never race. */
   lock: Promise<unknown>;
 }
@@ -59,6 +61,7 @@ export function entryFrom(stored: StoredMessage, batch: string, record: JournalR
     warned: record?.warned === 1,
     rcpts,
     leases: new Map(),
+    journaled: record !== undefined,
     lock: Promise.resolve(),
   };
 }
