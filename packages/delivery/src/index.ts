@@ -25,6 +25,8 @@ export {
 } from './delivery-agent';
 /** The package's one error class, its codes, and the check that recognises it. */
 export { DeliveryError, type DeliveryErrorCode, isDeliveryError } from './delivery-error';
+/** The worker that drives a `@homing/queue` Queue: claim, deliver, settle, bounce. */
+export { type DeliveryWorkerOptions, processClaim, runDeliveryWorker } from './delivery-worker';
 /** MTA-STS policy type, the injectable policy source, and MX pattern matching (RFC 8461). */
 export { type MtaStsPolicy, type MtaStsPolicySource, matchesMxPattern, mtaStsAllowsMx } from './mta-sts';
 /** MX routing (RFC 5321 5.1, RFC 7505) and IDN normalisation. */
