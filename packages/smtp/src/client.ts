@@ -21,7 +21,7 @@ export type { DsnNotify, MessageParams, RecipientSpec } from './core/client-comm
 /** The codes of `SmtpClientError`. */
 export type { SmtpClientErrorCode } from './core/client-error';
 /** The error every client failure is, with its code, last reply and transient flag. */
-export { isTransientReply, SmtpClientError } from './core/client-error';
+export { isSmtpClientError, isTransientReply, SmtpClientError } from './core/client-error';
 /** Per-recipient outcome of a message. */
 export type { RecipientResult, TransactionResult } from './core/client-session';
 /** What the server announced in its EHLO reply. */

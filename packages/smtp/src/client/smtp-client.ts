@@ -161,6 +161,8 @@ export class SmtpClient {
   }
 
   #attach(socket: Socket): void {
+    // Commands and the end of data are small writes awaiting a reply: Nagle plus delayed ACK would add ~40 ms each.
+    socket.setNoDelay(true);
     socket.on('data', this.#onData);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
