@@ -31,7 +31,7 @@ import type {
 } from './queue';
 import { QueueError } from './queue-error';
 import { nextAttempt, type RetryScheduleOptions, retryScheduleDefaults } from './retry-schedule';
-import { nodeSpoolFileSystem, type SpoolFileSystem } from './spool-file-system';
+import { nodeSpoolFileSystem, type SpoolFile, type SpoolFileSystem } from './spool-file-system';
 
 /** Options of `openFileQueue`; see the README for each default. */
 export interface FileQueueOptions extends RetryScheduleOptions {
@@ -122,17 +122,20 @@ export class FileQueue implements Queue {
     const id = randomBytes(8).toString('hex');
     const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
     let spillPath: string | undefined;
+    let spillFile: SpoolFile | undefined;
     let gathered: GatheredBody;
     try {
       gathered = await gatherBody(prepend, body, this.options.inlineBodyBytes ?? 256 * 1024, async () => {
         spillPath = join(this.store.temporaryDirectory, `${id}.spill`);
         try {
-          return { file: await this.fs.open(spillPath, 'w'), path: spillPath };
+          spillFile = await this.fs.open(spillPath, 'w');
+          return { file: spillFile, path: spillPath };
         } catch (error) {
           throw storageError(error, 'creating a message file');
         }
       });
     } catch (error) {
+      await spillFile?.close().catch(() => undefined);
       if (spillPath !== undefined) await this.fs.unlink(spillPath).catch(() => undefined);
       if (error instanceof QueueError) throw error;
       const isFsError = typeof (error as { syscall?: unknown } | null)?.syscall === 'string';

@@ -129,7 +129,15 @@ export class BatchStore {
       await this.fs.syncDirectory(this.dataDirectory);
       return results;
     } catch (error) {
-      // Leave nothing behind that was not acknowledged.
+      // Leave nothing behind that was not acknowledged, including spilled bodies not reached yet.
+      for (const item of items) {
+        if (
+          item.body.kind === 'spilled' &&
+          !files.some((entry) => entry.file === (item.body as { file: SpoolFile }).file)
+        ) {
+          files.push({ batch: '', temporary: item.body.path, file: item.body.file, closed: false });
+        }
+      }
       for (const entry of files) {
         if (!entry.closed) await entry.file.close().catch(() => undefined);
         await this.fs.unlink(entry.temporary).catch(() => undefined);
