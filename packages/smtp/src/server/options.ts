@@ -1,0 +1,120 @@
+import type { Readable } from 'node:stream';
+import type { SecureContextOptions } from 'node:tls';
+import type { MailParameters, RcptParameters } from '../core/esmtp-parameters';
+import type { Mailbox } from '../core/mailbox';
+import type { AuthMechanism } from '../core/sasl';
+import type { Decision } from '../core/server-events';
+
+/** A pino-compatible logger; only these methods are used. */
+export interface Logger {
+  debug(object: object, message: string): void;
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** A tag a hook put on the session or the message with `{ action: 'tag' }`. */
+export interface SessionTag {
+  phase: 'connect' | 'helo' | 'auth' | 'mail' | 'rcpt' | 'data';
+  tag: string;
+  reason: string | undefined;
+}
+
+/** What hooks know about the session they are called for. */
+export interface SessionInfo {
+  /** A random id for log lines. */
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** True under TLS (implicit, or after STARTTLS). */
+  secure: boolean;
+  /** The accepted HELO/EHLO. */
+  hello: { verb: 'HELO' | 'EHLO'; domain: string } | undefined;
+  /** The user, once AUTH succeeded. */
+  user: string | undefined;
+  /** Tags from hooks, for this connection (connect, helo, auth) and the current message. */
+  tags: SessionTag[];
+  /** The current transaction: sender (null for `<>`) and accepted recipients. */
+  envelope: {
+    from: Mailbox | null | undefined;
+    mailParams: MailParameters | undefined;
+    to: { mailbox: Mailbox; params: RcptParameters }[];
+  };
+  /** Aborts when the connection closes. */
+  readonly signal: AbortSignal;
+}
+
+/** The message given to the `data` hook. */
+export interface IncomingMessage {
+  /** The body, dot-unstuffed, as a byte stream; while it is not read, the socket is paused. */
+  body: Readable;
+  /** `DATA` or `BDAT`. */
+  mode: 'DATA' | 'BDAT';
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** Async hooks per phase; each returns a decision. A missing hook accepts. */
+export interface SmtpServerHooks {
+  connect?(session: SessionInfo): MaybePromise<Decision>;
+  helo?(session: SessionInfo, hello: { verb: 'HELO' | 'EHLO'; domain: string }): MaybePromise<Decision>;
+  /** Checks credentials. Without this hook AUTH is not offered. */
+  auth?(
+    session: SessionInfo,
+    credentials: { mechanism: AuthMechanism; username: string; password: string; authorizationId: string | undefined },
+  ): MaybePromise<Decision>;
+  mail?(session: SessionInfo, from: Mailbox | null, params: MailParameters): MaybePromise<Decision>;
+  rcpt?(session: SessionInfo, to: Mailbox, params: RcptParameters): MaybePromise<Decision>;
+  /** Reads the body and decides once it has all of it. */
+  data?(session: SessionInfo, message: IncomingMessage): MaybePromise<Decision>;
+}
+
+/** Limits, each with a safe default (see the README). */
+export interface SmtpServerLimits {
+  /** Command line with CRLF, RFC 5321 4.5.3.1.4. Default 512. */
+  commandLine: number;
+  /** Text line in DATA with CRLF, RFC 5321 4.5.3.1.6. Default 1000; 0 turns it off. */
+  textLine: number;
+  /** Message size in octets (SIZE). Default 25 MiB; 0 for none. */
+  messageSize: number;
+  /** Recipients per message. Default 100. */
+  recipients: number;
+  /** Open connections overall. Default 1000. */
+  connections: number;
+  /** Open connections per client address. Default 20. */
+  connectionsPerIp: number;
+  /** Milliseconds without a byte from the client. Default 300 000 (RFC 5321 4.5.3.2.7). */
+  idleTimeout: number;
+  /** Milliseconds a session may last. Default 1 800 000. */
+  sessionTimeout: number;
+  /** Bad commands before the session is closed. Default 10. */
+  errors: number;
+}
+
+/** Options of `createServer`. */
+export interface SmtpServerOptions {
+  /** Our name in the greeting and EHLO reply. Default `localhost`. */
+  hostname?: string;
+  /** Key and certificate: enables STARTTLS and `listen({ implicitTls: true })`. */
+  tls?: SecureContextOptions;
+  /** AUTH settings (needs `hooks.auth`); AUTH is offered only under TLS. */
+  auth?: { mechanisms?: AuthMechanism[]; required?: boolean };
+  limits?: Partial<SmtpServerLimits>;
+  hooks?: SmtpServerHooks;
+  logger?: Logger;
+}
+
+/** The defaults of `SmtpServerLimits`. */
+export const DEFAULT_LIMITS: SmtpServerLimits = {
+  commandLine: 512,
+  textLine: 1000,
+  messageSize: 25 * 1024 * 1024,
+  recipients: 100,
+  connections: 1000,
+  connectionsPerIp: 20,
+  idleTimeout: 300_000,
+  sessionTimeout: 1_800_000,
+  errors: 10,
+};

@@ -1,0 +1,141 @@
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
+import { formatReply, reply } from '../core/reply-format';
+import { SmtpError } from '../core/smtp-error';
+import { Connection, type ConnectionContext } from './connection';
+import { DEFAULT_LIMITS, type SmtpServerLimits, type SmtpServerOptions } from './options';
+
+/** Counters of a running server. */
+export interface SmtpServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted since start. */
+  connectionsTotal: number;
+  /** Messages accepted (250 after the data). */
+  messages: number;
+  /** Octets of accepted message bodies. */
+  bytes: number;
+}
+
+/** An SMTP server on one or more listeners; see `createServer`. */
+export class SmtpServer {
+  private readonly limits: SmtpServerLimits;
+  private readonly context: ConnectionContext;
+  private readonly listeners: Server[] = [];
+  private readonly connections = new Set<Connection>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly counters: SmtpServerStats = { connections: 0, connectionsTotal: 0, messages: 0, bytes: 0 };
+  private closing = false;
+
+  constructor(private readonly options: SmtpServerOptions = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const secureContext: SecureContext | undefined = options.tls ? createSecureContext(options.tls) : undefined;
+    this.context = {
+      hostname: options.hostname ?? 'localhost',
+      limits: this.limits,
+      hooks: options.hooks ?? {},
+      auth: options.auth,
+      secureContext,
+      logger: options.logger,
+      onMessage: (size) => {
+        this.counters.messages++;
+        this.counters.bytes += size;
+      },
+      onClose: (connection) => this.forget(connection),
+    };
+  }
+
+  /** Starts a listener; resolves with the address it is bound to. `implicitTls` is for port 465 (RFC 8314). */
+  listen(
+    options: { host?: string; port?: number; implicitTls?: boolean } = {},
+  ): Promise<{ host: string; port: number }> {
+    if (this.closing) return Promise.reject(new SmtpError('SMTP_SERVER_CLOSED', 'the server is closing'));
+    const implicitTls = options.implicitTls ?? false;
+    if (implicitTls && this.options.tls === undefined) {
+      return Promise.reject(new SmtpError('SMTP_TLS_CONFIG', 'implicitTls needs the tls option (key and certificate)'));
+    }
+    const server = implicitTls
+      ? createTlsServer({ secureContext: this.context.secureContext! }, (socket) => this.accept(socket, true))
+      : createNetServer((socket) => this.accept(socket, false));
+    server.on('error', (error) => this.options.logger?.error({ err: error }, 'smtp listener-error'));
+    if (implicitTls) {
+      server.on('tlsClientError', (error, socket) => {
+        this.options.logger?.debug({ err: error }, 'smtp tls-error');
+        socket.destroy();
+      });
+    }
+    this.listeners.push(server);
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) =>
+        reject(new SmtpError('SMTP_LISTEN_FAILED', `cannot listen: ${error.message}`, { cause: error }));
+      server.once('error', onError);
+      server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 25 }, () => {
+        server.removeListener('error', onError);
+        const address = server.address();
+        if (address === null || typeof address === 'string') resolve({ host: String(address), port: 0 });
+        else resolve({ host: address.address, port: address.port });
+      });
+    });
+  }
+
+  /** Counters: open and total connections, accepted messages and octets. */
+  stats(): SmtpServerStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Graceful close: stop listening, send `421 4.3.2` to sessions between commands, let the
+   * others finish their current command or message, and destroy what is left after `timeout` ms.
+   */
+  async close(options: { timeout?: number } = {}): Promise<void> {
+    this.closing = true;
+    const stopped = Promise.all(
+      this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    );
+    for (const connection of this.connections) connection.closeWhenIdle();
+    const deadline = Date.now() + (options.timeout ?? 30_000);
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const connection of [...this.connections]) connection.destroy();
+    await stopped;
+  }
+
+  private accept(socket: Socket, secure: boolean): void {
+    if (this.closing) {
+      socket.end(formatReply(reply(421, '4.3.2', 'Service shutting down')));
+      return;
+    }
+    const address = socket.remoteAddress ?? '';
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    // RFC 5321 3.1/4.2.3: 421 when we cannot serve this connection now.
+    if (this.connections.size >= this.limits.connections) {
+      socket.on('error', () => {});
+      socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections, try later`)));
+      return;
+    }
+    if (fromAddress >= this.limits.connectionsPerIp) {
+      socket.on('error', () => {});
+      socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections from your address`)));
+      return;
+    }
+    this.perAddress.set(address, fromAddress + 1);
+    this.counters.connections++;
+    this.counters.connectionsTotal++;
+    const connection = new Connection(socket, secure, this.context);
+    this.connections.add(connection);
+    if (this.closing) connection.closeWhenIdle();
+  }
+
+  private forget(connection: Connection): void {
+    if (!this.connections.delete(connection)) return;
+    this.counters.connections--;
+    const address = connection.info.remoteAddress;
+    const count = (this.perAddress.get(address) ?? 1) - 1;
+    if (count <= 0) this.perAddress.delete(address);
+    else this.perAddress.set(address, count);
+  }
+}
+
+/** Creates an SMTP server bound to nothing yet; call `listen()`. */
+export function createServer(options: SmtpServerOptions = {}): SmtpServer {
+  return new SmtpServer(options);
+}
