@@ -21,6 +21,8 @@ const zones = (extra: Zones = {}): Zones => ({
   'dead.fallback.example': { A: ['127.0.0.2'] },
   'live.fallback.example': { A: ['127.0.0.1'] },
   'implicit.example': { A: ['127.0.0.1'] },
+  'six.example': { MX: [{ priority: 10, exchange: 'mx.six.example' }] },
+  'mx.six.example': { AAAA: ['::1'] },
   'nomail.example': { MX: [{ priority: 0, exchange: '.' }] },
   'broken.example': { servfail: true },
   ...extra,
@@ -100,6 +102,13 @@ describe('deliver over loopback DNS to a real SMTP receiver', { timeout: 30_000 
     const peer = await receiver();
     const result = await agent(peer.port).deliver({ from: 'a@example.org', to: ['x@fallback.example'] }, message);
     expect(result.recipients[0]).toMatchObject({ status: 'delivered', mx: 'live.fallback.example' });
+  });
+
+  it('delivers over IPv6 to an MX host that has only an AAAA record', async () => {
+    const peer = await receiver({ host: '::1' });
+    const result = await agent(peer.port).deliver({ from: 'a@example.org', to: ['x@six.example'] }, message);
+    expect(result.recipients[0]).toMatchObject({ status: 'delivered', mx: 'mx.six.example' });
+    expect(peer.messages).toHaveLength(1);
   });
 
   it('delivers to the domain itself when it has no MX (implicit MX)', async () => {

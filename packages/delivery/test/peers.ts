@@ -36,6 +36,8 @@ export interface ReceiverOptions {
   auth?: { user: string; pass: string };
   /** Milliseconds to wait before answering the end of data. */
   dataDelayMs?: number;
+  /** Loopback address to listen on; default 127.0.0.1. */
+  host?: string;
 }
 
 export async function startReceiver(options: ReceiverOptions = {}): Promise<Receiver> {
@@ -89,7 +91,7 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
   };
   const server = new SMTPServer(serverOptions);
   server.on('error', () => {});
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  await new Promise<void>((done) => server.listen(0, options.host ?? '127.0.0.1', () => done()));
   const address = server.server.address();
   if (address === null || typeof address === 'string') throw new Error('receiver has no port');
   return {
