@@ -1,8 +1,22 @@
 // Public API of @homing/dns: exported by name, nothing else.
 
-/** The error class, its codes, and the checks that recognise it across duplicate installs. */
+/**
+ * The error of the package and how to recognise it:
+ * - `DnsError`: the one error class; `code` says which kind of failure it was.
+ * - `DnsErrorCode`: NXDOMAIN, NODATA, SERVFAIL, TIMEOUT, REFUSED, FORMERR, BADNAME, BADCONFIG, BADZONE.
+ * - `isDnsError(error, code?)`: true for a DnsError (optionally of one code), also across duplicate installs.
+ * - `isTemporaryDnsError(error)`: true for SERVFAIL, TIMEOUT, REFUSED, FORMERR (may pass if asked again later).
+ */
 export { DnsError, type DnsErrorCode, isDnsError, isTemporaryDnsError } from './dns-error';
-/** Creates a resolver; the types of its options, answers and records. */
+/**
+ * The resolver:
+ * - `createResolver(options?)`: a resolver with typed failures, a TTL cache and merged concurrent queries.
+ * - `Resolver`: one method per record type, and `reverse(ip)`.
+ * - `ResolverOptions`: servers, timeoutMs, tries, cache, ednsUdpSize, logger.
+ * - `LookupOptions`: `{ signal?: AbortSignal }`.
+ * - `Answer<T>`: records, their TTL left, and the AD bit.
+ * - `MxRecord`, `TlsaRecord`: record shapes; `DnsLogger`: a pino-compatible logger (only `debug` is used).
+ */
 export {
   type Answer,
   createResolver,

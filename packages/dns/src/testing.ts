@@ -1,10 +1,16 @@
 // Public API of @homing/dns/testing: exported by name, nothing else.
 
-/** A query logged by the test server: `{ name, type, transport }`. */
+/** A query the server received: `{ name, type, transport }`. */
 export type { QueryLogEntry } from './internal/zone-answer';
-/** Starts the loopback authoritative DNS server; its options and handle. */
+/**
+ * The loopback server: `startDnsServer({ zones, port?, host? })` starts it on UDP and TCP; `DnsServer` is the
+ * running server (address, queries, setZones, close); `DnsServerOptions` its options.
+ */
 export { type DnsServer, type DnsServerOptions, startDnsServer } from './test-server';
-/** Reads RFC 1035 master-format zone files into zones. */
+/**
+ * Zone files: `parseZoneFile(text, options?)` parses RFC 1035 master-file text into zones, `readZoneFiles(paths)`
+ * reads and merges files, `ZoneFileError` (code BADZONE) says file, line and column, `ZoneFileOptions` its options.
+ */
 export { parseZoneFile, readZoneFiles, ZoneFileError, type ZoneFileOptions } from './zone-file';
-/** Zone data as plain objects. */
+/** Zones as plain objects: `Zones` (owner name → `ZoneEntry`: records, TTL, AD bit, fault switches), `SoaData`. */
 export type { SoaData, ZoneEntry, Zones } from './zones';
