@@ -19,5 +19,22 @@ export { checkFcrdns, checkRdns, type FcrdnsResult, type RdnsOptions, type RdnsR
 export { checkSpf, type SpfInput, type SpfOptions, type SpfResult, type SpfResultWord } from './check-spf';
 /** The one error class of the package, and its recogniser. */
 export { isPolicyError, PolicyError, type PolicyErrorCode } from './errors';
+/** MTA-STS (RFC 8461): discovery and fetching with a cache, MX matching, and the default HTTPS fetcher. */
+export {
+  createMtaStsCache,
+  getMtaStsPolicy,
+  type MtaStsCache,
+  type MtaStsOptions,
+  type MtaStsPolicy,
+  type MtaStsResult,
+  mtaStsAllowsMx,
+} from './get-mta-sts-policy';
 /** The resolver contract (that of @homing/dns) the checks take. */
 export type { Answer, MxRecord, Resolver } from './internal/resolver';
+/** The HTTPS fetcher of MTA-STS policies, its options and response types. */
+export {
+  createHttpsFetcher,
+  type HttpsFetcherOptions,
+  type MtaStsFetcher,
+  type MtaStsFetchResponse,
+} from './mta-sts-fetcher';
