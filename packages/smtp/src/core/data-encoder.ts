@@ -1,3 +1,5 @@
+import { isAscii } from 'node:buffer';
+
 /**
  * How the message body travels: `data` dot-stuffs and ends with CRLF.CRLF (RFC 5321 4.5.2,
  * 4.1.1.4); `bdat` only normalises line endings, since BDAT carries a byte count and no
@@ -45,43 +47,47 @@ export class DataEncoder {
   /** Encodes the next chunk of the body; the result may be empty. */
   encode(chunk: Uint8Array): Buffer {
     if (this.#ended) throw new Error('DataEncoder: encode() after end()');
-    const length = chunk.length;
+    const input = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const length = input.length;
     this.#bytesIn += length;
+    if (!this.#eightBit && length > 0 && !isAscii(input)) this.#eightBit = true;
     // Worst case every octet doubles (a lone LF becomes CRLF, a leading dot becomes two).
     const out = Buffer.allocUnsafe(length * 2);
     const stuff = this.mode === 'data';
     let o = 0;
+    let i = 0;
     let atLineStart = this.#atLineStart;
     let afterCr = this.#afterCr;
-    let eightBit = this.#eightBit;
-    for (let i = 0; i < length; i++) {
-      const byte = chunk[i]!;
-      if (byte === LF) {
-        if (afterCr) {
-          afterCr = false;
+    // Runs between line ends are copied natively; only line ends and leading dots are looked at.
+    let nextCr = input.indexOf(CR, 0);
+    let nextLf = input.indexOf(LF, 0);
+    while (i < length) {
+      if (afterCr) {
+        afterCr = false;
+        if (input[i] === LF) {
+          i++;
           continue;
         }
-        out[o++] = CR;
-        out[o++] = LF;
-        atLineStart = true;
-        continue;
       }
-      afterCr = false;
-      if (byte === CR) {
-        out[o++] = CR;
-        out[o++] = LF;
-        atLineStart = true;
-        afterCr = true;
-        continue;
+      if (atLineStart && stuff && input[i] === DOT) out[o++] = DOT;
+      if (nextCr !== -1 && nextCr < i) nextCr = input.indexOf(CR, i);
+      if (nextLf !== -1 && nextLf < i) nextLf = input.indexOf(LF, i);
+      const end = nextCr === -1 ? (nextLf === -1 ? length : nextLf) : nextLf === -1 ? nextCr : Math.min(nextCr, nextLf);
+      if (end > i) {
+        o += input.copy(out, o, i, end);
+        i = end;
+        atLineStart = false;
       }
-      if (atLineStart && stuff && byte === DOT) out[o++] = DOT;
-      if (byte > 0x7f) eightBit = true;
-      out[o++] = byte;
-      atLineStart = false;
+      if (i === length) break;
+      // input[i] is CR or LF: either way the line ends with CRLF on the wire.
+      afterCr = input[i] === CR;
+      out[o++] = CR;
+      out[o++] = LF;
+      atLineStart = true;
+      i++;
     }
     this.#atLineStart = atLineStart;
     this.#afterCr = afterCr;
-    this.#eightBit = eightBit;
     return out.subarray(0, o);
   }
 
