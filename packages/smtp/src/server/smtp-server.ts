@@ -55,7 +55,7 @@ export class SmtpServer {
       return Promise.reject(new SmtpError('SMTP_TLS_CONFIG', 'implicitTls needs the tls option (key and certificate)'));
     }
     const server = implicitTls
-      ? createTlsServer({ secureContext: this.context.secureContext! }, (socket) => this.accept(socket, true))
+      ? createTlsServer({ ...this.options.tls }, (socket) => this.accept(socket, true))
       : createNetServer((socket) => this.accept(socket, false));
     server.on('error', (error) => this.options.logger?.error({ err: error }, 'smtp listener-error'));
     if (implicitTls) {
