@@ -5,6 +5,7 @@ import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
 import { registerQueueCommand } from './commands/queue';
 import { registerRdnsCommand } from './commands/rdns';
+import { registerSendCommand } from './commands/send';
 import { registerSpfCommand } from './commands/spf';
 
 /** Builds the `homing` program with every subcommand registered. */
@@ -21,6 +22,7 @@ export function createProgram(): Command {
   registerDnsblCommand(program);
   registerAuthCommand(program);
   registerQueueCommand(program);
+  registerSendCommand(program);
   return program;
 }
 
