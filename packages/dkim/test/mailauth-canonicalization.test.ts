@@ -24,7 +24,7 @@ function mailauthBody(body: Buffer, mode: 'simple' | 'relaxed'): Buffer {
 function split(message: Buffer): { header: Buffer; body: Buffer } {
   const done = new HeaderBlockReader(1024 * 1024).write(message);
   if (!done) return { header: message, body: Buffer.alloc(0) };
-  return { header: done.header, body: done.bodyStart };
+  return { header: done.header, body: Buffer.concat(done.body) };
 }
 
 describe('canonicalization equals mailauth 4.13.3 on the corpus', () => {

@@ -17,6 +17,7 @@ const CR_BUFFER = Buffer.from([CR]);
 const DOUBLE_SPACE = Buffer.from([SP, SP]);
 const SPACE_CR = Buffer.from([SP, CR]);
 const NOT_FOUND = Number.MAX_SAFE_INTEGER;
+const SCRATCH_BYTES = 4000;
 
 /** Receives canonical bytes in order; it must consume them before returning (the buffer is reused). */
 export type CanonicalSink = (bytes: Buffer) => void;
@@ -33,7 +34,8 @@ export class BodyCanonicalizer {
   // Line breaks not yet emitted: they are dropped if nothing but empty lines follows (3.4.3, 3.4.4 b).
   private withheldBreaks = 0;
   private emittedAny = false;
-  private readonly scratch = Buffer.allocUnsafe(16 * 1024);
+  // Output of the byte-wise path; allocated on first use, small enough to come from Node's buffer pool.
+  private scratch: Buffer | undefined;
   private scratchLength = 0;
   private ended = false;
   // Next position of each special pattern in the current chunk (NOT_FOUND when none is left).
@@ -176,12 +178,13 @@ export class BodyCanonicalizer {
   }
 
   private pushByte(byte: number): void {
-    if (this.scratchLength === this.scratch.length) this.flushScratch();
+    this.scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+    if (this.scratchLength === SCRATCH_BYTES) this.flushScratch();
     this.scratch[this.scratchLength++] = byte;
   }
 
   private flushScratch(): void {
-    if (this.scratchLength === 0) return;
+    if (this.scratchLength === 0 || !this.scratch) return;
     this.sink(this.scratch.subarray(0, this.scratchLength));
     this.scratchLength = 0;
   }

@@ -93,7 +93,7 @@ export class SigningCore {
       if (!done) return;
       this.headerReader = undefined;
       this.headerBlock = done.header;
-      this.writeBody(done.bodyStart);
+      for (const part of done.body) this.writeBody(part);
       return;
     }
     this.writeBody(bytes);
