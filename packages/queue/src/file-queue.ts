@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BatchStore } from './internal/batch-store';
 import { type GatheredBody, gatherBody } from './internal/body-input';
+import { DueIndex } from './internal/due-index';
 import { Journal, type JournalRecord } from './internal/journal';
 import {
   domainOf,
@@ -73,6 +74,7 @@ export class FileQueue implements Queue {
   private live = new Map<string, Set<string>>();
   private gone = new Map<string, Set<string>>();
   private leases = new Map<string, { id: string; domain: string; until: number }>();
+  private readonly due = new DueIndex();
   private closed = false;
   private readonly clock: { now(): number };
   private readonly random: () => number;
@@ -99,6 +101,7 @@ export class FileQueue implements Queue {
     this.live = recovered.live;
     this.gone = recovered.gone;
     this.recovery = recovered.report;
+    for (const entry of this.entries.values()) this.wake(entry);
     this.journal = new Journal(
       this.fs,
       join(this.options.spool, 'journal'),
@@ -169,9 +172,11 @@ export class FileQueue implements Queue {
       })),
       leases: new Map(),
       journaled: false,
+      version: 0,
       lock: Promise.resolve(),
     };
     this.entries.set(id, entry);
+    this.wake(entry);
     const ids = this.live.get(committed.batch) ?? new Set<string>();
     this.live.set(committed.batch, ids);
     ids.add(id);
@@ -185,9 +190,14 @@ export class FileQueue implements Queue {
     const until = now + (options.leaseMs ?? this.options.leaseMs ?? 600_000);
     const wantedDomain = options.domain?.toLowerCase();
     const claims: Claim[] = [];
-    for (const [id, entry] of this.entries) {
-      if (claims.length >= limit) break;
-      if (entry.held) continue;
+    const touched: MessageEntry[] = [];
+    // Only messages whose wake-up time has come are looked at; each is re-filed after the loop.
+    while (claims.length < limit) {
+      const item = this.due.popDue(now);
+      if (item === undefined) break;
+      const entry = this.entries.get(item.id);
+      if (entry === undefined || entry.version !== item.version || entry.held) continue;
+      touched.push(entry);
       const byDomain = new Map<string, RecipientEntry[]>();
       for (const r of entry.rcpts) {
         if (isFinal(r.state) || r.next > now) continue;
@@ -202,6 +212,7 @@ export class FileQueue implements Queue {
         const lease = current === undefined ? undefined : this.leases.get(current);
         if (lease !== undefined && lease.until > now) continue;
         if (current !== undefined) this.leases.delete(current);
+        const id = entry.stored.id;
         const leaseId = `${id}.${randomBytes(6).toString('hex')}`;
         this.leases.set(leaseId, { id, domain, until });
         entry.leases.set(domain, leaseId);
@@ -218,7 +229,37 @@ export class FileQueue implements Queue {
         });
       }
     }
+    for (const entry of touched) this.wake(entry);
     return claims;
+  }
+
+  /**
+   * Files the message in the due index at the earliest time it may have claimable work: the
+   * earliest next attempt of a recipient, or the end of the lease that covers it.
+   */
+  private wake(entry: MessageEntry): void {
+    if (this.due.size > 2 * this.entries.size + 1024) {
+      this.rebuildDueIndex(); // files this entry too
+      return;
+    }
+    entry.version += 1;
+    if (entry.held || !this.entries.has(entry.stored.id)) return;
+    let at = Number.POSITIVE_INFINITY;
+    for (const r of entry.rcpts) {
+      if (isFinal(r.state)) continue;
+      const leaseId = entry.leases.get(r.domain);
+      const leasedUntil = leaseId === undefined ? 0 : (this.leases.get(leaseId)?.until ?? 0);
+      at = Math.min(at, Math.max(r.next, leasedUntil));
+    }
+    if (at === Number.POSITIVE_INFINITY) return;
+    this.due.push(entry.stored.id, at, entry.stored.createdAt, entry.version);
+  }
+
+  /** Drops the stale items that rescheduling leaves behind. */
+  private rebuildDueIndex(): void {
+    this.due.clear();
+    // One item per entry keeps the size under the threshold, so this never recurses.
+    for (const entry of this.entries.values()) this.wake(entry);
   }
 
   async settle(leaseId: string, outcomes: readonly RecipientOutcome[]): Promise<SettleResult> {
@@ -280,6 +321,7 @@ export class FileQueue implements Queue {
       entry.leases.delete(lease.domain);
       this.leases.delete(leaseId);
       if (complete) this.forget(entry);
+      else this.wake(entry);
       const open = rcpts.filter((r) => !isFinal(r.state));
       const result: SettleResult = {
         id: entry.stored.id,
@@ -391,6 +433,7 @@ export class FileQueue implements Queue {
       await this.writeState(entry, recordOf(id, state.held, entry.warned, state.rcpts));
       entry.held = state.held;
       entry.rcpts = state.rcpts;
+      this.wake(entry);
     });
   }
 

@@ -122,6 +122,22 @@ export function runQueueConformance(name: string, make: (setup: ConformanceSetup
       await queue.close();
     });
 
+    it('hands out due work oldest first within the limit, and all of it again once the leases expire', async () => {
+      const s = setup();
+      const { queue } = await make(s);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        ids.push((await queue.enqueue({ sender: 's@o.test', recipients: [`r${i}@x.test`] }, Buffer.from('m'))).id);
+        s.clock.advance(1);
+      }
+      expect((await queue.claim({ limit: 2, leaseMs: minute })).map((c) => c.id)).toEqual(ids.slice(0, 2));
+      expect((await queue.claim({ limit: 10, leaseMs: minute })).map((c) => c.id)).toEqual(ids.slice(2));
+      expect(await queue.claim()).toEqual([]);
+      s.clock.advance(minute);
+      expect((await queue.claim({ limit: 10 })).map((c) => c.id)).toEqual(ids);
+      await queue.close();
+    });
+
     it('removes a message once every recipient is delivered or failed, returning the failed ones', async () => {
       const { queue } = await make(setup());
       const { id } = await queue.enqueue(

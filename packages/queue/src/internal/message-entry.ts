@@ -24,6 +24,8 @@ export interface MessageEntry {
   leases: Map<string, string>;
   /** True once the journal holds a record of it; a message never journaled needs none in a snapshot. */
   journaled: boolean;
+  /** Bumped on every reschedule of its due-index item, so older items are known stale. */
+  version: number;
   /** Serialises changes of this message so that full-state journal records never race. */
   lock: Promise<unknown>;
 }
@@ -62,6 +64,7 @@ export function entryFrom(stored: StoredMessage, batch: string, record: JournalR
     rcpts,
     leases: new Map(),
     journaled: record !== undefined,
+    version: 0,
     lock: Promise.resolve(),
   };
 }
