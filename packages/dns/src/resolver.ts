@@ -1,4 +1,3 @@
-import * as packet from 'dns-packet';
 import { DnsError, type DnsErrorCode } from './dns-error';
 import { TtlCache } from './internal/cache';
 import { interpret, type Outcome } from './internal/interpret';
@@ -6,6 +5,7 @@ import { canonicalName, checkName, reverseName } from './internal/name';
 import { parseServer, type ServerAddress, systemServers } from './internal/servers';
 import { type Exchange, exchangeTcp, exchangeUdp, type Response } from './internal/transport';
 import { UdpPool } from './internal/udp-pool';
+import { encodeQuery } from './internal/wire-name';
 
 /** A successful lookup: the records (never empty), their smallest TTL left, and the response's AD bit. */
 export interface Answer<T> {
@@ -141,13 +141,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
 
   function buildExchange(server: ServerAddress, name: string, type: string, withEdns: boolean): Exchange {
     const id = 0; // set by the UDP pool, which knows which ids are in use on its socket
-    const query = packet.encode({
-      type: 'query',
-      id,
-      flags: packet.RECURSION_DESIRED,
-      questions: [{ type: type as packet.RecordType, name, class: 'IN' }],
-      additionals: withEdns ? [{ type: 'OPT', name: '.', udpPayloadSize: ednsUdpSize } as packet.Answer] : [],
-    });
+    const query = encodeQuery(id, name, type, withEdns ? ednsUdpSize : 0);
     return { server, id, name, type, query, timeoutMs, logger };
   }
 

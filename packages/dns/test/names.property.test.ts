@@ -4,8 +4,16 @@ import { createResolver, isDnsError } from '../src/index';
 import { type DnsServer, startDnsServer } from '../src/testing';
 
 // Labels of printable ASCII other than the dot (which separates labels in a name string).
+// Line terminators too: dns-packet's name encoder mishandles a dot beside one, so both ends work around it.
 const label = fc.string({
-  unit: fc.constantFrom(...' !"#$%&\'()*+,-/0123456789:;<=>?@ABCXYZ[\\]^_`abcxyz{|}~'),
+  unit: fc.constantFrom(
+    '\n',
+    '\r',
+    '\u2028',
+    '\t',
+    '\u00e9',
+    ...' !"#$%&\'()*+,-/0123456789:;<=>?@ABCXYZ[\\]^_`abcxyz{|}~',
+  ),
   minLength: 1,
   maxLength: 63,
 });

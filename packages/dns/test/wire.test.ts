@@ -70,6 +70,17 @@ describe('names', () => {
     }
   });
 
+  it('queries names with a line terminator beside a dot exactly as given', async () => {
+    const odd = 'a\n.\rb.\u2028.example.com';
+    server.setZones({ 'example.com': { A: ['127.0.0.1'] }, [odd]: { A: ['127.0.0.3'] } });
+    try {
+      expect((await resolver().resolveA(odd)).records).toEqual(['127.0.0.3']);
+      expect(server.queries.at(-1)?.name).toBe(odd);
+    } finally {
+      server.setZones({ 'example.com': { A: ['127.0.0.1'] }, 'slow.example.com': { timeout: true } });
+    }
+  });
+
   it('refuses a label over 63 octets, a name over 255 octets, and an empty label, without sending anything', async () => {
     const before = server.queries.length;
     const cases = [

@@ -1,6 +1,7 @@
 import * as packet from 'dns-packet';
 import type { ZoneEntry, Zones } from '../zones';
 import { canonicalName } from './name';
+import { encodeName } from './wire-name';
 
 // Sans-IO core of the loopback test server: query bytes in, response bytes (or nothing) out.
 
@@ -72,11 +73,35 @@ export function answerQuery(
     additionals: opt ? [{ type: 'OPT', name: '.', udpPayloadSize: MAX_UDP_LIMIT } as packet.Answer] : [],
   };
   const limit = opt ? Math.min(Math.max(opt.udpPayloadSize ?? 0, CLASSIC_UDP_LIMIT), MAX_UDP_LIMIT) : CLASSIC_UDP_LIMIT;
-  const encoded = packet.encode(message);
+  const encoded = encodeResponse(message, question.name);
   if (transport === 'udp' && (response.truncate || encoded.length > limit)) {
     // RFC 2181 9: a truncated answer is one the client must not use; it retries over TCP.
-    return packet.encode({ ...message, flags: flags | TRUNCATED_RESPONSE, answers: [], authorities: [] });
+    return encodeResponse(
+      { ...message, flags: flags | TRUNCATED_RESPONSE, answers: [], authorities: [] },
+      question.name,
+    );
   }
+  return encoded;
+}
+
+const LINE_TERMINATOR = /[\n\r\u2028\u2029]/g;
+
+/**
+ * dns-packet's name encoder drops a dot beside a line terminator (its /^\.|\.$/gm), so a question name holding one
+ * is encoded as a stand-in of the same length and the real octets are written over it afterwards.
+ */
+function encodeResponse(message: packet.Packet, asked: string): Buffer {
+  if (!/[\n\r\u2028\u2029]/.test(asked)) return packet.encode(message);
+  const standIn = asked.replace(LINE_TERMINATOR, (char) => 'x'.repeat(Buffer.byteLength(char)));
+  const rename = (name: string) => (name === asked ? standIn : name);
+  const encoded = packet.encode({
+    ...message,
+    questions: message.questions?.map((question) => ({ ...question, name: rename(question.name) })),
+    answers: message.answers?.map((record) => ({ ...record, name: rename(record.name) }) as packet.Answer),
+  });
+  const from = encodeName(standIn);
+  const to = encodeName(asked);
+  for (let at = encoded.indexOf(from); at !== -1; at = encoded.indexOf(from, at + to.length)) to.copy(encoded, at);
   return encoded;
 }
 
