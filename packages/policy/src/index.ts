@@ -1,5 +1,15 @@
 // Public API of @homing/policy: exported by name, nothing else.
 
+/** Own-domain audit: its input, options, result and finding types. */
+export {
+  type AuditFinding,
+  type AuditInput,
+  type AuditOptions,
+  type AuditResult,
+  auditDomain,
+  type DkimSelectorInput,
+  type RecordToPublish,
+} from './audit-domain';
 /** SPF, DKIM, ARC and DMARC in one pass, rendered as Authentication-Results (RFC 8601). */
 export {
   type ArcChainResult,
