@@ -1,5 +1,5 @@
 /** The codes a PolicyError carries. */
-export type PolicyErrorCode = 'BAD_INPUT' | 'DNS_FAILURE' | 'MTA_STS_FETCH' | 'MTA_STS_POLICY';
+export type PolicyErrorCode = 'BAD_INPUT' | 'MTA_STS_FETCH' | 'MTA_STS_POLICY';
 
 /**
  * The one error class of @homing/policy. Recognise it with `isPolicyError` (works across
