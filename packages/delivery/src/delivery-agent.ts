@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hostname as osHostname } from 'node:os';
 import type { ClientTimeouts, ClientTlsOptions } from '@homing/smtp/client';
 import { DeliveryError } from './delivery-error';
@@ -86,6 +87,10 @@ export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
   const perDomain = options.maxConnectionsPerDomain ?? 10;
   const report = new TlsReportCounters();
   const pool = new SessionPool(maxConnections, options.maxMessagesPerConnection ?? 100, options.idleTimeoutMs ?? 5000);
+  const domainLimits = new Map<string, { limiter: Limiter; users: number }>();
+  const closing = new AbortController();
+  // Every pooled session and every waiting delivery listens to this one signal.
+  setMaxListeners(0, closing.signal);
   const context: DeliveryContext = {
     resolver: options.resolver,
     hostname: options.hostname ?? osHostname(),
@@ -97,11 +102,10 @@ export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
     addressPreference: options.addressPreference ?? 'ipv6',
     timeouts: options.timeouts,
     pool,
+    sessionSignal: closing.signal,
     report,
     logger: options.logger ?? SILENT,
   };
-  const domainLimits = new Map<string, { limiter: Limiter; users: number }>();
-  const closing = new AbortController();
 
   async function limited<T>(domain: string, signal: AbortSignal, run: () => Promise<T>): Promise<T> {
     let entry = domainLimits.get(domain);
@@ -126,6 +130,7 @@ export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
   return {
     async deliver(envelope, message, deliverOptions = {}) {
       const signal = deliverOptions.signal ? AbortSignal.any([deliverOptions.signal, closing.signal]) : closing.signal;
+      setMaxListeners(0, signal);
       const prepared: PreparedMessage = {
         from: envelope.from,
         body: typeof message === 'string' ? Buffer.from(message, 'utf8') : Buffer.from(message),

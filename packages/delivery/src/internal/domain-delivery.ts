@@ -55,6 +55,8 @@ export interface DeliveryContext {
   addressPreference: AddressPreference;
   timeouts: Partial<ClientTimeouts> | undefined;
   pool: SessionPool;
+  /** Aborts when the agent closes: sessions outlive any one delivery, so only this may tear them down. */
+  sessionSignal: AbortSignal;
   report: TlsReportCounters;
   logger: { debug(o: object, m?: string): void; info(o: object, m?: string): void; warn(o: object, m?: string): void };
 }
@@ -197,7 +199,7 @@ async function attemptAddress(
         tls,
         ...(smarthost?.auth === undefined ? {} : { auth: smarthost.auth }),
         ...(context.timeouts === undefined ? {} : { timeouts: context.timeouts }),
-        ...(signal === undefined ? {} : { signal }),
+        signal: context.sessionSignal,
       });
       session = { client, key, sent: 0 };
     } catch (error) {
