@@ -6,15 +6,18 @@ import { type GatheredBody, gatherBody } from './internal/body-input';
 import { DueIndex } from './internal/due-index';
 import { Journal, type JournalRecord } from './internal/journal';
 import {
-  domainOf,
+  dueByDomain,
+  entryFrom,
   isFinal,
   type MessageEntry,
   messageInfo,
   type RecipientEntry,
   recipientInfo,
   recordOf,
+  wakeTime,
 } from './internal/message-entry';
 import { type QueueLogger, recoverSpool } from './internal/recover-spool';
+import { decideSettle } from './internal/settle-decision';
 import type {
   BodyInput,
   Claim,
@@ -25,13 +28,12 @@ import type {
   ListFilter,
   MessageInfo,
   Queue,
-  RecipientInfo,
   RecipientOutcome,
   RecoveryReport,
   SettleResult,
 } from './queue';
 import { QueueError } from './queue-error';
-import { nextAttempt, type RetryScheduleOptions, retryScheduleDefaults } from './retry-schedule';
+import { type RetryScheduleOptions, retryScheduleDefaults } from './retry-schedule';
 import { nodeSpoolFileSystem, type SpoolFile, type SpoolFileSystem } from './spool-file-system';
 
 /** Options of `openFileQueue`; see the README for each default. */
@@ -158,23 +160,7 @@ export class FileQueue implements Queue {
     } catch (error) {
       throw storageError(error, 'committing a message');
     }
-    const entry: MessageEntry = {
-      stored: committed.stored,
-      batch: committed.batch,
-      held: false,
-      warned: false,
-      rcpts: recipients.map((address) => ({
-        address,
-        domain: domainOf(address),
-        state: 'pending',
-        attempts: 0,
-        next: stored.createdAt,
-      })),
-      leases: new Map(),
-      journaled: false,
-      version: 0,
-      lock: Promise.resolve(),
-    };
+    const entry = entryFrom(committed.stored, committed.batch, undefined);
     this.entries.set(id, entry);
     this.wake(entry);
     const ids = this.live.get(committed.batch) ?? new Set<string>();
@@ -198,15 +184,7 @@ export class FileQueue implements Queue {
       const entry = this.entries.get(item.id);
       if (entry === undefined || entry.version !== item.version || entry.held) continue;
       touched.push(entry);
-      const byDomain = new Map<string, RecipientEntry[]>();
-      for (const r of entry.rcpts) {
-        if (isFinal(r.state) || r.next > now) continue;
-        if (wantedDomain !== undefined && r.domain !== wantedDomain) continue;
-        const list = byDomain.get(r.domain);
-        if (list === undefined) byDomain.set(r.domain, [r]);
-        else list.push(r);
-      }
-      for (const [domain, rcpts] of byDomain) {
+      for (const [domain, rcpts] of dueByDomain(entry, now, wantedDomain)) {
         if (claims.length >= limit) break;
         const current = entry.leases.get(domain);
         const lease = current === undefined ? undefined : this.leases.get(current);
@@ -244,14 +222,8 @@ export class FileQueue implements Queue {
     }
     entry.version += 1;
     if (entry.held || !this.entries.has(entry.stored.id)) return;
-    let at = Number.POSITIVE_INFINITY;
-    for (const r of entry.rcpts) {
-      if (isFinal(r.state)) continue;
-      const leaseId = entry.leases.get(r.domain);
-      const leasedUntil = leaseId === undefined ? 0 : (this.leases.get(leaseId)?.until ?? 0);
-      at = Math.min(at, Math.max(r.next, leasedUntil));
-    }
-    if (at === Number.POSITIVE_INFINITY) return;
+    const at = wakeTime(entry, (leaseId) => this.leases.get(leaseId)?.until ?? 0);
+    if (at === undefined) return;
     this.due.push(entry.stored.id, at, entry.stored.createdAt, entry.version);
   }
 
@@ -276,40 +248,12 @@ export class FileQueue implements Queue {
       if (!this.entries.has(entry.stored.id) || entry.leases.get(lease.domain) !== leaseId) {
         throw new QueueError('LEASE_LOST', `lease ${leaseId} is not held any more (message removed or claimed again)`);
       }
-      const now = this.clock.now();
-      const rcpts = entry.rcpts.map((r) => ({ ...r }));
-      const failed: RecipientInfo[] = [];
-      let deferredNow = false;
-      for (const outcome of outcomes) {
-        const wanted = outcome.recipient.toLowerCase();
-        const r = rcpts.find(
-          (c) => c.domain === lease.domain && !isFinal(c.state) && c.address.toLowerCase() === wanted,
-        );
-        if (r === undefined) continue;
-        r.attempts += 1;
-        if (outcome.reply !== undefined) r.reply = outcome.reply;
-        if (outcome.status === 'delivered' || outcome.status === 'failed') {
-          r.state = outcome.status;
-        } else {
-          const decision = nextAttempt(
-            { attempts: r.attempts, createdAt: entry.stored.createdAt, now, random: this.random() },
-            this.schedule,
-          );
-          if (decision.action === 'expire') {
-            r.state = 'failed';
-            r.expired = true;
-          } else {
-            r.state = 'deferred';
-            r.next = decision.at;
-            deferredNow = true;
-          }
-        }
-        if (r.state === 'failed') failed.push(recipientInfo(r));
-      }
-      const warningAfter = this.options.delayWarningMs ?? 4 * 3600_000;
-      const warn =
-        deferredNow && !entry.warned && warningAfter !== false && now - entry.stored.createdAt >= warningAfter;
-      const complete = rcpts.every((r) => isFinal(r.state));
+      const { rcpts, failed, warn, complete } = decideSettle(entry, lease.domain, outcomes, {
+        now: this.clock.now(),
+        schedule: this.schedule,
+        random: this.random,
+        delayWarningMs: this.options.delayWarningMs ?? 4 * 3600_000,
+      });
       await this.writeState(
         entry,
         complete

@@ -113,3 +113,30 @@ export function messageInfo(entry: MessageEntry): MessageInfo {
     recipients: entry.rcpts.map(recipientInfo),
   };
 }
+
+/** The open recipients of a message due at `now`, grouped by domain (optionally one domain only). */
+export function dueByDomain(entry: MessageEntry, now: number, domain?: string): Map<string, RecipientEntry[]> {
+  const byDomain = new Map<string, RecipientEntry[]>();
+  for (const r of entry.rcpts) {
+    if (isFinal(r.state) || r.next > now) continue;
+    if (domain !== undefined && r.domain !== domain) continue;
+    const list = byDomain.get(r.domain);
+    if (list === undefined) byDomain.set(r.domain, [r]);
+    else list.push(r);
+  }
+  return byDomain;
+}
+
+/**
+ * The earliest time a message may have claimable work: the earliest next attempt of an open
+ * recipient, or the end of the lease covering its domain; undefined when nothing is open.
+ */
+export function wakeTime(entry: MessageEntry, leaseUntil: (leaseId: string) => number): number | undefined {
+  let at = Number.POSITIVE_INFINITY;
+  for (const r of entry.rcpts) {
+    if (isFinal(r.state)) continue;
+    const leaseId = entry.leases.get(r.domain);
+    at = Math.min(at, Math.max(r.next, leaseId === undefined ? 0 : leaseUntil(leaseId)));
+  }
+  return at === Number.POSITIVE_INFINITY ? undefined : at;
+}
