@@ -10,7 +10,7 @@ import { connect } from '@homing/smtp/client';
 import nodemailer from 'nodemailer';
 
 const CONNECTIONS = 4;
-const MESSAGES = 2000;
+const MESSAGES = 800;
 const ROUNDS = 3;
 const SIZE = 10 * 1024;
 
