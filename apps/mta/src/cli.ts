@@ -6,6 +6,7 @@ import { registerDnsblCommand } from './commands/dnsbl';
 import { registerQueueCommand } from './commands/queue';
 import { registerRdnsCommand } from './commands/rdns';
 import { registerSendCommand } from './commands/send';
+import { registerSinkCommand } from './commands/sink';
 import { registerSpfCommand } from './commands/spf';
 
 /** Builds the `homing` program with every subcommand registered. */
@@ -23,6 +24,7 @@ export function createProgram(): Command {
   registerAuthCommand(program);
   registerQueueCommand(program);
   registerSendCommand(program);
+  registerSinkCommand(program);
   return program;
 }
 

@@ -11,4 +11,10 @@ describe('the homing command', () => {
     const { stdout } = await run(process.execPath, [bin, '--help']);
     expect(stdout).toMatch(/Usage: homing/);
   });
+
+  it('names an unknown command and exits non-zero', async () => {
+    const result = await run(process.execPath, [bin, 'frobnicate']).catch((error) => error);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("unknown command 'frobnicate'");
+  });
 });
