@@ -32,14 +32,16 @@ export function registerDnsCommand(program: Command): void {
         const why = error.code === 'EADDRINUSE' ? 'the address is in use' : (error.code ?? error.message);
         throw new Error(`cannot listen on ${options.listen}: ${why}; pick another --listen address`);
       });
+      // Handlers first: whoever reads the line below may send a signal at once.
+      const stopped = new Promise<string>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
       const names = Object.keys(zones).length;
       process.stdout.write(
         `homing dns: listening on ${server.address} (udp, tcp); ${names} names from ${files.join(', ')}\n`,
       );
-      const signal = await new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
+      const signal = await stopped;
       await server.close();
       process.stdout.write(`homing dns: stopped on ${signal} after ${server.queries.length} queries\n`);
     });
