@@ -43,6 +43,8 @@ export interface DeliveryOptions {
   maxConnections?: number;
   /** Transactions at once per recipient domain. Default 10. */
   maxConnectionsPerDomain?: number;
+  /** Recipients per transaction; a domain with more gets several transactions. Default 100. */
+  maxRecipientsPerMessage?: number;
   /** Messages per session. Default 100. */
   maxMessagesPerConnection?: number;
   /** Idle pooled sessions are closed after this. Default 5000 ms. */
@@ -79,12 +81,18 @@ export interface DeliveryAgent {
   close(): Promise<void>;
 }
 
+/** The domain recipients are grouped by: A-labels, or an address literal as it is (RFC 5321 4.1.3). */
+function routingDomain(domain: string): string {
+  return domain.startsWith('[') ? domain.toLowerCase() : toALabelDomain(domain);
+}
+
 const SILENT: DeliveryLogger = { debug() {}, info() {}, warn() {} };
 
 /** Creates a delivery agent (see `DeliveryOptions`). */
 export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
   const maxConnections = options.maxConnections ?? 100;
   const perDomain = options.maxConnectionsPerDomain ?? 10;
+  const maxRecipients = options.maxRecipientsPerMessage ?? 100;
   const report = new TlsReportCounters();
   const pool = new SessionPool(maxConnections, options.maxMessagesPerConnection ?? 100, options.idleTimeoutMs ?? 5000);
   const domainLimits = new Map<string, { limiter: Limiter; users: number }>();
@@ -133,15 +141,20 @@ export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
       setMaxListeners(0, signal);
       const prepared: PreparedMessage = {
         from: envelope.from,
-        body: typeof message === 'string' ? Buffer.from(message, 'utf8') : Buffer.from(message),
+        body:
+          typeof message === 'string'
+            ? Buffer.from(message, 'utf8')
+            : Buffer.from(message.buffer, message.byteOffset, message.byteLength),
         ...(envelope.envelopeId === undefined ? {} : { envelopeId: envelope.envelopeId }),
       };
       const outcomes = new Map<string, RecipientOutcome>();
       const byDomain = new Map<string, string[]>();
       for (const address of new Set(envelope.to)) {
         try {
-          const domain = options.smarthost ? '' : toALabelDomain(domainOfAddress(address)).replace(/^$/, '');
-          byDomain.set(domain, [...(byDomain.get(domain) ?? []), address]);
+          const domain = options.smarthost ? '' : routingDomain(domainOfAddress(address));
+          const list = byDomain.get(domain) ?? [];
+          list.push(address);
+          byDomain.set(domain, list);
         } catch (error) {
           const failure = classifyFailure(error);
           outcomes.set(address, {
@@ -152,8 +165,15 @@ export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
           });
         }
       }
+      // RFC 5321 4.5.3.1.8: servers must take 100 recipients per message; more go in further transactions.
+      const batches: [string, string[]][] = [];
+      for (const [domain, recipients] of byDomain) {
+        for (let start = 0; start < recipients.length; start += maxRecipients) {
+          batches.push([domain, recipients.slice(start, start + maxRecipients)]);
+        }
+      }
       await Promise.all(
-        [...byDomain].map(async ([domain, recipients]) => {
+        batches.map(async ([domain, recipients]) => {
           let results: RecipientOutcome[];
           if (signal.aborted) {
             results = recipients.map((address) => ({

@@ -227,3 +227,22 @@ describe('deliver over loopback DNS to a real SMTP receiver', { timeout: 30_000 
     expect(result.recipients[0]).toMatchObject({ status: 'deferred', enhanced: '4.3.2' });
   });
 });
+
+describe('deliver: recipients and addresses', { timeout: 30_000 }, () => {
+  it('splits a domain with more recipients than maxRecipientsPerMessage into several transactions', async () => {
+    const peer = await receiver();
+    const to = Array.from({ length: 5 }, (_, index) => `r${index}@example.net`);
+    const result = await agent(peer.port, { maxRecipientsPerMessage: 2 }).deliver(
+      { from: 'a@example.org', to },
+      message,
+    );
+    expect(result.recipients.every((r) => r.status === 'delivered')).toBe(true);
+    expect(peer.messages.map((m) => m.to.length).sort()).toEqual([1, 2, 2]);
+  });
+
+  it('delivers to an address literal without an MX lookup (RFC 5321 4.1.3)', async () => {
+    const peer = await receiver();
+    const result = await agent(peer.port).deliver({ from: 'a@example.org', to: ['postmaster@[127.0.0.1]'] }, message);
+    expect(result.recipients[0]).toMatchObject({ status: 'delivered', mx: '127.0.0.1' });
+  });
+});
