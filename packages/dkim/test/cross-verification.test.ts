@@ -39,6 +39,20 @@ for (const algorithm of ['rsa', 'ed25519'] as const) {
   }
 }
 
+// Several signatures in one pass: the author's domain with Ed25519 and an operator's with RSA, with t= and x=.
+const multiMessage = corpus[2]!.message;
+const multiSigned = Buffer.concat([
+  Buffer.from(
+    signMessage(multiMessage, {
+      signatures: [
+        { domain: DOMAIN, selector: 'ed25519', privateKey: keys.ed25519.privateKey, expiresInSeconds: 3600 },
+        { domain: DOMAIN, selector: 'rsa', privateKey: keys.rsa.privateKey, canonicalization: 'simple/simple' },
+      ],
+    }).header,
+  ),
+  multiMessage,
+]);
+
 let server: DnsServer;
 beforeAll(async () => {
   server = await startDnsServer({
@@ -67,6 +81,8 @@ describe('signatures verify with mailauth 4.13.3 (key from the loopback DNS serv
     }
     expect(failures).toEqual([]);
     expect(cases.length).toBe(2 * 4 * corpus.length);
+    const multi = await dkimVerify(multiSigned, { resolver });
+    expect(multi.results.map((r: { status: { result: string } }) => r.status.result)).toEqual(['pass', 'pass']);
     const tampered = Buffer.from(cases[0]!.signed.toString('latin1').replace('Hi Bob', 'Hi Eve'), 'latin1');
     // mailauth reports a body hash mismatch as neutral (RFC 6376 6.3 leaves it open); anything but pass will do.
     expect((await dkimVerify(tampered, { resolver })).results[0]?.status?.result).not.toBe('pass');
@@ -78,7 +94,9 @@ describe("signatures verify with dkimpy's verifier (key from the loopback DNS se
     if (!existsSync(PYTHON) || !existsSync('/usr/bin/dkimverify')) {
       throw new Error('dkimpy (python3-dkim) is missing: run bash .ci/install-peers.sh');
     }
-    const input = JSON.stringify({ server: server.address, messages: cases.map((c) => c.signed.toString('base64')) });
+    const multi = multiSigned.toString('base64');
+    const messages = [...cases.map((c) => c.signed.toString('base64')), [multi, 0], [multi, 1]];
+    const input = JSON.stringify({ server: server.address, messages });
     const stdout = await new Promise<string>((resolve, reject) => {
       const child = execFile(
         PYTHON,
@@ -90,8 +108,9 @@ describe("signatures verify with dkimpy's verifier (key from the loopback DNS se
       child.stdin?.end(input);
     });
     const results = JSON.parse(stdout) as { ok: boolean; error: string | null }[];
-    expect(results).toHaveLength(cases.length);
-    const failures = results.flatMap((result, i) => (result.ok ? [] : [`${cases[i]!.label}: ${result.error}`]));
+    expect(results).toHaveLength(cases.length + 2);
+    const labels = [...cases.map((c) => c.label), 'two signatures, first', 'two signatures, second'];
+    const failures = results.flatMap((result, i) => (result.ok ? [] : [`${labels[i]}: ${result.error}`]));
     expect(failures).toEqual([]);
   });
 

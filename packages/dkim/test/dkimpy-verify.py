@@ -1,5 +1,5 @@
 # Verifies DKIM signatures with dkimpy (Debian python3-dkim), asking the loopback DNS server.
-# stdin: JSON {"server": "127.0.0.1:PORT", "messages": [base64, ...]}
+# stdin: JSON {"server": "127.0.0.1:PORT", "messages": [base64 or [base64, signature index], ...]}
 # stdout: JSON [{"ok": bool, "error": str|null}, ...] in the same order.
 import base64
 import json
@@ -19,11 +19,12 @@ resolver.lifetime = 5
 dns.resolver.default_resolver = resolver
 
 results = []
-for encoded in request["messages"]:
+for entry in request["messages"]:
+    encoded, index = (entry, 0) if isinstance(entry, str) else entry
     message = base64.b64decode(encoded)
     try:
         verifier = dkim.DKIM(message)
-        ok = verifier.verify(0)
+        ok = verifier.verify(index)
         results.append({"ok": bool(ok), "error": None if ok else "signature did not verify"})
     except Exception as error:  # report, do not stop: one bad message must not hide the others
         results.append({"ok": False, "error": f"{type(error).__name__}: {error}"})
