@@ -47,8 +47,11 @@ export interface ResolverOptions {
   timeoutMs?: number;
   /** Tries per server before TIMEOUT; default 2. */
   tries?: number;
-  /** `false` turns caching off; default `{ maxEntries: 10000 }`; `clock` returns milliseconds (for tests). */
-  cache?: false | { maxEntries?: number; clock?: () => number };
+  /**
+   * `false` turns caching off; default `{ maxEntries: 10000, maxTtl: 86400 }`; `maxTtl` (seconds) caps how long an
+   * answer is kept (negative answers at most 3 hours, RFC 2308 5); `clock` returns milliseconds (for tests).
+   */
+  cache?: false | { maxEntries?: number; maxTtl?: number; clock?: () => number };
   /** EDNS0 UDP payload size to advertise (RFC 6891); default 1232, 0 sends no OPT record. */
   ednsUdpSize?: number;
   /** Optional pino-compatible logger. */
@@ -71,6 +74,10 @@ export interface Resolver {
 const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_TRIES = 2;
 const DEFAULT_MAX_ENTRIES = 10_000;
+// A day, as Unbound's cache-max-ttl: a zone cannot pin a record in memory for years with a huge TTL.
+const DEFAULT_MAX_TTL = 86_400;
+// RFC 2308 5: "values of one to three hours have been found to work well" for negative caching.
+const MAX_NEGATIVE_TTL = 10_800;
 // DNS flag day 2020: 1232 octets avoids IP fragmentation on nearly every path.
 const DEFAULT_EDNS_UDP_SIZE = 1232;
 const RETRYABLE: ReadonlySet<string> = new Set(['SERVFAIL', 'REFUSED', 'FORMERR', 'NOTIMP']);
@@ -86,6 +93,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   const tries = positive(options.tries, DEFAULT_TRIES, 'tries');
   const ednsUdpSize = options.ednsUdpSize ?? DEFAULT_EDNS_UDP_SIZE;
   const cacheOptions = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
+  const maxTtl = cacheOptions.maxTtl ?? DEFAULT_MAX_TTL;
   const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
   const inFlight = new Map<string, Promise<Outcome>>();
   const logger = options.logger;
@@ -169,7 +177,8 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
     if (pending) return pending;
     const query = ask(name, type).then((outcome) => {
       inFlight.delete(key);
-      cache.set(key, outcome, outcome.kind === 'answer' ? outcome.ttl : outcome.negativeTtl);
+      const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
+      cache.set(key, outcome, Math.min(ttl, maxTtl));
       return outcome;
     });
     inFlight.set(key, query);

@@ -153,6 +153,22 @@ describe('the cache is bounded', () => {
     expect(countQueries('a.example.com') - aBefore).toBe(0);
   });
 
+  it('keeps an answer at most maxTtl seconds, whatever its TTL', async () => {
+    const clock = { now: 0 };
+    const resolver = createResolver({
+      servers: [server.address],
+      timeoutMs: 300,
+      cache: { maxTtl: 10, clock: () => clock.now },
+    });
+    const before = countQueries('example.com');
+    expect((await resolver.resolveA('example.com')).ttl).toBe(120);
+    clock.now += 9_000;
+    expect((await resolver.resolveA('example.com')).ttl).toBe(1);
+    clock.now += 1_000;
+    await resolver.resolveA('example.com');
+    expect(countQueries('example.com') - before).toBe(2);
+  });
+
   it('asks every time when the cache is off', async () => {
     const resolver = createResolver({ servers: [server.address], cache: false });
     const before = countQueries('c.example.com');
