@@ -1,8 +1,25 @@
-// The Queue conformance suite: every backend runs it (`runQueueConformance`), so the
-// behaviour the README promises is checked on each one through the interface alone.
+// @homing/queue/testing: the Queue conformance suite. Every backend runs it
+// (`runQueueConformance`), so the behaviour the README promises is checked on each one through
+// the interface alone. It takes the test runner's functions as an argument (vitest's and jest's
+// fit), so shipping it adds no dependency.
 import type { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { isQueueError, type Queue } from '../src/index';
+import type { Queue } from './queue';
+import { isQueueError } from './queue-error';
+
+/** The assertions the suite uses; the `expect` of vitest or jest provides them. */
+export interface ConformanceMatchers {
+  toBe(expected: unknown): void;
+  toEqual(expected: unknown): void;
+  toMatchObject(expected: object): void;
+  toBeUndefined(): void;
+}
+
+/** The test runner functions the suite registers its tests with: pass `{ describe, it, expect }`. */
+export interface ConformanceTestApi {
+  describe(name: string, body: () => void): void;
+  it(name: string, body: () => Promise<void>): void;
+  expect(actual: unknown): ConformanceMatchers;
+}
 
 /** A clock the tests move by hand. */
 export class ManualClock {
@@ -15,12 +32,13 @@ export class ManualClock {
   }
 }
 
-/** What a backend under test gets and gives. */
+/** What a backend under test gets: the clock and jitter source to open the queue with. */
 export interface ConformanceSetup {
   clock: ManualClock;
   /** Fixed jitter source so backoff times are predictable. */
   random: () => number;
 }
+/** What `make` gives back: the queue, and how to restart it on the same storage. */
 export interface ConformanceBackend {
   queue: Queue;
   /** Closes and opens the same storage again (a restart), when the backend persists. */
@@ -41,7 +59,12 @@ async function* pieces(...parts: string[]): AsyncIterable<Buffer> {
 }
 
 /** Registers the suite for one backend; `make` opens a fresh, empty queue (defaults: Postfix timings). */
-export function runQueueConformance(name: string, make: (setup: ConformanceSetup) => Promise<ConformanceBackend>) {
+export function runQueueConformance(
+  test: ConformanceTestApi,
+  name: string,
+  make: (setup: ConformanceSetup) => Promise<ConformanceBackend>,
+): void {
+  const { describe, it, expect } = test;
   describe(`Queue conformance: ${name}`, () => {
     const setup = () => ({ clock: new ManualClock(), random: () => 0.5 });
 
