@@ -6,8 +6,9 @@ import { createDeliveryAgent, type DeliveryAgent, type DeliveryOptions, type Mta
 import { makeCertificates, type TestCertificates } from './certificates';
 import { type Receiver, startReceiver } from './peers';
 
-// MTA-STS policies come from an injected MtaStsPolicySource: @homing/policy's fetcher (the HTTPS
-// part) did not exist yet when these tests were written; the enforcement logic is what is tested here.
+// Here MTA-STS policies come from an injected MtaStsPolicySource, to test the enforcement logic
+// case by case; test/mta-sts-https.test.ts runs the whole path (TXT record, HTTPS policy server,
+// @homing/policy's getMtaStsPolicy).
 
 let dns: DnsServer;
 let certs: TestCertificates;
