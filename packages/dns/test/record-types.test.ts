@@ -141,6 +141,17 @@ describe('each failure kind is a typed DnsError', () => {
     expect(server.queries.filter((query) => query.name === 'slow.example.com').length - before).toBe(2);
   });
 
+  it('moves on to the next server when the first one does not answer in time', async () => {
+    const silent = await startDnsServer({ zones: { 'mx.example.com': { timeout: true } } });
+    try {
+      const both = createResolver({ servers: [silent.address, server.address], timeoutMs: 200, cache: false });
+      expect((await both.resolveA('mx.example.com')).records).toEqual(['127.0.0.1', '127.0.0.2']);
+      expect(silent.queries).toHaveLength(1);
+    } finally {
+      await silent.close();
+    }
+  });
+
   it('moves on to the next server when the first one fails', async () => {
     const dead = await startDnsServer({ zones: { 'mx.example.com': { servfail: true } } });
     try {
