@@ -11,11 +11,13 @@ export type {
 } from './client/client-options';
 /** Default timeouts, from RFC 5321 4.5.3.2. */
 export { DEFAULT_CLIENT_TIMEOUTS } from './client/client-options';
+export { connect } from './client/connect';
 /** What `send()` accepts as the message. */
 export type { MessageBody } from './client/message-source';
 /** One message for `SmtpClient.send()`. */
 export type { OutgoingMessage } from './client/smtp-client';
-export { connect, SmtpClient } from './client/smtp-client';
+/** An open connection: `send()` messages, then `close()`. */
+export { SmtpClient } from './client/smtp-client';
 /** ESMTP parameters of a message and per-recipient DSN options. */
 export type { DsnNotify, MessageParams, RecipientSpec } from './core/client-commands';
 /** The codes of `SmtpClientError`. */

@@ -1,8 +1,8 @@
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { MessageParams, RecipientSpec } from '../core/client-commands';
 import { SmtpClientError } from '../core/client-error';
-import { type ClientEvent, ClientSession, type ReplyWait, type TransactionResult } from '../core/client-session';
+import type { ClientEvent, ClientSession, ReplyWait, TransactionResult } from '../core/client-session';
 import { DataEncoder } from '../core/data-encoder';
 import type { ServerExtensions } from '../core/ehlo-extensions';
 import type { Reply } from '../core/reply';
@@ -14,7 +14,7 @@ import {
   DEFAULT_CLIENT_TIMEOUTS,
 } from './client-options';
 import { type MessageBody, type MessageSource, messageSource } from './message-source';
-import { openSocket, upgradeSocket } from './open-socket';
+import { upgradeSocket } from './open-socket';
 
 /** One message for `SmtpClient.send()`. */
 export interface OutgoingMessage {
@@ -67,6 +67,8 @@ export class SmtpClient {
     this.#attach(socket);
     if ((socket as TLSSocket).encrypted) this.#tlsInfo = tlsInfo(socket as TLSSocket);
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    // The signal may have fired between the socket opening and this listener.
+    if (this.#signal?.aborted) this.#onAbort();
     // The session starts out waiting for the greeting: its timer runs from now.
     this.#armReplyTimer();
   }
@@ -380,48 +382,4 @@ function tlsInfo(socket: TLSSocket): ClientTlsInfo {
   };
   if (socket.authorizationError) info.authorizationError = String(socket.authorizationError);
   return info;
-}
-
-/** The `tls.connect` options for this server: SNI from the host name, verification per mode. */
-export function tlsConnectOptions(options: ConnectOptions): ConnectionOptions {
-  const { mode = 'opportunistic', ...rest } = options.tls ?? {};
-  const tlsOptions: ConnectionOptions = {
-    // RFC 7435: opportunistic encryption does not authenticate; required and implicit TLS do.
-    rejectUnauthorized: mode !== 'opportunistic',
-    ...rest,
-  };
-  if (tlsOptions.servername === undefined && isIP(options.host) === 0) tlsOptions.servername = options.host;
-  return tlsOptions;
-}
-
-/**
- * Opens a connection and runs the greeting, EHLO (HELO fallback), STARTTLS and AUTH; resolves
- * when the server is ready for a message. Rejects with `SmtpClientError`.
- */
-export async function connect(options: ConnectOptions): Promise<SmtpClient> {
-  const mode = options.tls?.mode ?? 'opportunistic';
-  const timeouts = { ...DEFAULT_CLIENT_TIMEOUTS, ...options.timeouts };
-  const session = new ClientSession({
-    name: options.name ?? 'localhost',
-    tls: mode,
-    auth: options.auth,
-    chunking: options.chunking,
-    maxLineLength: options.maxReplyLineLength,
-    maxLines: options.maxReplyLines,
-  });
-  const tlsOptions = tlsConnectOptions(options);
-  const socket = await openSocket({
-    host: options.host,
-    port: options.port ?? (mode === 'implicit' ? 465 : 25),
-    localAddress: options.localAddress,
-    tls: mode === 'implicit' ? tlsOptions : undefined,
-    timeout: timeouts.connect,
-    signal: options.signal,
-  });
-  const client = new SmtpClient(socket, session, options, tlsOptions);
-  await client.ready().catch(async (error) => {
-    await client.close();
-    throw error;
-  });
-  return client;
 }

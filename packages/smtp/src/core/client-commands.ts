@@ -1,7 +1,7 @@
-import { domainToASCII } from 'node:url';
 import { SmtpClientError } from './client-error';
 import type { ServerExtensions } from './ehlo-extensions';
 import { encodeXtext } from './esmtp-parameters';
+import { normaliseDomain } from './mailbox';
 
 /** DSN NOTIFY values (RFC 3461 4.1): NEVER alone, or any of the other three. */
 export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
@@ -62,7 +62,7 @@ export function wireAddress(address: string, utf8: boolean): string {
   }
   const at = address.lastIndexOf('@');
   if (at === -1 || utf8 || !NON_ASCII.test(address.slice(at + 1))) return address;
-  const ascii = domainToASCII(address.slice(at + 1));
+  const ascii = normaliseDomain(address.slice(at + 1));
   if (!ascii) throw new SmtpClientError('INVALID_ENVELOPE', `not a valid domain: ${JSON.stringify(address)}`);
   return `${address.slice(0, at)}@${ascii}`;
 }

@@ -1,81 +1,22 @@
 import { type AuthStep, authFirstStep, authNextStep, chooseAuthMechanism } from './client-auth';
-import { buildTransaction, type MessageEnvelope, type TransactionCommands } from './client-commands';
+import { buildTransaction, type MessageEnvelope } from './client-commands';
 import { describeReply, SmtpClientError } from './client-error';
+import type { ClientEvent, ClientSessionOptions, ClientState, ReplyWait } from './client-events';
+import { isPositive, type Transaction, transactionResult } from './client-transaction';
 import { formatBdatCommand } from './data-encoder';
 import { noExtensions, parseEhloReply, type ServerExtensions } from './ehlo-extensions';
 import type { Reply } from './reply';
-import { ReplyParser, type ReplyParserOptions } from './reply-parser';
+import { ReplyParser } from './reply-parser';
 
-/** How the session treats TLS: upgrade with STARTTLS when offered, insist on it, or never try. */
-export type ClientTlsMode = 'opportunistic' | 'required' | 'implicit' | 'none';
-
-/** Options of the sans-IO client session. */
-export interface ClientSessionOptions extends ReplyParserOptions {
-  /** Our name for EHLO/HELO (RFC 5321 4.1.1.1): a FQDN or an address literal like `[192.0.2.1]`. */
-  name: string;
-  /** Defaults to `opportunistic`. With `implicit` the adapter starts TLS before the greeting. */
-  tls?: ClientTlsMode;
-  /** Credentials for AUTH (RFC 4954); PLAIN is preferred when `method` is not given. */
-  auth?: { user: string; pass: string; method?: 'PLAIN' | 'LOGIN'; allowInsecure?: boolean };
-  /**
-   * Use BDAT (RFC 3030) instead of DATA when the server offers CHUNKING and PIPELINING (chunks
-   * are pipelined; without PIPELINING the session uses DATA). Default true.
-   */
-  chunking?: boolean;
-}
-
-/** The reply a recipient got; for a recipient that passed RCPT but failed at DATA, the DATA reply. */
-export interface RecipientResult {
-  address: string;
-  reply: Reply;
-}
-
-/** What happened to one message: per-recipient outcome, as the server told it. */
-export interface TransactionResult {
-  /** Recipients the server took responsibility for (RCPT and end of data both 2xx). */
-  accepted: RecipientResult[];
-  /** Every other recipient with the reply that refused it (MAIL, RCPT or DATA reply). */
-  rejected: RecipientResult[];
-  mailReply: Reply;
-  /** The reply to the end of data (or the failing DATA/BDAT command), when the body phase was reached. */
-  dataReply?: Reply;
-}
-
-/** What the session asks of its adapter, h11-style: act on each event in order. */
-export type ClientEvent =
-  /** Write these bytes. `text` is the command for logs, with credentials redacted. */
-  | { type: 'Send'; data: Buffer; text: string }
-  /** The server said 220 to STARTTLS: run the TLS handshake, then call `tlsEstablished()` or `tlsFailed()`. */
-  | { type: 'StartTls' }
-  /** Greeting, EHLO, TLS and AUTH are done: `startMessage()` may be called. */
-  | { type: 'Ready'; extensions: ServerExtensions }
-  /** Stream the body now: encoded by `DataEncoder('data')` then `endBody()`, or via `bdatChunk()`. */
-  | { type: 'SendBody'; mode: 'data' | 'bdat' }
-  /** The message's transaction is over; the session is ready again unless a `Failed` follows. */
-  | { type: 'MessageDone'; result: TransactionResult }
-  /** The session cannot go on; close the connection. */
-  | { type: 'Failed'; error: SmtpClientError }
-  /** QUIT was answered (or the server closed after it). */
-  | { type: 'Closed' };
-
-/** Session states; every transition is in `ClientSession`'s reply handlers below. */
-export type ClientState =
-  | 'GREETING'
-  | 'EHLO'
-  | 'STARTTLS'
-  | 'TLS_HANDSHAKE'
-  | 'AUTH'
-  | 'READY'
-  | 'ENVELOPE'
-  | 'BODY'
-  | 'BODY_SENT'
-  | 'RSET'
-  | 'QUIT'
-  | 'CLOSED'
-  | 'FAILED';
-
-/** Which RFC 5321 4.5.3.2 timeout applies to the reply the session is waiting for. */
-export type ReplyWait = 'greeting' | 'command' | 'mail' | 'rcpt' | 'dataStart' | 'dataEnd';
+export type {
+  ClientEvent,
+  ClientSessionOptions,
+  ClientState,
+  ClientTlsMode,
+  RecipientResult,
+  ReplyWait,
+  TransactionResult,
+} from './client-events';
 
 type Expected =
   | { kind: 'greeting' | 'ehlo' | 'helo' | 'starttls' | 'mail' | 'data' | 'dot' | 'abort-dot' | 'rset' | 'quit' }
@@ -83,20 +24,25 @@ type Expected =
   | { kind: 'rcpt'; index: number }
   | { kind: 'bdat'; last: boolean };
 
-interface Transaction {
-  commands: TransactionCommands;
-  pipelined: boolean;
-  bdat: boolean;
-  mailReply?: Reply;
-  rcptReplies: Reply[];
-  dataReply?: Reply;
-  /** A BDAT chunk was refused, or the server replied before the end of DATA: send no more body. */
-  bodyStopped: boolean;
-  lastChunkSent: boolean;
-}
+/** RFC 5321 4.5.3.2: which timeout covers the reply to each command. */
+const REPLY_WAIT: Record<Expected['kind'], ReplyWait> = {
+  greeting: 'greeting',
+  ehlo: 'command',
+  helo: 'command',
+  starttls: 'command',
+  auth: 'command',
+  mail: 'mail',
+  rcpt: 'rcpt',
+  data: 'dataStart',
+  dot: 'dataEnd',
+  bdat: 'dataEnd',
+  'abort-dot': 'dataEnd',
+  rset: 'command',
+  quit: 'command',
+};
 
 const CRLF = '\r\n';
-const ok = (reply: Reply) => reply.code >= 200 && reply.code < 300;
+const ok = isPositive;
 
 /**
  * The client side of an SMTP session as a sans-IO state machine (RFC 5321 3, 4): feed it
@@ -155,22 +101,7 @@ export class ClientSession {
   /** The reply the session is waiting for, to pick a timeout; undefined while the adapter is sending a body or idle. */
   get awaiting(): ReplyWait | undefined {
     const head = this.#expected[0];
-    if (!head || this.#state === 'BODY') return undefined;
-    switch (head.kind) {
-      case 'greeting':
-        return 'greeting';
-      case 'mail':
-        return 'mail';
-      case 'rcpt':
-        return 'rcpt';
-      case 'data':
-        return 'dataStart';
-      case 'dot':
-      case 'bdat':
-        return 'dataEnd';
-      default:
-        return 'command';
-    }
+    return head && this.#state !== 'BODY' ? REPLY_WAIT[head.kind] : undefined;
   }
 
   #isOver(): boolean {
@@ -515,23 +446,6 @@ export class ClientSession {
     this.#state = 'READY';
     return [{ type: 'MessageDone', result: transactionResult(transaction) }];
   }
-}
-
-function transactionResult(transaction: Transaction): TransactionResult {
-  const mailReply = transaction.mailReply!;
-  const accepted: RecipientResult[] = [];
-  const rejected: RecipientResult[] = [];
-  const dataOk = transaction.dataReply !== undefined && ok(transaction.dataReply);
-  transaction.commands.rcpts.forEach(({ address }, index) => {
-    const rcptReply = transaction.rcptReplies[index];
-    if (!ok(mailReply)) rejected.push({ address, reply: mailReply });
-    else if (!rcptReply || !ok(rcptReply)) rejected.push({ address, reply: rcptReply ?? mailReply });
-    else if (dataOk) accepted.push({ address, reply: rcptReply });
-    else rejected.push({ address, reply: transaction.dataReply ?? rcptReply });
-  });
-  const result: TransactionResult = { accepted, rejected, mailReply };
-  if (transaction.dataReply) result.dataReply = transaction.dataReply;
-  return result;
 }
 
 function errorText(cause: unknown): string {
