@@ -9,6 +9,7 @@ import { findArcSealSyntaxError } from './internal/arc-seal-syntax';
 import { comment, propertyValue, renderAuthenticationResults } from './internal/auth-header';
 import { toMailauthResolver } from './internal/mailauth-resolver';
 import type { Resolver } from './internal/resolver';
+import type { PolicyLogger } from './logger';
 
 /** What authenticate looks at: the SMTP session's identities and the message. */
 export interface AuthenticateInput {
@@ -32,6 +33,8 @@ export interface AuthenticateOptions {
   minBitLength?: number;
   /** A number in [0, 1) for DMARC pct= sampling (default Math.random). */
   random?: () => number;
+  /** Structured logger (pino-compatible): one debug line per message. */
+  logger?: PolicyLogger;
   signal?: AbortSignal;
 }
 
@@ -144,5 +147,10 @@ export async function authenticate(
       : '';
     lines.push(`dmarc=${dmarc.result}${policyComment} header.from=${propertyValue(dmarc.domain)}`);
   }
-  return { spf, dkim, arc: arcResult, dmarc, header: renderAuthenticationResults(input.hostname, lines) };
+  const header = renderAuthenticationResults(input.hostname, lines);
+  options.logger?.debug(
+    { check: 'authenticate', ip: input.ip, results: lines.map((line) => line.split(' ')[0]) },
+    'message authenticated',
+  );
+  return { spf, dkim, arc: arcResult, dmarc, header };
 }

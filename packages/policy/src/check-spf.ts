@@ -3,7 +3,8 @@ import { PolicyError } from './errors';
 import { parseIp } from './internal/ip-address';
 import type { Resolver } from './internal/resolver';
 import { defaultSpfLimits, type SpfContext, type SpfLimits } from './internal/spf/context';
-import { checkHost, explain } from './internal/spf/evaluate';
+import { checkHost, explain, type HostResult } from './internal/spf/evaluate';
+import type { PolicyLogger } from './logger';
 
 /** The result words of RFC 7208 2.6, lower case. */
 export type SpfResultWord = 'none' | 'neutral' | 'pass' | 'fail' | 'softfail' | 'temperror' | 'permerror';
@@ -28,6 +29,10 @@ export interface SpfOptions {
   now?: () => number;
   /** RFC 7208 4.6.4 limits (defaults 10 lookups, 2 void lookups, 10 MX names, 10 PTR names). */
   limits?: Partial<SpfLimits>;
+  /** Time limit of the whole evaluation in ms; past it the result is temperror (RFC 7208 4.6.4; default 20000). */
+  timeoutMs?: number;
+  /** Structured logger (pino-compatible): one debug line per evaluation. */
+  logger?: PolicyLogger;
   /** Explanation given on fail when the record has no usable exp= (default: none). */
   defaultExplanation?: string;
   signal?: AbortSignal;
@@ -74,6 +79,8 @@ export async function checkSpf(input: SpfInput, options: SpfOptions): Promise<Sp
   if (typeof input.helo !== 'string') throw new PolicyError('BAD_INPUT', 'helo must be a string (the HELO/EHLO name)');
   const ip = parseIp(input.ip);
   const { identity, sender, local, domain } = identityOf(input);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const deadline = AbortSignal.timeout(timeoutMs);
   const context: SpfContext = {
     resolver: options.resolver,
     ip,
@@ -84,15 +91,26 @@ export async function checkSpf(input: SpfInput, options: SpfOptions): Promise<Sp
     receiver: options.receiver ?? 'unknown',
     now: options.now ?? Date.now,
     limits: { ...defaultSpfLimits, ...options.limits },
-    signal: options.signal,
+    signal: options.signal ? AbortSignal.any([options.signal, deadline]) : deadline,
     lookups: 0,
     voidLookups: 0,
   };
-  const host = await checkHost(context, domain.replace(/\.$/, ''));
+  let host: HostResult;
+  try {
+    host = await checkHost(context, domain.replace(/\.$/, ''));
+  } catch (error) {
+    // RFC 7208 4.6.4: an evaluation past the time limit is a temperror.
+    if (!deadline.aborted || options.signal?.aborted) throw error;
+    host = { result: 'temperror', reason: `the evaluation took longer than ${timeoutMs} ms`, domain };
+  }
   const explanation =
     host.result !== 'fail'
       ? undefined
       : ((host.exp ? await explain(context, host.exp) : undefined) ?? options.defaultExplanation);
+  options.logger?.debug(
+    { check: 'spf', ip: ip.text, sender, result: host.result, domain: host.domain, mechanism: host.mechanism },
+    host.reason,
+  );
   return {
     result: host.result,
     identity,

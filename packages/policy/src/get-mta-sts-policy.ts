@@ -3,6 +3,7 @@
 import { isPolicyError, PolicyError } from './errors';
 import { mxMatches, parseMtaStsPolicy, parseMtaStsRecord } from './internal/mta-sts-parse';
 import { dnsFailureCode, isNoRecord, type Resolver } from './internal/resolver';
+import type { PolicyLogger } from './logger';
 import { createHttpsFetcher, type MtaStsFetcher } from './mta-sts-fetcher';
 
 /** An MTA-STS policy in force for a domain. */
@@ -35,6 +36,8 @@ export interface MtaStsOptions {
   fetch?: MtaStsFetcher;
   /** Policy cache (default: none, every call fetches); share one from createMtaStsCache(). */
   cache?: MtaStsCache;
+  /** Structured logger (pino-compatible): fetch failures at warn. */
+  logger?: PolicyLogger;
   /** Clock in ms (default Date.now). */
   now?: () => number;
   signal?: AbortSignal;
@@ -122,6 +125,7 @@ export async function getMtaStsPolicy(domain: string, options: MtaStsOptions): P
     return { status: 'policy', policy, fromCache: false, reason: `fetched policy id ${id}` };
   } catch (error) {
     if (!isPolicyError(error)) throw error;
+    options.logger?.warn({ check: 'mta-sts', domain: name, id, code: error.code }, error.message);
     // RFC 8461 5.1: a failed refresh keeps the cached policy.
     if (live)
       return {

@@ -1,3 +1,4 @@
+import { createResolver } from '@homing/dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSpf } from '../src/index';
 import { type LoopbackDns, startLoopbackDns } from './helpers/loopback-dns';
@@ -44,5 +45,17 @@ describe('checkSpf over the loopback DNS server', () => {
       );
       expect(result.result, domain).toBe('temperror');
     }
+  });
+
+  it('gives temperror when the whole evaluation passes its time limit', async () => {
+    const patient = createResolver({ servers: [dns.server.address], timeoutMs: 5000, tries: 2, cache: false });
+    const started = Date.now();
+    const result = await checkSpf(
+      { ip: '192.0.2.1', helo: 'h.example', sender: 'a@timeout.example.net' },
+      { resolver: patient, timeoutMs: 300 },
+    );
+    expect(result.result).toBe('temperror');
+    expect(result.reason).toContain('longer than 300 ms');
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });

@@ -83,4 +83,16 @@ describe('checkSpf', () => {
     expect(isPolicyError(error, 'BAD_INPUT')).toBe(true);
     expect(error.message).toContain('not-an-ip');
   });
+
+  it('logs one debug line per evaluation to the logger it is given', async () => {
+    const lines: { fields: object; message?: string }[] = [];
+    const logger = { debug: (fields: object, message?: string) => lines.push({ fields, message }), warn: () => {} };
+    await checkSpf({ ip: '203.0.113.9', helo: 'x', sender: 'a@example.com' }, { resolver, logger });
+    expect(lines).toEqual([
+      {
+        fields: expect.objectContaining({ check: 'spf', result: 'fail', mechanism: '-all' }),
+        message: expect.any(String),
+      },
+    ]);
+  });
 });

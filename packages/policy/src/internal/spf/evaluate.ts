@@ -1,6 +1,6 @@
 // RFC 7208 4: check_host(). Record lookup and selection, term evaluation in order, redirect,
 // and the explanation on fail (RFC 7208 6.2).
-import { isNoRecord, isTemporary } from '../resolver';
+import { dnsFailureCode, isNoRecord, isTemporary } from '../resolver';
 import { countLookup, lookup, SpfAbort, type SpfContext } from './context';
 import { expandDomain, macroValues } from './expand';
 import { expandMacroString, type MacroToken, parseMacroString } from './macro';
@@ -33,7 +33,8 @@ async function selectRecord(context: SpfContext, domain: string): Promise<string
   } catch (error) {
     if (isNoRecord(error)) return { result: 'none', reason: `${domain} has no TXT record`, domain };
     if (isTemporary(error)) return { result: 'temperror', reason: `DNS error looking up TXT ${domain}`, domain };
-    return { result: 'none', reason: `${domain} cannot be looked up`, domain };
+    if (dnsFailureCode(error) === 'BADNAME') return { result: 'none', reason: `${domain} cannot be looked up`, domain };
+    throw error;
   }
   const records = txts.filter(isSpfRecord);
   if (records.length === 0) return { result: 'none', reason: `${domain} has no SPF record`, domain };
