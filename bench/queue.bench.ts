@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFileQueue } from '@homing/queue';
 
-const ROUND_MS = 1000;
+const ROUND_MS = 600;
 const FILL = 100_000;
 const here = fileURLToPath(new URL('.', import.meta.url));
 // Under the repository (not a tmpfs): the figures are about a real disk.
@@ -50,22 +50,27 @@ async function enqueueRate(concurrency: number): Promise<number> {
   return rate;
 }
 
-// The disk is shared with other work: interleave the rows over several rounds and take medians.
-const ROUNDS = 3;
-const samples = new Map<string, number[]>();
-const sample = (what: string, rate: number) => samples.set(what, [...(samples.get(what) ?? []), rate]);
+// The disk is shared with other work and its speed drifts: interleave short slices of every row
+// over several rounds, and take the median of each row's rate and of its ratio to the raw rate
+// measured in the same round.
+const ROUNDS = 5;
+const rawLabel = 'raw write 10 KiB + fsync, one at a time';
+const samples = new Map<string, { rate: number; ratio: number }[]>();
 for (let round = 0; round < ROUNDS; round += 1) {
-  sample('raw write+fsync, one at a time', await rawFsyncRate());
+  const raw = await rawFsyncRate();
+  samples.set(rawLabel, [...(samples.get(rawLabel) ?? []), { rate: raw, ratio: 1 }]);
   for (const concurrency of [1, 16, 64]) {
-    sample(`enqueue 10 KiB, concurrency ${concurrency}`, await enqueueRate(concurrency));
+    const label = `enqueue 10 KiB, concurrency ${concurrency}`;
+    const rate = await enqueueRate(concurrency);
+    samples.set(label, [...(samples.get(label) ?? []), { rate, ratio: rate / raw }]);
   }
 }
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-const raw = median(samples.get('raw write+fsync, one at a time') ?? []);
-console.log(`| what (median of ${ROUNDS} rounds of ${ROUND_MS / 1000} s) | per second | x raw fsync |`);
+console.log(`| what (medians of ${ROUNDS} interleaved rounds) | per second | x raw fsync (same round) |`);
 console.log('| --- | ---: | ---: |');
-for (const [what, rates] of samples) {
-  console.log(`| ${what} | ${Math.round(median(rates))} | ${(median(rates) / raw).toFixed(1)} |`);
+for (const [what, rows] of samples) {
+  const rate = median(rows.map((row) => row.rate));
+  console.log(`| ${what} | ${Math.round(rate)} | ${median(rows.map((row) => row.ratio)).toFixed(1)} |`);
 }
 
 // A queue of 100,000 messages (1 KiB bodies: claim and settle never read a body).
@@ -94,7 +99,7 @@ const after = process.memoryUsage();
 
 let settled = 0;
 const settleStarted = performance.now();
-while (performance.now() - settleStarted < 2 * ROUND_MS) {
+while (performance.now() - settleStarted < 3000) {
   const claims = await queue.claim({ limit: 256 });
   await Promise.all(
     claims.map((claim) =>
