@@ -119,6 +119,33 @@ describe('createSigner / signMessage', () => {
   });
 });
 
+describe('line ends and the header block', () => {
+  it('signs a message with LF line ends as its CRLF form (what SMTP sends)', () => {
+    for (const canonicalization of ['simple/simple', 'relaxed/relaxed'] as const) {
+      for (const { message: m } of corpus) {
+        const lf = Buffer.from(m.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+        const options = { signatures: [{ ...base, canonicalization }] };
+        expect(signMessage(lf, options).header).toBe(signMessage(m, options).header);
+      }
+    }
+  });
+
+  it('reads a message that starts with an empty line as no header fields and all body', () => {
+    const { signatures } = signMessage('\r\nFrom: not a header\r\n', { signatures: [base] });
+    expect(signatures[0]!.signedHeaders).toEqual(['from']);
+    expect(signatures[0]!.bodyHash).toBe(createHash('sha256').update('From: not a header\r\n').digest('base64'));
+  });
+
+  it('accepts a header block of exactly maxHeaderBytes', () => {
+    const head = 'From: a@example.com\r\nX-Pad: ';
+    const text = `${head}${'x'.repeat(4096 - head.length - 2)}\r\n\r\nbody\r\n`;
+    expect(signMessage(text, { signatures: [base], maxHeaderBytes: 4096 }).signatures[0]!.signedHeaders).toEqual([
+      'from',
+      'from',
+    ]);
+  });
+});
+
 describe('signer errors', () => {
   const code = (fn: () => unknown) => {
     try {
