@@ -90,9 +90,9 @@ describe('ClientSession under random server output', () => {
         const expected = play(opts, script, whole);
         let cut = 0;
         const random = (unit: Buffer) => {
-          const points = [...new Set(cuts.slice(cut, (cut += 3)).map((c) => c % (unit.length + 1)))].sort(
-            (a, b) => a - b,
-          );
+          const mine = cuts.slice(cut, cut + 3);
+          cut += 3;
+          const points = [...new Set(mine.map((c) => c % (unit.length + 1)))].sort((a, b) => a - b);
           const parts: Buffer[] = [];
           let from = 0;
           for (const point of [...points, unit.length]) {
