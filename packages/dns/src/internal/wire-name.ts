@@ -10,31 +10,47 @@ const RECURSION_DESIRED = 1 << 8;
 
 /** The wire form of a name already checked by `checkName` (labels of 1-63 octets, at most 255 in all). */
 export function encodeName(name: string): Buffer {
-  if (name === '' || name === '.') return Buffer.from([0]);
-  const labels = name.split('.').map((label) => Buffer.from(label));
-  const parts: Buffer[] = [];
-  for (const label of labels) parts.push(Buffer.from([label.length]), label);
-  parts.push(Buffer.from([0]));
-  return Buffer.concat(parts);
+  const buffer = Buffer.alloc(nameLength(name));
+  writeName(name, buffer, 0);
+  return buffer;
+}
+
+function nameLength(name: string): number {
+  return name === '' || name === '.' ? 1 : Buffer.byteLength(name) + 2;
+}
+
+/** Writes the labels at `offset`, each after its length octet, and the root label; returns the offset after. */
+function writeName(name: string, buffer: Buffer, offset: number): number {
+  if (name !== '' && name !== '.') {
+    for (const label of name.split('.')) {
+      const length = buffer.write(label, offset + 1);
+      buffer[offset] = length;
+      offset += length + 1;
+    }
+  }
+  buffer[offset] = 0;
+  return offset + 1;
 }
 
 /** A standard query with RD set, one question, and an EDNS0 OPT record when `ednsUdpSize` > 0 (RFC 6891 6.1.2). */
 export function encodeQuery(id: number, name: string, type: string, ednsUdpSize: number): Buffer {
   const code = TYPE_CODES[type];
   if (code === undefined) throw new TypeError(`unsupported record type ${type}`);
-  const qname = encodeName(name);
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(RECURSION_DESIRED, 2);
-  header.writeUInt16BE(1, 4); // QDCOUNT
-  header.writeUInt16BE(ednsUdpSize > 0 ? 1 : 0, 10); // ARCOUNT
-  const question = Buffer.alloc(4);
-  question.writeUInt16BE(code, 0);
-  question.writeUInt16BE(CLASS_IN, 2);
-  if (ednsUdpSize <= 0) return Buffer.concat([header, qname, question]);
-  // OPT RR: root name, TYPE 41, CLASS = UDP payload size, TTL = extended RCODE/version/flags 0, RDLEN 0.
-  const opt = Buffer.alloc(11);
-  opt.writeUInt16BE(OPT_TYPE, 1);
-  opt.writeUInt16BE(ednsUdpSize, 3);
-  return Buffer.concat([header, qname, question, opt]);
+  const withOpt = ednsUdpSize > 0;
+  // One allocation: header (12) + name + QTYPE/QCLASS (4) + the OPT record (11).
+  const buffer = Buffer.alloc(12 + nameLength(name) + 4 + (withOpt ? 11 : 0));
+  buffer.writeUInt16BE(id, 0);
+  buffer.writeUInt16BE(RECURSION_DESIRED, 2);
+  buffer.writeUInt16BE(1, 4); // QDCOUNT
+  buffer.writeUInt16BE(withOpt ? 1 : 0, 10); // ARCOUNT
+  let offset = writeName(name, buffer, 12);
+  buffer.writeUInt16BE(code, offset);
+  buffer.writeUInt16BE(CLASS_IN, offset + 2);
+  offset += 4;
+  if (withOpt) {
+    // OPT RR: root name (0), TYPE 41, CLASS = UDP payload size, TTL = extended RCODE/version/flags 0, RDLENGTH 0.
+    buffer.writeUInt16BE(OPT_TYPE, offset + 1);
+    buffer.writeUInt16BE(ednsUdpSize, offset + 3);
+  }
+  return buffer;
 }
