@@ -147,6 +147,14 @@ export class FileQueue implements Queue {
       if (isFsError && spillPath !== undefined) throw storageError(error, 'writing a message body');
       throw new QueueError('BODY_FAILED', 'the message body stream failed', { cause: error });
     }
+    if (this.closed) {
+      // Closed while the body was arriving: nothing of it may be committed now.
+      if (gathered.kind === 'spilled') {
+        await gathered.file.close().catch(() => undefined);
+        await this.fs.unlink(gathered.path).catch(() => undefined);
+      }
+      throw new QueueError('CLOSED', 'the queue was closed while the message was being received');
+    }
     const stored = {
       id,
       sender: envelope.sender,

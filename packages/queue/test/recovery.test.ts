@@ -173,6 +173,27 @@ describe('group commit and bodies', () => {
     await queue.close();
   });
 
+  it('rejects with CLOSED an enqueue whose body was still arriving when the queue closed', async () => {
+    spool = await mkdtemp(join(tmpdir(), 'homing-queue-group-'));
+    const queue = await openFileQueue({ spool, inlineBodyBytes: 1024 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    async function* slow() {
+      yield Buffer.alloc(4096);
+      await gate;
+      yield Buffer.alloc(10);
+    }
+    const pending = queue.enqueue(envelope, slow()).catch((e) => e);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await queue.close();
+    release();
+    expect(isQueueError(await pending, 'CLOSED')).toBe(true);
+    expect(await readdir(join(spool, 'tmp'))).toEqual([]);
+    expect(await readdir(join(spool, 'data'))).toEqual([]);
+  });
+
   it('rejects with BODY_FAILED when the body stream errors, leaving no file behind', async () => {
     spool = await mkdtemp(join(tmpdir(), 'homing-queue-group-'));
     const queue = await openFileQueue({ spool, inlineBodyBytes: 1024 });
