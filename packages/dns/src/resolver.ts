@@ -157,12 +157,13 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
     const name = checkName(rawName, type);
     const signal = options?.signal;
     signal?.throwIfAborted();
-    const key = `${type} ${canonicalName(name)}`;
-    const cached = cache.get(key);
+    const canonical = canonicalName(name);
+    const key = `${type} ${canonical}`;
+    const cached = cache.get(key) ?? cache.get(`* ${canonical}`);
     const outcome = cached
       ? withRemainingTtl(cached.value, cached.remainingMs)
       : await abortable(sharedQuery(key, name, type), signal);
-    if (outcome.kind === 'failure') throw copyError(outcome.error);
+    if (outcome.kind === 'failure') throw copyError(outcome.error, type);
     return {
       name: rawName,
       records: [...outcome.records] as T[],
@@ -179,6 +180,8 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
       inFlight.delete(key);
       const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
       cache.set(key, outcome, Math.min(ttl, maxTtl));
+      if (outcome.kind === 'failure' && outcome.nameError)
+        cache.set(`* ${canonicalName(name)}`, outcome, Math.min(ttl, maxTtl));
       return outcome;
     });
     inFlight.set(key, query);
@@ -201,9 +204,9 @@ function withRemainingTtl(outcome: Outcome, remainingMs: number): Outcome {
   return outcome.kind === 'answer' ? { ...outcome, ttl: Math.ceil(remainingMs / 1000) } : outcome;
 }
 
-/** Each caller gets its own error object, so one caller changing it cannot affect another. */
-function copyError(error: DnsError): DnsError {
-  return new DnsError(error.code, error.message, { hostname: error.hostname, type: error.type, cause: error.cause });
+/** Each caller gets its own error object (for the type it asked), so one caller changing it cannot affect another. */
+function copyError(error: DnsError, type: string): DnsError {
+  return new DnsError(error.code, error.message, { hostname: error.hostname, type, cause: error.cause });
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -1,25 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResolver, isDnsError } from '../src/index';
-import { type DnsServer, startDnsServer } from '../src/testing';
+import { type DnsServer, startDnsServer, type Zones } from '../src/testing';
 
 let server: DnsServer;
+let zones: Zones;
 beforeAll(async () => {
-  server = await startDnsServer({
-    zones: {
-      'example.com': {
-        A: ['127.0.0.1'],
-        ttl: 120,
-        SOA: { mname: 'ns.example.com', rname: 'hostmaster.example.com', minimum: 30 },
-      },
-      'a.example.com': { A: ['127.0.0.2'], ttl: 60 },
-      'b.example.com': { A: ['127.0.0.3'], ttl: 60 },
-      'c.example.com': { A: ['127.0.0.4'], ttl: 60 },
-      'zero.example.com': { A: ['127.0.0.5'], ttl: 0 },
-      'broken.example.com': { servfail: true },
-      'example.net': { A: ['127.0.1.1'], ttl: 50 }, // no SOA given: the server makes one with MINIMUM = 50
-      'slow.example.com': { timeout: true },
+  zones = {
+    'example.com': {
+      A: ['127.0.0.1'],
+      ttl: 120,
+      SOA: { mname: 'ns.example.com', rname: 'hostmaster.example.com', minimum: 30 },
     },
-  });
+    'a.example.com': { A: ['127.0.0.2'], ttl: 60 },
+    'b.example.com': { A: ['127.0.0.3'], ttl: 60 },
+    'c.example.com': { A: ['127.0.0.4'], ttl: 60 },
+    'zero.example.com': { A: ['127.0.0.5'], ttl: 0 },
+    'broken.example.com': { servfail: true },
+    'example.net': { A: ['127.0.1.1'], ttl: 50 }, // no SOA given: the server makes one with MINIMUM = 50
+    'slow.example.com': { timeout: true },
+  };
+  server = await startDnsServer({ zones });
 });
 afterAll(async () => {
   await server.close();
@@ -98,6 +98,27 @@ describe('negative caching (RFC 2308)', () => {
     clock.now += 2_000;
     expect(isDnsError(await failure(resolver.resolveA('gone.example.com')), 'NXDOMAIN')).toBe(true);
     expect(countQueries('gone.example.com') - before).toBe(2);
+  });
+
+  it('answers every type from one cached NXDOMAIN for the name (RFC 2308 5)', async () => {
+    const { resolver } = clockedResolver();
+    const before = countQueries('void.example.com');
+    expect(isDnsError(await failure(resolver.resolveA('void.example.com')), 'NXDOMAIN')).toBe(true);
+    const txt = await failure(resolver.resolveTxt('Void.Example.com'));
+    expect(isDnsError(txt, 'NXDOMAIN')).toBe(true);
+    expect((txt as { type: string }).type).toBe('TXT');
+    expect(countQueries('void.example.com') - before).toBe(1);
+  });
+
+  it('does not spread an NXDOMAIN about a CNAME target to other types of the alias', async () => {
+    const { resolver } = clockedResolver();
+    server.setZones({ ...zones, 'alias.example.com': { CNAME: ['missing.example.com'] } });
+    try {
+      expect(isDnsError(await failure(resolver.resolveA('alias.example.com')), 'NXDOMAIN')).toBe(true);
+      expect((await resolver.resolveCname('alias.example.com')).records).toEqual(['missing.example.com']);
+    } finally {
+      server.setZones(zones);
+    }
   });
 
   it('caches NODATA the same way', async () => {

@@ -5,7 +5,7 @@ import type { Response, WireRecord } from './transport';
 /** The outcome of one question, as cached: records with their TTL, or a failure with its negative TTL. */
 export type Outcome =
   | { kind: 'answer'; records: unknown[]; ttl: number; authenticated: boolean }
-  | { kind: 'failure'; error: DnsError; negativeTtl: number };
+  | { kind: 'failure'; error: DnsError; negativeTtl: number; nameError?: boolean };
 
 // RFC 2181 8: a TTL with the top bit set is to be treated as zero.
 const ttlOf = (record: { ttl?: number }): number => {
@@ -51,6 +51,8 @@ export function interpret(response: Response, name: string, type: string): Outco
       kind: 'failure',
       error: new DnsError(code, message, { hostname: name, type }),
       negativeTtl: soaTtl(response),
+      // RFC 2308 5: an NXDOMAIN about the name asked (not about a CNAME's target) holds for every type.
+      nameError: code === 'NXDOMAIN' && chain.size === 1,
     };
   }
   for (const record of matching) ttl = Math.min(ttl, ttlOf(record));
