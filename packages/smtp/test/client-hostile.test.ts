@@ -172,6 +172,25 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
     expect(received).not.toContain('\r\n.\r\n');
   });
 
+  it('bounds a message stream that stalls by the data-block timeout, without ending DATA', async () => {
+    let received = '';
+    const { port } = await smtpUntilData((socket) => {
+      socket.on('data', (d) => {
+        received += d.toString('latin1');
+      });
+    });
+    const client = await connect({ host: '127.0.0.1', port, timeouts: { ...quick, dataBlock: 300 } });
+    const message = new Readable({ read() {} });
+    message.push('Subject: stalled\r\n\r\nfirst part\r\n');
+    const started = Date.now();
+    const error = await failure(client.send({ from: 'a@example.com', to: ['b@example.net'], message }));
+    expect(error.code).toBe('MESSAGE_SOURCE_FAILED');
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(message.destroyed).toBe(true);
+    expect(received).toContain('first part');
+    expect(received).not.toContain('\r\n.\r\n');
+  });
+
   it('fails with CONNECT_FAILED when nothing listens', async () => {
     const server = await rawServer(() => {});
     const { port } = server;

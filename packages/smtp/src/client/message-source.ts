@@ -10,6 +10,8 @@ export interface MessageSource {
   size: number | undefined;
   /** Whether the body holds octets above 127, when known. */
   eightBit: boolean | undefined;
+  /** Stops the caller's stream when the client leaves it early (a Readable is destroyed). */
+  cancel(): void;
 }
 
 // Slices of a buffer body so each write meets back-pressure instead of queueing megabytes at once.
@@ -19,10 +21,17 @@ const SLICE = 256 * 1024;
 export function messageSource(body: MessageBody): MessageSource {
   if (typeof body === 'string' || body instanceof Uint8Array) {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    return { chunks: slices(bytes), size: bytes.length, eightBit: hasEightBit(bytes) };
+    return { chunks: slices(bytes), size: bytes.length, eightBit: hasEightBit(bytes), cancel: () => {} };
   }
   if (body && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
-    return { chunks: asBytes(body as AsyncIterable<Uint8Array | string>), size: undefined, eightBit: undefined };
+    const iterable = body as AsyncIterable<Uint8Array | string> & { destroy?: () => void };
+    return {
+      chunks: asBytes(iterable),
+      size: undefined,
+      eightBit: undefined,
+      // A generator stuck awaiting the stream cannot be returned from; destroying the stream ends it.
+      cancel: () => (typeof iterable.destroy === 'function' ? iterable.destroy() : undefined),
+    };
   }
   throw new TypeError('message must be a string, a Uint8Array, a Readable or an async iterable of chunks');
 }

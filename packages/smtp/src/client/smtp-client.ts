@@ -54,7 +54,8 @@ export class SmtpClient {
   #closed = false;
   #tlsInfo: ClientTlsInfo | undefined;
   #greeting: Reply | undefined;
-  #drainWaiters = new Set<(error?: SmtpClientError) => void>();
+  /** Waits (drain, the caller's stream) to end early when the connection fails. */
+  #wakers = new Set<(error?: SmtpClientError) => void>();
 
   /** @internal Use `connect()`. */
   constructor(socket: Socket, session: ClientSession, options: ConnectOptions, tlsOptions: ConnectionOptions) {
@@ -261,8 +262,8 @@ export class SmtpClient {
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.reject(this.#error ?? error);
-    for (const wake of this.#drainWaiters) wake(this.#error ?? error);
-    this.#drainWaiters.clear();
+    for (const wake of this.#wakers) wake(this.#error ?? error);
+    this.#wakers.clear();
     this.#shutdown();
   }
 
@@ -296,7 +297,7 @@ export class SmtpClient {
     const encoder = new DataEncoder(mode);
     try {
       if (mode === 'data') {
-        for await (const chunk of source.chunks) {
+        for await (const chunk of this.#read(source)) {
           if (!this.#session.bodyWanted) return;
           const out = encoder.encode(chunk);
           if (out.length > 0) await this.#write(out);
@@ -309,7 +310,7 @@ export class SmtpClient {
       }
       let pending: Buffer[] = [];
       let size = 0;
-      for await (const chunk of source.chunks) {
+      for await (const chunk of this.#read(source)) {
         if (!this.#session.bodyWanted) return;
         const out = encoder.encode(chunk);
         pending.push(out);
@@ -339,6 +340,54 @@ export class SmtpClient {
     }
   }
 
+  /** Reads the caller's message; each wait is bounded by the data-block timeout and ends if the connection fails. */
+  async *#read(source: MessageSource): AsyncGenerator<Uint8Array> {
+    const iterator = source.chunks[Symbol.asyncIterator]();
+    let finished = false;
+    try {
+      for (;;) {
+        const next = await this.#bounded(iterator.next());
+        if (next.done) {
+          finished = true;
+          return;
+        }
+        yield next.value;
+      }
+    } finally {
+      // Stop the caller's stream when we leave early (refused body, failure); a Readable is destroyed.
+      if (!finished) {
+        source.cancel();
+        Promise.resolve(iterator.return?.()).catch(() => undefined);
+      }
+    }
+  }
+
+  #bounded<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const ms = this.#timeouts.dataBlock;
+      const done = (error?: SmtpClientError) => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        if (error) reject(error);
+      };
+      const timer = setTimeout(
+        () => done(new SmtpClientError('MESSAGE_SOURCE_FAILED', `the message stream gave nothing for ${ms} ms`)),
+        ms,
+      );
+      this.#wakers.add(done);
+      promise.then(
+        (value) => {
+          done();
+          resolve(value);
+        },
+        (error: unknown) => {
+          done();
+          reject(error);
+        },
+      );
+    });
+  }
+
   async #writeEvents(events: ClientEvent[]): Promise<void> {
     for (const event of events) {
       if (event.type === 'Send') {
@@ -357,7 +406,7 @@ export class SmtpClient {
       const done = (error?: SmtpClientError) => {
         clearTimeout(timer);
         socket.off('drain', onDrain);
-        this.#drainWaiters.delete(done);
+        this.#wakers.delete(done);
         if (error) reject(error);
         else resolve();
       };
@@ -368,7 +417,7 @@ export class SmtpClient {
         this.#fail(error);
       }, this.#timeouts.dataBlock);
       socket.once('drain', onDrain);
-      this.#drainWaiters.add(done);
+      this.#wakers.add(done);
     });
   }
 }
