@@ -28,7 +28,11 @@ async function openSpool(options: QueueCommandOptions): Promise<Queue> {
     throw new Error(`spool directory ${spool} does not exist: pass the --spool DIR the server uses`);
   }
   try {
-    return await openFileQueue({ spool });
+    const queue = await openFileQueue({ spool });
+    for (const { file, reason } of queue.recovery.corrupt) {
+      process.stderr.write(`homing: warning: damaged spool file ${file}: ${reason}\n`);
+    }
+    return queue;
   } catch (error) {
     throw new Error(`cannot open the spool ${spool}: ${error instanceof Error ? error.message : String(error)}`);
   }
