@@ -54,7 +54,7 @@ export interface ResolverOptions {
   cache?: false | { maxEntries?: number; maxTtl?: number; clock?: () => number };
   /** EDNS0 UDP payload size to advertise (RFC 6891); default 1232, 0 sends no OPT record. */
   ednsUdpSize?: number;
-  /** Optional pino-compatible logger. */
+  /** Optional pino-compatible logger: `debug` for ignored answers, truncation, and each server that failed. */
   logger?: DnsLogger;
 }
 
@@ -80,7 +80,6 @@ const DEFAULT_MAX_TTL = 86_400;
 const MAX_NEGATIVE_TTL = 10_800;
 // DNS flag day 2020: 1232 octets avoids IP fragmentation on nearly every path.
 const DEFAULT_EDNS_UDP_SIZE = 1232;
-const RETRYABLE: ReadonlySet<string> = new Set(['SERVFAIL', 'REFUSED', 'FORMERR', 'NOTIMP']);
 
 /** Creates a resolver that asks `servers` (default: the system's) and caches by TTL. */
 export function createResolver(options: ResolverOptions = {}): Resolver {
@@ -112,8 +111,18 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
         try {
           response = await exchangeUdp(exchange, pool);
           // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
-          if (response.flag_tc) response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
+          if (response.flag_tc) {
+            logger?.debug?.(
+              { name, type, server: `${server.host}:${server.port}` },
+              'dns answer truncated, asking over tcp',
+            );
+            response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
+          }
         } catch (error) {
+          logger?.debug?.(
+            { name, type, server: `${server.host}:${server.port}`, error: (error as Error).message },
+            'dns no usable answer from server',
+          );
           if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
           else lastTimeout = error as DnsError;
           continue;
@@ -135,7 +144,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
             type,
           }),
         );
-        if (!RETRYABLE.has(rcode)) break;
+        logger?.debug?.({ name, type, server: `${server.host}:${server.port}`, rcode }, 'dns server failed the query');
       }
       if (failures.size === servers.length) break;
     }

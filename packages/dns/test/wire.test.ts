@@ -196,6 +196,22 @@ describe('spoofed answers are ignored (RFC 5452)', () => {
     expect(result.records).toEqual(['127.0.0.1']);
   });
 
+  it('logs each ignored answer at debug level to the logger it is given', async () => {
+    reply = async (query, remote) => {
+      await send(fake, answer(query, { questions: [{ type: 'A', name: 'evil.example.com' }] }, '10.0.0.2'), remote);
+      await send(fake, answer(query), remote);
+    };
+    const lines: { object: object; message?: string }[] = [];
+    const logger = { debug: (object: object, message?: string) => lines.push({ object, message }) };
+    await createResolver({ servers: [fakeAddress()], cache: false, logger }).resolveA('example.com');
+    expect(lines).toEqual([
+      {
+        object: { name: 'example.com', type: 'A', server: fakeAddress() },
+        message: 'dns ignored an answer that does not match the query',
+      },
+    ]);
+  });
+
   it('times out when only spoofed answers come', async () => {
     reply = async (query, remote) => send(fake, answer(query, { id: ((query.id ?? 0) + 1) % 65536 }), remote);
     const error = await failure(
