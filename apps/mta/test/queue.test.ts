@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,6 +132,22 @@ describe('homing queue', { timeout: 30_000 }, () => {
       expect(code).not.toBe(0);
       expect(stderr).toMatch(message);
       expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('warns on stderr about a damaged spool file and still lists the queue', async () => {
+    const damaged = await mkdtemp(join(tmpdir(), 'homing-cli-queue-damaged-'));
+    try {
+      await mkdir(join(damaged, 'data'), { recursive: true });
+      await writeFile(join(damaged, 'data', 'broken.batch'), 'not a batch file');
+      const { code, stdout, stderr } = await homing(['queue', 'list', '--spool', damaged, '--json']);
+      expect(code).toBe(0);
+      expect(json(stdout)).toEqual({ messages: [] });
+      expect(stderr).toMatch(
+        /^homing: warning: damaged spool file data\/broken\.batch: .*moved to corrupt\/broken\.batch\n$/,
+      );
+    } finally {
+      await rm(damaged, { recursive: true, force: true });
     }
   });
 
