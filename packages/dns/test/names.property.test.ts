@@ -73,7 +73,7 @@ describe('the question encoder', () => {
           const theirs = packet.encode({
             type: 'query',
             id,
-            flags: packet.RECURSION_DESIRED,
+            flags: packet.RECURSION_DESIRED | packet.AUTHENTIC_DATA,
             questions: [{ type: type as 'A', name, class: 'IN' }],
             additionals: edns ? [{ type: 'OPT', name: '.', udpPayloadSize: edns } as never] : [],
           });

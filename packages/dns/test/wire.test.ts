@@ -163,6 +163,15 @@ describe('spoofed answers are ignored (RFC 5452)', () => {
     });
   const fakeAddress = () => `127.0.0.1:${fake.address().port}`;
 
+  it('sets RD and AD in its queries, so a validating resolver reports the AD bit (RFC 6840 5.7)', async () => {
+    reply = async (query, remote) => send(fake, answer(query, { flags: packet.AUTHENTIC_DATA }), remote);
+    const result = await createResolver({ servers: [fakeAddress()], cache: false }).resolveA('example.com');
+    expect(queries[0]?.flag_rd).toBe(true);
+    expect(queries[0]?.flag_ad).toBe(true);
+    expect(queries[0]?.flag_cd).toBe(false);
+    expect(result.authenticated).toBe(true);
+  });
+
   it('sends EDNS0 with a 1232-octet UDP size and a random id', async () => {
     reply = async (query, remote) => send(fake, answer(query), remote);
     const ids = new Set<number>();

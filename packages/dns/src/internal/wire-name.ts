@@ -7,6 +7,9 @@ const TYPE_CODES: Record<string, number> = { A: 1, CNAME: 5, SOA: 6, PTR: 12, MX
 const OPT_TYPE = 41;
 const CLASS_IN = 1;
 const RECURSION_DESIRED = 1 << 8;
+// RFC 6840 5.7: AD set in a query asks a validating resolver to report the AD bit in its answer (without DO,
+// which would bring RRSIGs along); DANE needs that bit (RFC 7672 2.2).
+const AUTHENTIC_DATA = 1 << 5;
 
 /** The wire form of a name already checked by `checkName` (labels of 1-63 octets, at most 255 in all). */
 export function encodeName(name: string): Buffer {
@@ -32,7 +35,7 @@ function writeName(name: string, buffer: Buffer, offset: number): number {
   return offset + 1;
 }
 
-/** A standard query with RD set, one question, and an EDNS0 OPT record when `ednsUdpSize` > 0 (RFC 6891 6.1.2). */
+/** A standard query with RD and AD set, one question, and an EDNS0 OPT record when `ednsUdpSize` > 0 (RFC 6891 6.1.2). */
 export function encodeQuery(id: number, name: string, type: string, ednsUdpSize: number): Buffer {
   const code = TYPE_CODES[type];
   if (code === undefined) throw new TypeError(`unsupported record type ${type}`);
@@ -40,7 +43,7 @@ export function encodeQuery(id: number, name: string, type: string, ednsUdpSize:
   // One allocation: header (12) + name + QTYPE/QCLASS (4) + the OPT record (11).
   const buffer = Buffer.alloc(12 + nameLength(name) + 4 + (withOpt ? 11 : 0));
   buffer.writeUInt16BE(id, 0);
-  buffer.writeUInt16BE(RECURSION_DESIRED, 2);
+  buffer.writeUInt16BE(RECURSION_DESIRED | AUTHENTIC_DATA, 2);
   buffer.writeUInt16BE(1, 4); // QDCOUNT
   buffer.writeUInt16BE(withOpt ? 1 : 0, 10); // ARCOUNT
   let offset = writeName(name, buffer, 12);
