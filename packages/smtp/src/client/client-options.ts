@@ -47,10 +47,9 @@ export interface ClientTlsOptions extends Omit<ConnectionOptions, 'socket' | 'ho
   mode?: ClientTlsMode;
 }
 
-/** A pino-compatible logger; only `debug` and `warn` are used. */
+/** A pino-compatible logger; only `debug` is used (one line per command sent, and failures). */
 export interface ClientLogger {
   debug(object: object, message?: string): void;
-  warn(object: object, message?: string): void;
 }
 
 /** Options of `connect()`. */
