@@ -278,19 +278,24 @@ describe('process lifetime', () => {
   it('does not keep the process alive once lookups are done', async () => {
     const { execFile } = await import('node:child_process');
     const source = new URL('../src/index.ts', import.meta.url).href;
+    // The child prints when its lookup finished; the parent notes when it exited. An open socket or
+    // timer left referenced would keep it alive until the execFile timeout. Start-up time (tsx under
+    // load) is not measured, only the time from the answer to the exit.
     const script = `const { createResolver } = await import(${JSON.stringify(source)});
       const r = createResolver({ servers: [${JSON.stringify(server.address)}] });
-      console.log((await r.resolveA('example.com')).records.join());`;
-    const started = Date.now();
+      const answer = (await r.resolveA('example.com')).records.join();
+      console.log(answer + ' ' + Date.now());`;
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(
         process.execPath,
         ['--import', 'tsx', '--input-type=module', '-e', script],
-        { timeout: 10_000 },
+        { timeout: 30_000 },
         (error, out) => (error ? reject(error) : resolve(out)),
       ),
     );
-    expect(stdout.trim()).toBe('127.0.0.1');
-    expect(Date.now() - started).toBeLessThan(8000);
+    const exited = Date.now();
+    const [answer, answeredAt] = stdout.trim().split(' ');
+    expect(answer).toBe('127.0.0.1');
+    expect(exited - Number(answeredAt)).toBeLessThan(5000);
   });
 });
