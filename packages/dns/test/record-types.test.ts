@@ -152,6 +152,23 @@ describe('each failure kind is a typed DnsError', () => {
     }
   });
 
+  it('moves on at once when nothing listens on the first server (ICMP port unreachable)', async () => {
+    const { createSocket } = await import('node:dgram');
+    const probe = createSocket('udp4');
+    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+    const deadAddress = `127.0.0.1:${probe.address().port}`;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const started = Date.now();
+    const alone = await createResolver({ servers: [deadAddress], timeoutMs: 5000, tries: 2, cache: false })
+      .resolveA('mx.example.com')
+      .catch((error: unknown) => error);
+    expect(isDnsError(alone, 'TIMEOUT')).toBe(true);
+    expect((alone as Error).message).toMatch(/ECONNREFUSED/);
+    const both = createResolver({ servers: [deadAddress, server.address], timeoutMs: 5000, cache: false });
+    expect((await both.resolveA('mx.example.com')).records).toEqual(['127.0.0.1', '127.0.0.2']);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
   it('moves on to the next server when the first one fails', async () => {
     const dead = await startDnsServer({ zones: { 'mx.example.com': { servfail: true } } });
     try {
