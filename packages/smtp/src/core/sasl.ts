@@ -30,3 +30,52 @@ export function parsePlain(
   if (username === '') return null;
   return { authorizationId: authorizationId === '' ? undefined : authorizationId, username, password };
 }
+
+/** What the exchange needs next: send a challenge, check credentials, or refuse with a reply. */
+export type SaslStep =
+  | { kind: 'challenge'; data: string }
+  | {
+      kind: 'credentials';
+      mechanism: AuthMechanism;
+      username: string;
+      password: string;
+      authorizationId: string | undefined;
+    }
+  | { kind: 'refused'; code: number; enhanced: string; text: string };
+
+/** One AUTH exchange (RFC 4954 4) for PLAIN or LOGIN, without I/O. */
+export class SaslExchange {
+  private username: string | undefined;
+
+  constructor(readonly mechanism: AuthMechanism) {}
+
+  /** The first step: use the initial response if the AUTH command carried one. */
+  start(initialResponse: string | undefined): SaslStep {
+    if (initialResponse !== undefined) return this.respond(initialResponse);
+    return { kind: 'challenge', data: this.mechanism === 'PLAIN' ? EMPTY_CHALLENGE : LOGIN_USERNAME_PROMPT };
+  }
+
+  /** The client's answer to the last challenge. */
+  respond(line: string): SaslStep {
+    // RFC 4954 4: "*" cancels the exchange.
+    if (line === '*') return { kind: 'refused', code: 501, enhanced: '5.0.0', text: 'Authentication cancelled' };
+    const decoded = decodeBase64(line);
+    if (decoded === null) return { kind: 'refused', code: 501, enhanced: '5.5.2', text: 'Cannot decode response' };
+    if (this.mechanism === 'PLAIN') {
+      const plain = parsePlain(decoded);
+      if (plain === null) return { kind: 'refused', code: 501, enhanced: '5.5.2', text: 'Bad PLAIN response' };
+      return { kind: 'credentials', mechanism: 'PLAIN', ...plain };
+    }
+    if (this.username === undefined) {
+      this.username = decoded;
+      return { kind: 'challenge', data: LOGIN_PASSWORD_PROMPT };
+    }
+    return {
+      kind: 'credentials',
+      mechanism: 'LOGIN',
+      username: this.username,
+      password: decoded,
+      authorizationId: undefined,
+    };
+  }
+}

@@ -2,22 +2,17 @@ import { type Command, parseCommand } from './command-parser';
 import { DataDecoder } from './data-decoder';
 import type { Reply } from './reply';
 import { formatReply, reply } from './reply-format';
-import {
-  type AuthMechanism,
-  decodeBase64,
-  EMPTY_CHALLENGE,
-  LOGIN_PASSWORD_PROMPT,
-  LOGIN_USERNAME_PROMPT,
-  parsePlain,
-} from './sasl';
+import { type AuthMechanism, SaslExchange, type SaslStep } from './sasl';
 import {
   type Decision,
   type DecisionEvent,
   type MessageAbortedEvent,
   NEED_DATA,
   PAUSED,
+  type ReplyEvent,
   type ServerEvent,
 } from './server-events';
+import { decisionReply, ehloLines } from './server-replies';
 import { COMMAND_STATES, COMMAND_TRANSITIONS, type ServerState, TRANSACTION_STATES } from './server-states';
 import { SmtpError } from './smtp-error';
 
@@ -49,9 +44,13 @@ const EMPTY = Buffer.alloc(0);
 // RFC 4954 4: a SASL response line may be up to 12288 octets.
 const MAX_AUTH_LINE = 12288;
 const BAD_CHARACTERS = /[\0\r\uFFFD]/;
+// RFC 5321 4.2.2 has no enhanced code for 354 (it is not a completion reply).
+const START_DATA: ReplyEvent = {
+  type: 'Reply',
+  reply: { code: 354, lines: ['End data with <CR><LF>.<CR><LF>'] },
+  data: '354 End data with <CR><LF>.<CR><LF>\r\n',
+};
 const TOO_MANY_ERRORS = reply(421, '4.7.0', 'Too many errors; closing connection');
-
-type AuthExchange = { mechanism: AuthMechanism; username?: string };
 
 /**
  * The server side of an SMTP session as a state machine without I/O (h11-style):
@@ -94,7 +93,7 @@ export class ServerSession {
   private chunkRemaining = 0;
   private chunkLast = false;
   private discardReply: Reply | null = null;
-  private exchange: AuthExchange | null = null;
+  private exchange: SaslExchange | null = null;
   private previousState: ServerState = 'READY';
 
   constructor(options: ServerSessionOptions = {}) {
@@ -177,15 +176,8 @@ export class ServerSession {
     this.pendingCommand = null;
     const accepted = decision.action !== 'reject';
     const text = (fallback: string) => decision.text ?? fallback;
-    // The reply for this decision: the default for an accept, or the rejection as given.
-    const answer = (code: number, enhanced: string | undefined, fallback: string): string => {
-      if (decision.action === 'reject') {
-        return formatReply(reply(decision.code, decision.enhanced ?? defaultEnhanced(decision.code), decision.text));
-      }
-      const finalCode = decision.action === 'accept' ? (decision.code ?? code) : code;
-      const finalEnhanced = decision.action === 'accept' ? (decision.enhanced ?? enhanced) : enhanced;
-      return formatReply(reply(finalCode, finalEnhanced, text(fallback)));
-    };
+    const answer = (code: number, enhanced: string | undefined, fallback: string) =>
+      decisionReply(decision, code, enhanced, fallback);
     let out: string;
     switch (event.type) {
       case 'Connect':
@@ -318,7 +310,7 @@ export class ServerSession {
     }
     const line = buffer.toString('utf8', start, lf - 1);
     if (BAD_CHARACTERS.test(line)) return this.fail(reply(500, '5.5.2', 'Invalid characters in command line'));
-    if (this.state === 'AUTH') this.onAuthResponse(line);
+    if (this.state === 'AUTH') this.onSaslStep(this.exchange!.respond(line));
     else this.onCommand(line);
     return true;
   }
@@ -385,7 +377,7 @@ export class ServerSession {
           this.fail(reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
-        this.emitReply({ code: 354, lines: ['End data with <CR><LF>.<CR><LF>'] });
+        this.queue.push(START_DATA);
         this.startMessage('DATA');
         this.state = 'DATA';
         return;
@@ -444,51 +436,22 @@ export class ServerSession {
     } else if (!this.auth.mechanisms.includes(mechanism as AuthMechanism)) {
       this.fail(reply(504, '5.5.4', 'Unrecognized authentication type'));
     } else {
-      this.exchange = { mechanism: mechanism as AuthMechanism };
+      this.exchange = new SaslExchange(mechanism as AuthMechanism);
       this.state = 'AUTH';
-      if (initialResponse !== undefined) this.onAuthResponse(initialResponse);
-      else this.emitRaw(mechanism === 'PLAIN' ? EMPTY_CHALLENGE : LOGIN_USERNAME_PROMPT, 334);
+      this.onSaslStep(this.exchange.start(initialResponse));
     }
   }
 
-  private onAuthResponse(line: string): void {
-    const exchange = this.exchange!;
-    if (line === '*') {
-      this.exchange = null;
-      this.state = 'READY';
-      this.fail(reply(501, '5.0.0', 'Authentication cancelled'));
-      return;
-    }
-    const decoded = decodeBase64(line);
-    if (decoded === null) {
-      this.exchange = null;
-      this.state = 'READY';
-      this.fail(reply(501, '5.5.2', 'Cannot decode response'));
-      return;
-    }
-    if (exchange.mechanism === 'PLAIN') {
-      const plain = parsePlain(decoded);
-      if (plain === null) {
-        this.exchange = null;
-        this.state = 'READY';
-        this.fail(reply(501, '5.5.2', 'Bad PLAIN response'));
-        return;
-      }
-      this.await({ type: 'Authenticate', mechanism: 'PLAIN', ...plain }, null);
-    } else if (exchange.username === undefined) {
-      exchange.username = decoded;
-      this.emitRaw(LOGIN_PASSWORD_PROMPT, 334);
+  private onSaslStep(step: SaslStep): void {
+    if (step.kind === 'challenge') {
+      this.queue.push({ type: 'Reply', reply: { code: 334, lines: [step.data.slice(4, -2)] }, data: step.data });
+    } else if (step.kind === 'credentials') {
+      const { kind: _, ...credentials } = step;
+      this.await({ type: 'Authenticate', ...credentials }, null);
     } else {
-      this.await(
-        {
-          type: 'Authenticate',
-          mechanism: 'LOGIN',
-          username: exchange.username,
-          password: decoded,
-          authorizationId: undefined,
-        },
-        null,
-      );
+      this.exchange = null;
+      this.state = 'READY';
+      this.fail(reply(step.code, step.enhanced, step.text));
     }
   }
 
@@ -598,12 +561,12 @@ export class ServerSession {
 
   private helloLines(verb: 'HELO' | 'EHLO', first: string): string[] {
     if (verb === 'HELO') return [first];
-    const lines = [first, 'PIPELINING', '8BITMIME', 'SMTPUTF8', `SIZE ${this.maxMessageSize}`];
-    lines.push('ENHANCEDSTATUSCODES', 'CHUNKING', 'DSN');
-    if (this.tlsAvailable && !this.secure) lines.push('STARTTLS');
-    // RFC 4954 4 and our rule: AUTH only once the connection is encrypted.
-    if (this.auth !== undefined && this.secure) lines.push(`AUTH ${this.auth.mechanisms.join(' ')}`);
-    return lines;
+    return ehloLines(first, {
+      maxMessageSize: this.maxMessageSize,
+      offerStartTls: this.tlsAvailable && !this.secure,
+      // RFC 4954 4 and our rule: AUTH only once the connection is encrypted.
+      authMechanisms: this.auth !== undefined && this.secure ? this.auth.mechanisms : undefined,
+    });
   }
 
   private await(event: DecisionEvent, command: Command | null): void {
@@ -614,10 +577,6 @@ export class ServerSession {
 
   private emitReply(value: Reply): void {
     this.queue.push({ type: 'Reply', reply: value, data: formatReply(value) });
-  }
-
-  private emitRaw(data: string, code: number): void {
-    this.queue.push({ type: 'Reply', reply: { code, lines: [data.slice(4, -2)] }, data });
   }
 
   // A reply to a bad command; too many of them end the session (a client that does not speak SMTP).
@@ -645,8 +604,4 @@ export class ServerSession {
     this.offset = 0;
     this.queue.push({ type: 'Closed', reason });
   }
-}
-
-function defaultEnhanced(code: number): string {
-  return `${Math.floor(code / 100)}.0.0`;
 }
