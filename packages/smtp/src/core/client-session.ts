@@ -254,20 +254,20 @@ export class ClientSession {
 
   #onReply(reply: Reply): ClientEvent[] {
     const expected = this.#expected.shift();
-    if (!expected) {
-      return this.#fail(new SmtpClientError('PROTOCOL', `unexpected reply: ${describeReply(reply)}`, { reply }));
-    }
-    if (expected.kind === 'quit') {
+    if (expected?.kind === 'quit') {
       this.#state = 'CLOSED';
       return [{ type: 'Closed' }];
     }
-    // RFC 5321 3.8: 421 means the server is closing the channel, whatever we asked.
+    // RFC 5321 3.8: 421 means the server is closing the channel, whatever we asked, even unasked (idle timeout).
     if (reply.code === 421) {
       return this.#fail(
         new SmtpClientError('SERVICE_UNAVAILABLE', `server is closing the connection: ${describeReply(reply)}`, {
           reply,
         }),
       );
+    }
+    if (!expected) {
+      return this.#fail(new SmtpClientError('PROTOCOL', `unexpected reply: ${describeReply(reply)}`, { reply }));
     }
     switch (expected.kind) {
       case 'greeting':
