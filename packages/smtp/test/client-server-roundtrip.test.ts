@@ -126,6 +126,21 @@ describe('@homing/smtp/client to @homing/smtp/server', { timeout: 30_000 }, () =
     expect(delivered).toEqual([]);
   });
 
+  it("notices the server's idle-timeout 421 and stops offering the connection", async () => {
+    const { port } = await start({ limits: { idleTimeout: 200 } });
+    const client = await connect({ host: '127.0.0.1', port, tls: tls() });
+    expect(client.usable).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(client.usable).toBe(false);
+    const error = await client
+      .send({ from: 'a@example.com', to: ['b@example.net'], message: 'x\r\n' })
+      .catch((e: SmtpClientError) => e);
+    expect((error as SmtpClientError).code).toBe('INVALID_STATE');
+    expect(((error as SmtpClientError).cause as SmtpClientError).code).toBe('SERVICE_UNAVAILABLE');
+    expect((error as SmtpClientError).transient).toBe(true);
+    await client.close();
+  });
+
   it('gets a permanent AUTH_FAILED for wrong credentials', async () => {
     const { port } = await start();
     const error = await connect({ host: '127.0.0.1', port, tls: tls(), auth: { user: 'alice', pass: 'nope' } }).catch(
