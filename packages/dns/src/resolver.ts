@@ -91,6 +91,9 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   const timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs');
   const tries = positive(options.tries, DEFAULT_TRIES, 'tries');
   const ednsUdpSize = options.ednsUdpSize ?? DEFAULT_EDNS_UDP_SIZE;
+  if (!Number.isInteger(ednsUdpSize) || ednsUdpSize < 0 || ednsUdpSize > 65_535) {
+    throw new DnsError('BADCONFIG', `ednsUdpSize must be 0 (no EDNS0) or 512 to 65535, not ${ednsUdpSize}`);
+  }
   const cacheOptions = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
   const maxTtl = cacheOptions.maxTtl ?? DEFAULT_MAX_TTL;
   const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
@@ -185,14 +188,16 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   function sharedQuery(key: string, name: string, type: string): Promise<Outcome> {
     const pending = inFlight.get(key);
     if (pending) return pending;
-    const query = ask(name, type).then((outcome) => {
-      inFlight.delete(key);
-      const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
-      cache.set(key, outcome, Math.min(ttl, maxTtl));
-      if (outcome.kind === 'failure' && outcome.nameError)
-        cache.set(`* ${canonicalName(name)}`, outcome, Math.min(ttl, maxTtl));
-      return outcome;
-    });
+    const query = ask(name, type)
+      .then((outcome) => {
+        const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
+        cache.set(key, outcome, Math.min(ttl, maxTtl));
+        if (outcome.kind === 'failure' && outcome.nameError)
+          cache.set(`* ${canonicalName(name)}`, outcome, Math.min(ttl, maxTtl));
+        return outcome;
+      })
+      // Whatever happens, the next caller asks afresh: a rejected query must not stay shared forever.
+      .finally(() => inFlight.delete(key));
     inFlight.set(key, query);
     return query;
   }

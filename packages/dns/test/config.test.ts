@@ -31,6 +31,7 @@ describe('server addresses', () => {
     expect(() => createResolver({ servers: [] })).toThrow(/at least one/);
     expect(() => createResolver({ servers: ['127.0.0.1'], timeoutMs: 0 })).toThrow(/timeoutMs/);
     expect(() => createResolver({ servers: ['127.0.0.1'], tries: -1 })).toThrow(/tries/);
+    expect(() => createResolver({ servers: ['127.0.0.1'], ednsUdpSize: 70_000 })).toThrow(/ednsUdpSize/);
   });
 });
 
