@@ -191,6 +191,19 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
     expect(received).not.toContain('\r\n.\r\n');
   });
 
+  it('fails with PROTOCOL when plaintext follows the 220 to STARTTLS (response injection)', async () => {
+    const { port } = await serve((socket) => {
+      socket.write('220 mitm.example ESMTP\r\n');
+      lines(socket, (line) => {
+        if (line.startsWith('EHLO')) socket.write('250-mitm.example\r\n250 STARTTLS\r\n');
+        else if (line === 'STARTTLS') socket.write('220 go ahead\r\n250-mitm.example\r\n250 AUTH PLAIN\r\n');
+      });
+    });
+    const error = await failure(connect({ host: '127.0.0.1', port, timeouts: quick }));
+    expect(error.code).toBe('PROTOCOL');
+    expect(error.message).toMatch(/in the clear after its 220 to STARTTLS/);
+  });
+
   it('fails with CONNECT_FAILED when nothing listens', async () => {
     const server = await rawServer(() => {});
     const { port } = server;

@@ -39,6 +39,21 @@ describe('ClientSession', () => {
     expect(session.awaiting).toBe('dataEnd');
   });
 
+  it('fails rather than read replies that came in the clear after the 220 to STARTTLS (RFC 3207 5)', () => {
+    for (const injected of ['250 injected\r\n', '250-partial']) {
+      const session = new ClientSession({ name: 'client.example' });
+      session.receive(Buffer.from('220 hi\r\n250-hi\r\n250 STARTTLS\r\n'));
+      expect(session.state).toBe('STARTTLS');
+      const events = session.receive(Buffer.from(`220 go ahead\r\n${injected}`));
+      expect(events.map((e) => (e.type === 'Failed' ? e.error.code : e.type))).toEqual(['StartTls', 'PROTOCOL']);
+      expect(session.state).toBe('FAILED');
+    }
+    const later = new ClientSession({ name: 'client.example' });
+    later.receive(Buffer.from('220 hi\r\n250-hi\r\n250 STARTTLS\r\n220 go ahead\r\n'));
+    expect(later.state).toBe('TLS_HANDSHAKE');
+    expect(later.receive(Buffer.from('250 late\r\n')).map((e) => e.type)).toEqual(['Failed']);
+  });
+
   it('refuses an EHLO name that would break the command line', () => {
     expect(() => new ClientSession({ name: 'a b\r\nMAIL' })).toThrow(/EHLO name/);
   });

@@ -111,6 +111,7 @@ export class ClientSession {
   /** Takes bytes from the server; returns what to do about the replies they complete. */
   receive(data: Uint8Array): ClientEvent[] {
     if (this.#state === 'FAILED' || this.#state === 'CLOSED') return [];
+    if (this.#state === 'TLS_HANDSHAKE') return this.#plaintextAfterStartTls();
     let replies: Reply[];
     try {
       replies = this.#parser.push(data);
@@ -118,12 +119,26 @@ export class ClientSession {
       return this.#fail(error as SmtpClientError);
     }
     const events: ClientEvent[] = [];
-    for (const reply of replies) {
+    for (const [index, reply] of replies.entries()) {
       this.#lastReply = reply;
       events.push(...this.#onReply(reply));
       if (this.#isOver()) break;
+      // Bytes after the 220 to STARTTLS were sent in the clear and could be injected (RFC 3207 5):
+      // they must never be read as if they came over TLS.
+      if (this.#awaitingHandshake() && (index < replies.length - 1 || this.#parser.inProgress)) {
+        events.push(...this.#plaintextAfterStartTls());
+        break;
+      }
     }
     return events;
+  }
+
+  #awaitingHandshake(): boolean {
+    return this.#state === 'TLS_HANDSHAKE';
+  }
+
+  #plaintextAfterStartTls(): ClientEvent[] {
+    return this.#fail(new SmtpClientError('PROTOCOL', 'server sent data in the clear after its 220 to STARTTLS'));
   }
 
   /** The TLS handshake after STARTTLS succeeded: RFC 3207 4.2 says forget everything and EHLO again. */
@@ -136,6 +151,7 @@ export class ClientSession {
 
   /** The TLS handshake after STARTTLS failed. */
   tlsFailed(cause: unknown): ClientEvent[] {
+    if (this.#isOver()) return [];
     return this.#fail(new SmtpClientError('TLS_FAILED', `TLS handshake failed: ${errorText(cause)}`, { cause }));
   }
 
