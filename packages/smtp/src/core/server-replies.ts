@@ -32,14 +32,21 @@ export function decisionReply(decision: Decision, code: number, enhanced: string
   return decision.text === undefined ? cached(code, enhanced, text) : formatReply(reply(code, enhanced, decision.text));
 }
 
-/** The EHLO keywords we offer (RFC 5321 4.1.1.1); STARTTLS only in clear, AUTH only under TLS. */
-export function ehloLines(
+/** The EHLO reply (RFC 5321 4.1.1.1): keywords we offer; STARTTLS only in clear, AUTH only under TLS. */
+export function ehloReply(
   first: string,
   options: { maxMessageSize: number; offerStartTls: boolean; authMechanisms: string[] | undefined },
-): string[] {
-  const lines = [first, 'PIPELINING', '8BITMIME', 'SMTPUTF8', `SIZE ${options.maxMessageSize}`];
-  lines.push('ENHANCEDSTATUSCODES', 'CHUNKING', 'DSN');
-  if (options.offerStartTls) lines.push('STARTTLS');
-  if (options.authMechanisms !== undefined) lines.push(`AUTH ${options.authMechanisms.join(' ')}`);
-  return lines;
+): string {
+  const key = `${options.maxMessageSize}|${options.offerStartTls}|${options.authMechanisms?.join(' ') ?? '-'}`;
+  let tail = formatted.get(key);
+  if (tail === undefined) {
+    const lines = ['PIPELINING', '8BITMIME', 'SMTPUTF8', `SIZE ${options.maxMessageSize}`];
+    lines.push('ENHANCEDSTATUSCODES', 'CHUNKING', 'DSN');
+    if (options.offerStartTls) lines.push('STARTTLS');
+    if (options.authMechanisms !== undefined) lines.push(`AUTH ${options.authMechanisms.join(' ')}`);
+    tail = formatReply({ code: 250, lines });
+    if (formatted.size < 256) formatted.set(key, tail);
+  }
+  // The first line carries the client's name, so it is the only part formatted each time.
+  return `250-${first.replace(/[\r\n\0]/g, '')}\r\n${tail}`;
 }

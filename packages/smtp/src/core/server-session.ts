@@ -12,7 +12,7 @@ import {
   type ReplyEvent,
   type ServerEvent,
 } from './server-events';
-import { decisionReply, ehloLines } from './server-replies';
+import { decisionReply, ehloReply } from './server-replies';
 import { COMMAND_STATES, COMMAND_TRANSITIONS, type ServerState, TRANSACTION_STATES } from './server-states';
 import { SmtpError } from './smtp-error';
 
@@ -183,7 +183,7 @@ export class ServerSession {
       case 'Connect':
         if (accepted) {
           // RFC 2034: no enhanced status code in the greeting.
-          out = formatReply({ code: 220, lines: [text(`${this.hostname} ESMTP ready`)] });
+          out = decisionReply(decision, 220, undefined, `${this.hostname} ESMTP ready`);
           this.state = 'GREETED';
         } else {
           out = answer(554, undefined, '');
@@ -194,10 +194,7 @@ export class ServerSession {
         if (accepted) {
           this.hello = { verb: event.verb, domain: event.domain };
           this.state = 'READY';
-          out = formatReply({
-            code: 250,
-            lines: this.helloLines(event.verb, text(`${this.hostname} greets ${event.domain}`)),
-          });
+          out = this.helloReply(event.verb, text(`${this.hostname} greets ${event.domain}`));
         } else out = answer(550, undefined, '');
         break;
       case 'StartTls':
@@ -559,9 +556,9 @@ export class ServerSession {
     }
   }
 
-  private helloLines(verb: 'HELO' | 'EHLO', first: string): string[] {
-    if (verb === 'HELO') return [first];
-    return ehloLines(first, {
+  private helloReply(verb: 'HELO' | 'EHLO', first: string): string {
+    if (verb === 'HELO') return formatReply({ code: 250, lines: [first] });
+    return ehloReply(first, {
       maxMessageSize: this.maxMessageSize,
       offerStartTls: this.tlsAvailable && !this.secure,
       // RFC 4954 4 and our rule: AUTH only once the connection is encrypted.

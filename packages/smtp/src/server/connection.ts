@@ -23,6 +23,13 @@ export interface ConnectionContext {
 }
 
 const ACCEPT: Decision = { action: 'accept' };
+// Session ids: a random prefix per process and a counter, cheaper than random bytes per connection.
+const ID_PREFIX = randomBytes(4).toString('hex');
+let idCounter = 0;
+function nextId(): string {
+  idCounter = (idCounter + 1) % 0x100000000;
+  return ID_PREFIX + idCounter.toString(16).padStart(8, '0');
+}
 const HOOK_FAILED: Decision = { action: 'reject', code: 451, enhanced: '4.3.0', text: 'Temporary server error' };
 // Stop reading when this much reply data waits for a client that does not read it.
 const MAX_PENDING_OUTPUT = 1024 * 1024;
@@ -39,7 +46,8 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
 export class Connection {
   readonly info: SessionInfo;
   private readonly session: ServerSession;
-  private readonly abort = new AbortController();
+  // Created on first use of `info.signal`: most sessions never need one, and it is not free.
+  private abort: AbortController | undefined;
   private socket: Socket;
   private output = '';
   private waiting = false;
@@ -83,8 +91,9 @@ export class Connection {
       secure,
       auth: context.hooks.auth && context.auth !== undefined ? context.auth : context.hooks.auth ? {} : false,
     });
+    const connection = this;
     this.info = {
-      id: randomBytes(8).toString('hex'),
+      id: nextId(),
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? '',
@@ -94,7 +103,9 @@ export class Connection {
       user: undefined,
       tags: [],
       envelope: { from: undefined, mailParams: undefined, to: [] },
-      signal: this.abort.signal,
+      get signal(): AbortSignal {
+        return connection.signal();
+      },
     };
     socket.setNoDelay(true);
     this.attach(socket);
@@ -106,6 +117,14 @@ export class Connection {
     this.sessionTimer.unref();
     context.logger?.info({ id: this.info.id, address: this.info.remoteAddress }, 'smtp connected');
     this.pump();
+  }
+
+  private signal(): AbortSignal {
+    if (this.abort === undefined) {
+      this.abort = new AbortController();
+      if (this.ended) this.abort.abort();
+    }
+    return this.abort.signal;
   }
 
   /** True between commands: a graceful close may send 421 now. */
@@ -133,7 +152,7 @@ export class Connection {
       this.ended = true;
       this.endBody(new SmtpError('SMTP_CONNECTION_CLOSED', 'the connection closed before the end of the message'));
       clearTimeout(this.sessionTimer);
-      this.abort.abort();
+      this.abort?.abort();
       this.context.onClose(this);
     }
     this.socket.destroy();
@@ -400,7 +419,7 @@ export class Connection {
       this.ended = true;
       this.endBody(new SmtpError('SMTP_CONNECTION_CLOSED', 'the connection closed before the end of the message'));
       clearTimeout(this.sessionTimer);
-      this.abort.abort();
+      this.abort?.abort();
       this.context.onClose(this);
     }
     this.socket.end();
