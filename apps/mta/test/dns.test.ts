@@ -70,7 +70,7 @@ describe('homing dns serve', () => {
     ]);
     try {
       expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
-      const resolver = createResolver({ servers: [address], cache: false, timeoutMs: 1000 });
+      const resolver = createResolver({ servers: [address], cache: false, timeoutMs: 3000 });
       expect((await resolver.resolveMx('example.com')).records).toEqual([{ exchange: 'mx.example.com', priority: 10 }]);
       expect((await resolver.resolveTxt('example.com')).records).toEqual(['v=spf1 mx -all']);
       expect((await resolver.reverse('127.0.0.1')).records).toEqual(['mx.example.com']);

@@ -33,7 +33,7 @@ function clockedResolver(maxEntries = 100) {
   const clock = { now: 1_000_000 };
   const resolver = createResolver({
     servers: [server.address],
-    timeoutMs: 300,
+    timeoutMs: 3000,
     tries: 1,
     cache: { maxEntries, clock: () => clock.now },
   });
@@ -178,7 +178,7 @@ describe('the cache is bounded', () => {
     const clock = { now: 0 };
     const resolver = createResolver({
       servers: [server.address],
-      timeoutMs: 300,
+      timeoutMs: 3000,
       cache: { maxTtl: 10, clock: () => clock.now },
     });
     const before = countQueries('example.com');

@@ -100,7 +100,7 @@ describe('the loopback test server', () => {
   });
 
   it('answers NODATA for an empty non-terminal and NXDOMAIN below a CNAME to a missing name', async () => {
-    const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 500 });
+    const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 3000 });
     const empty = await resolver.resolveA('sub.example.com').catch((error: unknown) => error);
     expect(isDnsError(empty, 'NODATA')).toBe(true);
     const dangling = await resolver.resolveA('alias.example.com').catch((error: unknown) => error);
@@ -108,7 +108,7 @@ describe('the loopback test server', () => {
   });
 
   it('serves new data after setZones', async () => {
-    const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 500 });
+    const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 3000 });
     server.setZones({ 'example.com': { A: ['127.0.0.99'] } });
     try {
       expect((await resolver.resolveA('example.com')).records).toEqual(['127.0.0.99']);
@@ -121,7 +121,7 @@ describe('the loopback test server', () => {
     const v6 = await startDnsServer({ zones: { 'example.com': { AAAA: ['::1'] } }, host: '::1' });
     try {
       expect(v6.address).toBe(`[::1]:${v6.port}`);
-      const resolver = createResolver({ servers: [v6.address], timeoutMs: 500 });
+      const resolver = createResolver({ servers: [v6.address], timeoutMs: 3000 });
       expect((await resolver.resolveAaaa('example.com')).records).toEqual(['::1']);
     } finally {
       await v6.close();

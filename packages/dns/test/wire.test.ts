@@ -28,7 +28,7 @@ const failure = async (promise: Promise<unknown>) =>
     () => undefined,
     (error: unknown) => error,
   );
-const resolver = (extra = {}) => createResolver({ servers: [server.address], timeoutMs: 500, cache: false, ...extra });
+const resolver = (extra = {}) => createResolver({ servers: [server.address], timeoutMs: 3000, cache: false, ...extra });
 
 describe('truncation and EDNS0', () => {
   it('retries over TCP when the UDP answer is truncated', async () => {
@@ -119,10 +119,10 @@ describe('AbortSignal', () => {
   it('stops waiting when the signal aborts during the lookup', async () => {
     const started = Date.now();
     const error = await failure(
-      resolver({ timeoutMs: 5000 }).resolveA('slow.example.com', { signal: AbortSignal.timeout(100) }),
+      resolver({ timeoutMs: 20_000 }).resolveA('slow.example.com', { signal: AbortSignal.timeout(100) }),
     );
     expect((error as Error).name).toBe('TimeoutError');
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(10_000); // the lookup itself would wait 20 s
   });
 });
 
@@ -297,5 +297,5 @@ describe('process lifetime', () => {
     const [answer, answeredAt] = stdout.trim().split(' ');
     expect(answer).toBe('127.0.0.1');
     expect(exited - Number(answeredAt)).toBeLessThan(5000);
-  });
+  }, 40_000);
 });

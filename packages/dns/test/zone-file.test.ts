@@ -119,7 +119,7 @@ describe('zone files served over loopback', () => {
       expect(zones['mx.example.com']?.A).toEqual(['192.0.2.1', '192.0.2.3']);
       const server = await startDnsServer({ zones });
       try {
-        const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 500 });
+        const resolver = createResolver({ servers: [server.address], cache: false, timeoutMs: 3000 });
         expect((await resolver.resolveMx('example.net')).records).toEqual([
           { exchange: 'mx.example.net', priority: 5 },
         ]);
