@@ -122,7 +122,8 @@ export async function deliverToDomain(
       return failAll(recipients, classifyFailure(error));
     }
   }
-  let last: FailureClass = classifyFailure(new DeliveryError('NO_ROUTE', `no MX host of ${route.domain} answered`));
+  // Built only when every host failed: an Error (with its stack) per delivery is measurable at 1000 msg/s.
+  let last: FailureClass | undefined;
   let lastMx: string | undefined;
   for (const mx of exchangers) {
     let requirement: TlsRequirement;
@@ -168,6 +169,7 @@ export async function deliverToDomain(
       lastMx = mx.host;
     }
   }
+  last ??= classifyFailure(new DeliveryError('NO_ROUTE', `no MX host of ${route.domain} answered`));
   return failAll(recipients, last, lastMx);
 }
 
