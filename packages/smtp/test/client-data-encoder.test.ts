@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { wireSize } from '../src/client/message-source';
 import { DataEncoder, encodeData, formatBdatCommand } from '../src/core/data-encoder';
 
 const text = (buffer: Buffer) => buffer.toString('latin1');
@@ -139,6 +140,22 @@ describe('DataEncoder properties', () => {
         expect(lines.at(-2)).toBe('.');
         expect(lines.slice(0, -2).includes('.')).toBe(false);
       }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('wireSize', () => {
+  it('is the length of the body as the encoder puts it on the wire, before dot-stuffing', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .array(fc.constantFrom('.', '\r', '\n', '\r\n', 'a', ' ', '\u00e9'), { maxLength: 60 })
+          .map((parts) => Buffer.from(parts.join(''), 'utf8')),
+        (input) => {
+          expect(wireSize(input)).toBe(encodeData(input, 'bdat').length);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -21,7 +21,7 @@ const SLICE = 256 * 1024;
 export function messageSource(body: MessageBody): MessageSource {
   if (typeof body === 'string' || body instanceof Uint8Array) {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    return { chunks: slices(bytes), size: bytes.length, eightBit: hasEightBit(bytes), cancel: () => {} };
+    return { chunks: slices(bytes), size: wireSize(bytes), eightBit: hasEightBit(bytes), cancel: () => {} };
   }
   if (body && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     const iterable = body as AsyncIterable<Uint8Array | string> & { destroy?: () => void };
@@ -42,6 +42,24 @@ async function* slices(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
 
 async function* asBytes(stream: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
   for await (const chunk of stream) yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+}
+
+/**
+ * The size SIZE= announces (RFC 1870 3: with CRLF line ends, without dot-stuffing): bare LF and
+ * bare CR become CRLF on the wire, and a missing final CRLF is added.
+ */
+export function wireSize(bytes: Uint8Array): number {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let size = buffer.length;
+  for (let lf = buffer.indexOf(0x0a); lf !== -1; lf = buffer.indexOf(0x0a, lf + 1)) {
+    if (lf === 0 || buffer[lf - 1] !== 0x0d) size++;
+  }
+  for (let cr = buffer.indexOf(0x0d); cr !== -1; cr = buffer.indexOf(0x0d, cr + 1)) {
+    if (buffer[cr + 1] !== 0x0a) size++;
+  }
+  const last = buffer[buffer.length - 1];
+  if (buffer.length > 0 && last !== 0x0a && last !== 0x0d) size += 2;
+  return size;
 }
 
 function hasEightBit(bytes: Uint8Array): boolean {
