@@ -142,7 +142,7 @@ export class Connection {
   shutdown(finalReply: Parameters<ServerSession['shutdown']>[0]): void {
     if (this.ended) return;
     this.output += this.session.shutdown(finalReply);
-    this.endBody(new SmtpError('SMTP_CONNECTION_CLOSED', 'the connection closed before the end of the message'));
+    this.endBody(null);
     this.end();
   }
 
@@ -150,7 +150,7 @@ export class Connection {
   destroy(): void {
     if (!this.ended) {
       this.ended = true;
-      this.endBody(new SmtpError('SMTP_CONNECTION_CLOSED', 'the connection closed before the end of the message'));
+      this.endBody(null);
       clearTimeout(this.sessionTimer);
       this.abort?.abort();
       this.context.onClose(this);
@@ -363,9 +363,12 @@ export class Connection {
       });
   }
 
-  private endBody(error: Error): void {
+  // `null` means the connection closed; the error is made only when a body stream needs it.
+  private endBody(error: Error | null): void {
     if (this.body !== null) {
-      this.body.destroy(error);
+      this.body.destroy(
+        error ?? new SmtpError('SMTP_CONNECTION_CLOSED', 'the connection closed before the end of the message'),
+      );
       this.body = null;
     }
     this.dataDecision = null;
@@ -417,7 +420,7 @@ export class Connection {
     this.flush();
     if (!this.ended) {
       this.ended = true;
-      this.endBody(new SmtpError('SMTP_CONNECTION_CLOSED', 'the connection closed before the end of the message'));
+      this.endBody(null);
       clearTimeout(this.sessionTimer);
       this.abort?.abort();
       this.context.onClose(this);
