@@ -231,6 +231,7 @@ function prepareSignature(options: SignatureOptions, index: number): PreparedSig
 }
 
 function checkNames(names: readonly string[], option: string): readonly string[] {
+  if (names === DEFAULT_SIGNED_HEADERS) return names; // checked once, by the tests
   if (
     !Array.isArray(names) ||
     names.some((name) => typeof name !== 'string' || !/^[\x21-\x39\x3b-\x7e]+$/.test(name))
