@@ -1,12 +1,11 @@
 import { type Command, parseCommand } from './command-parser';
-import { DataDecoder } from './data-decoder';
+import { MessageBody } from './message-body';
 import type { Reply } from './reply';
 import { formatReply, reply } from './reply-format';
 import { type AuthMechanism, SaslExchange, type SaslStep } from './sasl';
 import {
   type Decision,
   type DecisionEvent,
-  type MessageAbortedEvent,
   NEED_DATA,
   PAUSED,
   type ReplyEvent,
@@ -74,7 +73,7 @@ export class ServerSession {
   private readonly maxErrors: number;
   private readonly tlsAvailable: boolean;
   private readonly auth: { mechanisms: AuthMechanism[]; required: boolean } | undefined;
-  private readonly decoder: DataDecoder;
+  private readonly body: MessageBody;
 
   private buffer: Buffer = EMPTY;
   private offset = 0;
@@ -87,11 +86,6 @@ export class ServerSession {
   private errors = 0;
   private recipients = 0;
   private smtputf8 = false;
-  private messageSize = 0;
-  private aborted: MessageAbortedEvent['reason'] | null = null;
-  private chunkSize = 0;
-  private chunkRemaining = 0;
-  private chunkLast = false;
   private discardReply: Reply | null = null;
   private exchange: SaslExchange | null = null;
   private previousState: ServerState = 'READY';
@@ -107,7 +101,7 @@ export class ServerSession {
     this.auth = options.auth
       ? { mechanisms: options.auth.mechanisms ?? ['PLAIN', 'LOGIN'], required: options.auth.required ?? false }
       : undefined;
-    this.decoder = new DataDecoder(options.maxTextLine ?? 1000);
+    this.body = new MessageBody(this.maxMessageSize, options.maxTextLine ?? 1000, this.queue);
     this.await({ type: 'Connect' }, null);
   }
 
@@ -141,7 +135,7 @@ export class ServerSession {
       if (this.pending !== null || this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE') return PAUSED;
       if (!this.step()) {
         if (!this.peerClosed) return NEED_DATA;
-        if (this.state === 'DATA' || this.state === 'BDAT') this.abortMessage('closed');
+        if (this.state === 'DATA' || this.state === 'BDAT') this.body.abort('closed');
         this.finish('peer-closed');
       }
     }
@@ -259,7 +253,7 @@ export class ServerSession {
   /** Ends the session from our side with `finalReply` (e.g. `421 4.4.2` on a timeout); returns the bytes to write. */
   shutdown(finalReply?: Reply): string {
     if (this.state === 'CLOSED') return '';
-    if (this.state === 'DATA' || this.state === 'BDAT') this.abortMessage('closed');
+    if (this.state === 'DATA' || this.state === 'BDAT') this.body.abort('closed');
     this.finish('shutdown');
     return finalReply === undefined ? '' : formatReply(finalReply);
   }
@@ -375,7 +369,7 @@ export class ServerSession {
           return;
         }
         this.queue.push(START_DATA);
-        this.startMessage('DATA');
+        this.body.start('DATA');
         this.state = 'DATA';
         return;
       case 'BDAT':
@@ -383,10 +377,8 @@ export class ServerSession {
           this.discardChunk(command.size, reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
-        if (this.state === 'RCPT_TO') this.startMessage('BDAT');
-        this.chunkSize = command.size;
-        this.chunkRemaining = command.size;
-        this.chunkLast = command.last;
+        if (this.state === 'RCPT_TO') this.body.start('BDAT');
+        this.body.startChunk(command.size, command.last);
         this.state = 'BDAT';
         if (command.size === 0) this.chunkDone();
         return;
@@ -453,47 +445,24 @@ export class ServerSession {
   }
 
   private stepData(): boolean {
-    const step = this.decoder.decode(this.buffer, this.offset);
-    const progressed = step.consumed > this.offset || step.end || step.bareLineFeed;
-    for (const segment of step.segments) this.onBody(segment);
+    const step = this.body.readData(this.buffer, this.offset);
     this.offset = step.consumed;
     if (step.bareLineFeed) {
       // RFC 5321 2.3.8 and SMTP smuggling: never guess where such a message ends; close instead
       // of reading the rest as commands.
-      if (this.aborted === null) this.abortMessage('bare-line-feed');
       this.emitReply(reply(521, '5.5.2', 'Bare LF in message data; closing connection (RFC 5321 2.3.8)'));
       this.finish('protocol-error');
     } else if (step.end) {
-      if (this.aborted === null && this.decoder.lineTooLong) this.abortMessage('line-length');
       this.endMessage();
     }
-    return progressed;
+    return step.progressed;
   }
 
   private stepChunk(): boolean {
-    const available = this.buffer.length - this.offset;
-    if (available === 0) return false;
-    const take = Math.min(available, this.chunkRemaining);
-    if (this.state === 'BDAT') this.onBody(this.buffer.subarray(this.offset, this.offset + take));
-    this.offset += take;
-    this.chunkRemaining -= take;
-    if (this.chunkRemaining === 0) this.chunkDone();
+    if (this.offset >= this.buffer.length) return false;
+    this.offset += this.body.readChunk(this.buffer, this.offset, this.state === 'BDAT');
+    if (this.body.chunkRemaining === 0) this.chunkDone();
     return true;
-  }
-
-  private onBody(segment: Uint8Array): void {
-    if (this.aborted !== null) return;
-    const size = this.messageSize + segment.length;
-    if (this.maxMessageSize > 0 && size > this.maxMessageSize) {
-      // Give what fits first, so that the events do not depend on how the bytes were cut.
-      const fits = this.maxMessageSize - this.messageSize;
-      if (fits > 0) this.queue.push({ type: 'MessageData', data: segment.subarray(0, fits) });
-      this.messageSize = this.maxMessageSize;
-      this.abortMessage('size');
-    } else {
-      this.messageSize = size;
-      this.queue.push({ type: 'MessageData', data: segment });
-    }
   }
 
   private chunkDone(): void {
@@ -502,44 +471,31 @@ export class ServerSession {
       this.discardReply = null;
       this.state = this.previousState;
       this.fail(refusal);
-    } else if (this.chunkLast || this.aborted !== null) {
+    } else if (this.body.chunkLast || this.body.aborted !== null) {
       this.endMessage();
     } else {
-      this.emitReply(reply(250, '2.0.0', `${this.chunkSize} octets received`));
+      this.emitReply(reply(250, '2.0.0', `${this.body.chunkSize} octets received`));
       this.state = 'BDAT_IDLE';
     }
   }
 
+  // RFC 3030 3: a refused BDAT's chunk is still read, so that its octets are never taken as commands.
   private discardChunk(size: number, refusal: Reply): void {
     this.previousState = this.state;
     this.discardReply = refusal;
-    this.chunkRemaining = size;
+    this.body.startChunk(size, false);
     this.state = 'BDAT_DISCARD';
     if (size === 0) this.chunkDone();
   }
 
-  private startMessage(mode: 'DATA' | 'BDAT'): void {
-    this.messageSize = 0;
-    this.aborted = null;
-    this.decoder.reset();
-    this.queue.push({ type: 'MessageStart', mode });
-  }
-
-  private abortMessage(reason: MessageAbortedEvent['reason']): void {
-    this.aborted = reason;
-    this.queue.push({ type: 'MessageAborted', reason });
-  }
-
   private endMessage(): void {
-    if (this.aborted === 'size') {
-      this.emitReply(reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'));
-      this.endTransaction();
-    } else if (this.aborted === 'line-length') {
-      this.emitReply(reply(500, '5.5.2', 'Message has lines longer than 1000 octets (RFC 5321 4.5.3.1.6)'));
+    const refusal = this.body.endReply();
+    if (refusal !== null) {
+      this.emitReply(refusal);
       this.endTransaction();
     } else {
       this.state = 'READY';
-      this.await({ type: 'MessageEnd', size: this.messageSize }, null);
+      this.await({ type: 'MessageEnd', size: this.body.size }, null);
     }
   }
 
