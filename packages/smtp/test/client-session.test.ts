@@ -56,6 +56,13 @@ describe('ClientSession', () => {
 
   it('refuses an EHLO name that would break the command line', () => {
     expect(() => new ClientSession({ name: 'a b\r\nMAIL' })).toThrow(/EHLO name/);
+    let code: string | undefined;
+    try {
+      new ClientSession({ name: '' });
+    } catch (error) {
+      code = (error as { code?: string }).code;
+    }
+    expect(code).toBe('INVALID_OPTIONS');
   });
 
   it('keeps the enhanced status code of a refused recipient', () => {

@@ -40,6 +40,8 @@ export type SmtpClientErrorCode =
   | 'INVALID_ENVELOPE'
   /** Reading the message (a stream the caller gave) failed mid-way; the connection was dropped so no truncated message is delivered. */
   | 'MESSAGE_SOURCE_FAILED'
+  /** An option cannot work as given (an EHLO name with spaces or angle brackets). */
+  | 'INVALID_OPTIONS'
   /** The API was used in the wrong order (send after close, two sessions steps at once). */
   | 'INVALID_STATE';
 

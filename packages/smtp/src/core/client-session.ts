@@ -66,7 +66,7 @@ export class ClientSession {
 
   constructor(options: ClientSessionOptions) {
     if (/[\s<>]/.test(options.name) || options.name === '') {
-      throw new SmtpClientError('INVALID_STATE', `not a valid EHLO name: ${JSON.stringify(options.name)}`);
+      throw new SmtpClientError('INVALID_OPTIONS', `not a valid EHLO name: ${JSON.stringify(options.name)}`);
     }
     this.#options = options;
     this.#parser = new ReplyParser(options);
