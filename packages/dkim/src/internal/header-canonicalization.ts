@@ -11,16 +11,15 @@ export function canonicalizeHeaderField(raw: string, mode: HeaderCanonicalizatio
   const colon = raw.indexOf(':');
   // 3.4.2: lowercase the name, unfold, reduce WSP runs to one SP, drop WSP around the colon and at the end.
   // Only SP and TAB count as WSP here: a regex \s would also eat byte 0xA0 of UTF-8 text.
-  const name = raw
-    .slice(0, colon)
-    .replace(/[ \t]+$/, '')
-    .toLowerCase();
-  const value = raw
-    .slice(colon + 1)
-    .replace(/\r\n/g, '')
-    .replace(/[ \t]+/g, ' ')
-    .replace(/^ | $/g, '');
-  return `${name}:${value}`;
+  // The tests for CR, TAB and double spaces skip the regex passes on the usual, already tidy field.
+  let name = raw.slice(0, colon);
+  if (/[ \t]$/.test(name)) name = name.replace(/[ \t]+$/, '');
+  let value = raw.slice(colon + 1);
+  if (value.includes('\r')) value = value.replace(/\r\n/g, '');
+  if (value.includes('\t') || value.includes('  ')) value = value.replace(/[ \t]+/g, ' ');
+  const start = value.charCodeAt(0) === 0x20 ? 1 : 0;
+  const end = value.length > start && value.charCodeAt(value.length - 1) === 0x20 ? value.length - 1 : value.length;
+  return `${name.toLowerCase()}:${value.slice(start, end)}`;
 }
 
 /**
