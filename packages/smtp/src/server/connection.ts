@@ -235,6 +235,9 @@ export class Connection {
       return true;
     }
     this.waiting = true;
+    // Read nothing more while a hook decides: a client pipelining without end cannot grow our buffer.
+    const socket = this.socket;
+    socket.pause();
     result
       .catch((error: unknown) => {
         this.context.logger?.error({ id: this.info.id, err: error, event: event.type }, 'smtp hook-failed');
@@ -243,6 +246,7 @@ export class Connection {
       .then((decision) => {
         this.waiting = false;
         if (this.ended) return;
+        if (!this.bodyPaused) socket.resume();
         this.apply(event, decision);
         this.pump();
       });
