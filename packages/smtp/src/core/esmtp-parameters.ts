@@ -28,10 +28,19 @@ export interface RcptParameters {
 /** Parameters parsed, or the reply that rejects them. */
 export type ParametersResult<T> = { ok: true; params: T } | { ok: false; reply: Reply };
 
-/** Decodes RFC 3461 4 xtext (`+HH` escapes); null when malformed. */
+/** Decodes RFC 3461 4 xtext (`+HH` escapes, octets read as UTF-8); null when malformed. */
 export function decodeXtext(text: string): string | null {
   if (!/^(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*$/.test(text)) return null;
-  return text.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  if (!text.includes('+')) return text;
+  // The escapes are octets; read them back as UTF-8 so that encodeXtext round-trips.
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '+') {
+      bytes.push(Number.parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(text.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /** Encodes a string as RFC 3461 4 xtext: `+`, `=`, controls and non-ASCII become `+HH` (UTF-8 octets). */
