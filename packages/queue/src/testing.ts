@@ -2,7 +2,7 @@
 // (`runQueueConformance`), so the behaviour the README promises is checked on each one through
 // the interface alone. It takes the test runner's functions as an argument (vitest's and jest's
 // fit), so shipping it adds no dependency.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Queue } from './queue';
 import { isQueueError } from './queue-error';
 
@@ -90,12 +90,17 @@ export function runQueueConformance(
       await queue.close();
     });
 
-    it('accepts a Buffer body and an empty body', async () => {
+    it('accepts a Buffer body, a Readable stream and an empty body', async () => {
       const { queue } = await make(setup());
       const a = await queue.enqueue({ sender: '', recipients: ['x@a.test'] }, Buffer.from('raw'));
       const b = await queue.enqueue({ sender: '', recipients: ['x@a.test'] }, Buffer.alloc(0));
+      const c = await queue.enqueue(
+        { sender: '', recipients: ['x@a.test'] },
+        Readable.from([Buffer.from('from '), 'a ', new Uint8Array([115, 116, 114, 101, 97, 109])]),
+      );
       expect(await text(await queue.openBody(a.id))).toBe('raw');
       expect(await text(await queue.openBody(b.id))).toBe('');
+      expect(await text(await queue.openBody(c.id))).toBe('from a stream');
       await queue.close();
     });
 
