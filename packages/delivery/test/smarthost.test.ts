@@ -81,4 +81,26 @@ describe('smarthost mode', { timeout: 30_000 }, () => {
     expect(result.recipients[0]).toMatchObject({ status: 'deferred' });
     expect(peer.messages).toHaveLength(0);
   });
+
+  it('relays without AUTH over opportunistic TLS by default, e.g. to a local relay without STARTTLS', async () => {
+    const plain = await startReceiver({});
+    receivers.push(plain);
+    const result = await agent({ host: '127.0.0.1', port: plain.port }).deliver(
+      { from: 'a@example.org', to: ['b@example.com'] },
+      message,
+    );
+    expect(result.recipients[0]!.status).toBe('delivered');
+    expect(plain.messages[0]!.secure).toBe(false);
+  });
+
+  it('defers rather than send credentials to a smarthost without STARTTLS', async () => {
+    const plain = await startReceiver({ auth: credentials });
+    receivers.push(plain);
+    const result = await agent({ host: '127.0.0.1', port: plain.port, auth: credentials }).deliver(
+      { from: 'a@example.org', to: ['b@example.com'] },
+      message,
+    );
+    expect(result.recipients[0]!.status).toBe('deferred');
+    expect(plain.messages).toHaveLength(0);
+  });
 });

@@ -37,10 +37,19 @@ export interface RecipientOutcome {
 
 /** A relay that takes all mail (smarthost mode). */
 export interface Smarthost {
+  /** Host name (resolved with the agent's resolver) or IP address. */
   host: string;
+  /** Default 587 (465 with `tls: 'implicit'`). */
   port?: number;
+  /** AUTH PLAIN/LOGIN credentials (RFC 4954), sent only under TLS. */
   auth?: { user: string; pass: string; method?: 'PLAIN' | 'LOGIN' };
+  /** Default `required` (certificate verified for `host`) with `auth`, `opportunistic` without. */
   tls?: 'required' | 'opportunistic' | 'implicit';
+}
+
+/** A smarthost's TLS: as configured, else required with AUTH (credentials never go in clear) and opportunistic without. */
+function smarthostTls(smarthost: Smarthost): 'required' | 'opportunistic' | 'implicit' {
+  return smarthost.tls ?? (smarthost.auth === undefined ? 'opportunistic' : 'required');
 }
 
 /** Everything a domain delivery needs from its agent. */
@@ -140,8 +149,8 @@ export async function deliverToDomain(
       requirement = smarthost
         ? {
             policyType: 'no-policy-found',
-            required: smarthost.tls !== 'opportunistic',
-            verifyPkix: smarthost.tls !== 'opportunistic',
+            required: smarthostTls(smarthost) !== 'opportunistic',
+            verifyPkix: smarthostTls(smarthost) !== 'opportunistic',
             hostnames: [mx.host],
           }
         : requirementFor(mx.host, route.domain, tlsa, policy);
