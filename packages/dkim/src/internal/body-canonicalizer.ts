@@ -18,6 +18,7 @@ const DOUBLE_SPACE = Buffer.from([SP, SP]);
 const SPACE_CR = Buffer.from([SP, CR]);
 const NOT_FOUND = Number.MAX_SAFE_INTEGER;
 const SCRATCH_BYTES = 4000;
+const COPY_LIMIT = 512;
 
 /** Receives canonical bytes in order; it must consume them before returning (the buffer is reused). */
 export type CanonicalSink = (bytes: Buffer) => void;
@@ -164,8 +165,16 @@ export class BodyCanonicalizer {
 
   private emitSlice(slice: Buffer): void {
     this.flushWithheld();
-    this.flushScratch();
-    this.sink(slice);
+    if (slice.length <= COPY_LIMIT) {
+      // A short stretch between two special spots: copying it beats a hash.update() call per line.
+      if (this.scratchLength + slice.length > SCRATCH_BYTES) this.flushScratch();
+      this.scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+      this.scratch.set(slice, this.scratchLength);
+      this.scratchLength += slice.length;
+    } else {
+      this.flushScratch();
+      this.sink(slice);
+    }
     this.emittedAny = true;
   }
 
