@@ -156,4 +156,36 @@ describe('homing send', { timeout: 30_000 }, () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/--to/);
   });
+
+  it('relays through --smarthost HOST:PORT without looking up the recipient domain', async () => {
+    const run = await homing(
+      [
+        'send',
+        '--from',
+        'a@example.org',
+        '--to',
+        'z@nomail.example',
+        '--smarthost',
+        `127.0.0.1:${port}`,
+        '--dns',
+        dns.address,
+        '--timeout',
+        '5',
+        '--json',
+      ],
+      message,
+    );
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).recipients[0]).toMatchObject({ address: 'z@nomail.example', status: 'delivered' });
+    expect(received.at(-1)!.to).toEqual(['z@nomail.example']);
+  });
+
+  it('asks for the smarthost password in HOMING_SMARTHOST_PASSWORD', async () => {
+    const run = await homing(
+      [...base(), '--to', 'b@example.net', '--smarthost', 'relay.example.net', '--smarthost-user', 'me'],
+      message,
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/^homing: --smarthost-user needs the password in HOMING_SMARTHOST_PASSWORD/);
+  });
 });

@@ -123,7 +123,10 @@ export function registerSendCommand(program: Command): void {
     )
     .requiredOption('--from <address>', 'the envelope sender (MAIL FROM); "" for the null sender')
     .requiredOption('--to <address>', 'a recipient (RCPT TO); repeat for more', collect)
-    .option('--smarthost <host[:port]>', 'relay everything through this host (port 587 by default), STARTTLS required')
+    .option(
+      '--smarthost <host[:port]>',
+      'relay everything through this host (port 587 by default); STARTTLS required with --smarthost-user',
+    )
     .option('--smarthost-user <name>', 'AUTH user at the smarthost; the password comes from HOMING_SMARTHOST_PASSWORD')
     .addOption(new Option('--mx-port <port>', 'port of the MX hosts').default('25'))
     .option('--hostname <name>', 'our EHLO name (default: this machine)')
