@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BatchStore } from './internal/batch-store';
-import { type GatheredBody, gatherBody } from './internal/body-input';
 import { DueIndex } from './internal/due-index';
 import { Journal, type JournalRecord } from './internal/journal';
 import {
@@ -16,6 +15,7 @@ import {
   recordOf,
   wakeTime,
 } from './internal/message-entry';
+import { checkEnvelope, receiveBody, storageError } from './internal/receive-body';
 import { type QueueLogger, recoverSpool } from './internal/recover-spool';
 import { decideSettle } from './internal/settle-decision';
 import type {
@@ -34,7 +34,7 @@ import type {
 } from './queue';
 import { QueueError } from './queue-error';
 import { type RetryScheduleOptions, retryScheduleDefaults } from './retry-schedule';
-import { nodeSpoolFileSystem, type SpoolFile, type SpoolFileSystem } from './spool-file-system';
+import { nodeSpoolFileSystem, type SpoolFileSystem } from './spool-file-system';
 
 /** Options of `openFileQueue`; see the README for each default. */
 export interface FileQueueOptions extends RetryScheduleOptions {
@@ -54,16 +54,6 @@ export interface FileQueueOptions extends RetryScheduleOptions {
   random?: () => number;
   logger?: QueueLogger;
   fileSystem?: SpoolFileSystem;
-}
-
-const unsafeAddress = /[\r\n\0]/;
-
-function storageError(error: unknown, what: string): QueueError {
-  if (error instanceof QueueError) return error;
-  const code = (error as { code?: string } | null)?.code;
-  return new QueueError('STORAGE_UNAVAILABLE', `queue storage failed while ${what}${code ? ` (${code})` : ''}`, {
-    cause: error,
-  });
 }
 
 /** The embedded file backend of `Queue`. Create it with `openFileQueue`. */
@@ -117,36 +107,11 @@ export class FileQueue implements Queue {
 
   async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     this.assertOpen();
-    const recipients = [...envelope.recipients];
-    if (recipients.length === 0) throw new QueueError('INVALID_ENVELOPE', 'a message needs at least one recipient');
-    for (const address of [envelope.sender, ...recipients]) {
-      if (typeof address !== 'string' || unsafeAddress.test(address)) {
-        throw new QueueError('INVALID_ENVELOPE', `address ${JSON.stringify(address)} contains CR, LF or NUL`);
-      }
-    }
+    const recipients = checkEnvelope(envelope);
     const id = randomBytes(8).toString('hex');
     const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
-    let spillPath: string | undefined;
-    let spillFile: SpoolFile | undefined;
-    let gathered: GatheredBody;
-    try {
-      gathered = await gatherBody(prepend, body, this.options.inlineBodyBytes ?? 256 * 1024, async () => {
-        spillPath = join(this.store.temporaryDirectory, `${id}.spill`);
-        try {
-          spillFile = await this.fs.open(spillPath, 'w');
-          return { file: spillFile, path: spillPath };
-        } catch (error) {
-          throw storageError(error, 'creating a message file');
-        }
-      });
-    } catch (error) {
-      await spillFile?.close().catch(() => undefined);
-      if (spillPath !== undefined) await this.fs.unlink(spillPath).catch(() => undefined);
-      if (error instanceof QueueError) throw error;
-      const isFsError = typeof (error as { syscall?: unknown } | null)?.syscall === 'string';
-      if (isFsError && spillPath !== undefined) throw storageError(error, 'writing a message body');
-      throw new QueueError('BODY_FAILED', 'the message body stream failed', { cause: error });
-    }
+    const inlineLimit = this.options.inlineBodyBytes ?? 256 * 1024;
+    const gathered = await receiveBody(this.fs, this.store.temporaryDirectory, id, prepend, body, inlineLimit);
     if (this.closed) {
       // Closed while the body was arriving: nothing of it may be committed now.
       if (gathered.kind === 'spilled') {

@@ -207,6 +207,14 @@ describe('group commit and bodies', () => {
     expect(await readdir(join(spool, 'tmp'))).toEqual([]);
     expect(await readdir(join(spool, 'data'))).toEqual([]);
     expect(await queue.list()).toEqual([]);
+    // A source that fails like a file (a syscall error) is still the body's failure, not the spool's.
+    async function* unreadable() {
+      yield Buffer.alloc(4096);
+      throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' });
+    }
+    const source = await queue.enqueue(envelope, unreadable()).catch((e) => e);
+    expect(isQueueError(source, 'BODY_FAILED')).toBe(true);
+    expect(await readdir(join(spool, 'tmp'))).toEqual([]);
     await queue.close();
     const closed = await queue.enqueue(envelope, Buffer.from('x')).catch((e) => e);
     expect(isQueueError(closed, 'CLOSED')).toBe(true);
