@@ -1,26 +1,23 @@
 // Public API of @homing/queue: exported by name, nothing else.
 
-/** Options of `openFileQueue` (spool, retry timing, limits, clock, logger, file system). */
-export type { FileQueueOptions } from './file-queue';
-/** Opens (and recovers) the embedded file backend in a spool directory. */
-/** The embedded file backend of `Queue`, as `openFileQueue` returns it. */
-export { FileQueue, openFileQueue } from './file-queue';
-/** A pino-compatible logger. */
+/**
+ * The embedded file backend:
+ * - `openFileQueue(options)`: opens (and recovers) the queue in a spool directory.
+ * - `FileQueue`: the backend of `Queue` that `openFileQueue` returns; `recovery` says what recovery found.
+ * - `FileQueueOptions`: spool, retry timing, delay warning, lease, batch and journal limits, clock, random, logger, file system.
+ */
+export { FileQueue, type FileQueueOptions, openFileQueue } from './file-queue';
+/** `QueueLogger`: a pino-compatible logger (`info`, `warn`, `error`). */
 export type { QueueLogger } from './internal/recover-spool';
-/** The queue contract every backend implements. */
-/** The envelope given to `enqueue`: sender, recipients, attributes. */
-/** A body: a Buffer, a Uint8Array, or any async iterable of chunks (a Readable). */
-/** Options of `enqueue`: headers to prepend. */
-/** What `enqueue` resolves to once durable: id and size. */
-/** Options of `claim`: limit, lease length, domain. */
-/** One leased unit of work: a message's due recipients at one domain. */
-/** The outcome of an attempt for one recipient, given to `settle`. */
-/** What `settle` decided: completion, recipients to bounce, delay warning. */
-/** A message as `list` and `inspect` show it. */
-/** One recipient's state, attempts, next attempt and last reply. */
-/** pending, deferred, delivered or failed. */
-/** Filter of `list`: sender, recipient, domain, state, limit. */
-/** What recovery found when the queue opened. */
+/**
+ * The contract every backend implements, and its values:
+ * - `Queue`: enqueue, claim, settle, hold, release, remove, reschedule, list, inspect, openBody, close, recovery.
+ * - `EnvelopeInput`, `BodyInput`, `EnqueueOptions`, `EnqueueResult`: what goes in and what comes back from `enqueue`.
+ * - `ClaimOptions`, `Claim`: leased work, one message's due recipients at one domain.
+ * - `RecipientOutcome`, `SettleResult`: outcomes given to `settle`, and its decision (complete, to bounce, delay warning).
+ * - `MessageInfo`, `RecipientInfo`, `RecipientState`, `ListFilter`: what `list` and `inspect` show, and the filter.
+ * - `RecoveryReport`: removed temporary files, corrupt files, messages after recovery.
+ */
 export type {
   BodyInput,
   Claim,
@@ -37,21 +34,29 @@ export type {
   RecoveryReport,
   SettleResult,
 } from './queue';
-/** The codes of QueueError. */
-/** An SMTP reply: code, enhanced status, text lines. */
-export type { QueueErrorCode, QueueReply } from './queue-error';
-/** The package's one error class, with a string code and the SMTP reply to send. */
-/** Recognises a QueueError (optionally of one code) without instanceof. */
-export { isQueueError, QueueError } from './queue-error';
-/** Retry timing options: minimal and maximal backoff, lifetime, jitter. */
-/** The input of `nextAttempt`: attempts, createdAt, now, random. */
-/** The decision of `nextAttempt`: retry at a time, or expire. */
-export type { NextAttempt, NextAttemptInput, RetryScheduleOptions } from './retry-schedule';
-/** The retry schedule: exponential backoff with jitter, clamped to expiry. */
-/** The Postfix-like defaults of the retry schedule. */
-export { nextAttempt, retryScheduleDefaults } from './retry-schedule';
-/** The file operations the spool uses, injectable for fault tests. */
-/** An open spool file. */
-export type { SpoolFile, SpoolFileSystem } from './spool-file-system';
-/** The default file operations of the spool, on node:fs. */
-export { nodeSpoolFileSystem } from './spool-file-system';
+/**
+ * The error of the package:
+ * - `QueueError`: the one error class; `code` says what failed, `reply` is the SMTP reply to send.
+ * - `isQueueError(error, code?)`: recognises it (optionally of one code) without instanceof.
+ * - `QueueErrorCode`, `QueueReply`: the codes, and the `{ code, enhanced, lines }` reply shape.
+ */
+export { isQueueError, QueueError, type QueueErrorCode, type QueueReply } from './queue-error';
+/**
+ * The retry schedule:
+ * - `nextAttempt(input, options?)`: exponential backoff with jitter, clamped to expiry, or expire.
+ * - `retryScheduleDefaults`: Postfix's 300 s, 4000 s, 5 days, and 10% jitter.
+ * - `RetryScheduleOptions`, `NextAttemptInput`, `NextAttempt`: its options, input and decision.
+ */
+export {
+  type NextAttempt,
+  type NextAttemptInput,
+  nextAttempt,
+  type RetryScheduleOptions,
+  retryScheduleDefaults,
+} from './retry-schedule';
+/**
+ * The file operations of the spool:
+ * - `nodeSpoolFileSystem`: the default, on node:fs.
+ * - `SpoolFileSystem`, `SpoolFile`: what a replacement implements (tests inject failing writes and fsyncs).
+ */
+export { nodeSpoolFileSystem, type SpoolFile, type SpoolFileSystem } from './spool-file-system';
