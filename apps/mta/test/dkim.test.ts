@@ -162,6 +162,16 @@ describe('homing dkim sign', () => {
   });
 });
 
+describe('homing dkim sign limits', () => {
+  it('refuses input whose header block does not end within 1 MiB', { timeout: 20_000 }, async () => {
+    const huge = `From: a@example.com\r\nX-Big: ${'x'.repeat(1_200_000)}\r\n\r\nbody\r\n`;
+    const run = await homing(['dkim', 'sign', '--domain', 'example.com', '--selector', 'ed', '--key', edKeyFile], huge);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^homing: the message has no end to its header block in its first 1 MiB/);
+  });
+});
+
 describe('homing dkim check', () => {
   it('says ok (exit 0) when the published record matches, asking the --dns server', { timeout: 20_000 }, async () => {
     const run = await homing([

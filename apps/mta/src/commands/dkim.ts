@@ -138,7 +138,13 @@ export function registerDkimCommand(program: Command): void {
                 if (lf !== -1) lineEnd = (lf === 0 ? previous : chunk[lf - 1]) === 0x0d ? '\r\n' : '\n';
                 previous = chunk[chunk.length - 1]!;
               }
-              withClearErrors(() => signer.update(chunk));
+              withClearErrors(
+                () => signer.update(chunk),
+                (message, code) =>
+                  code === 'HEADER_TOO_LARGE'
+                    ? 'the message has no end to its header block in its first 1 MiB: is standard input a mail message?'
+                    : message,
+              );
               yield chunk;
             }
           },
@@ -200,11 +206,11 @@ async function readKey(file: string) {
   return key;
 }
 
-function withClearErrors<T>(fn: () => T, decorate: (message: string) => string = (m) => m): T {
+function withClearErrors<T>(fn: () => T, decorate: (message: string, code: string) => string = (m) => m): T {
   try {
     return fn();
   } catch (error) {
-    if (isDkimError(error)) throw new Error(decorate(error.message));
+    if (isDkimError(error)) throw new Error(decorate(error.message, error.code));
     throw error;
   }
 }
