@@ -112,6 +112,41 @@ describe('the SMTP server over real sockets', () => {
     expect(await client.command('MAIL FROM:<a@a.test>')).toBe('250 2.1.0 OK\r\n');
   });
 
+  it('drops commands pipelined after STARTTLS in clear (CVE-2011-0411)', async () => {
+    const certificate = makeCertificate();
+    const seen: string[] = [];
+    const { port } = await start({
+      tls: { key: certificate.key, cert: certificate.cert },
+      hooks: {
+        mail: (_session, from) => {
+          seen.push(from?.address ?? '');
+          return { action: 'accept' };
+        },
+      },
+    });
+    const client = await open(port);
+    await client.reply();
+    await client.command('EHLO c');
+    client.send('STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n');
+    expect(await client.reply()).toBe('220 2.0.0 Ready to start TLS\r\n');
+    await client.startTls();
+    expect(await client.command('EHLO c')).toMatch(/^250-mx.test greets c/);
+    expect(await client.command('MAIL FROM:<real@a.test>')).toBe('250 2.1.0 OK\r\n');
+    expect(seen).toEqual(['real@a.test']);
+  });
+
+  it('answers a pipelined group in one write', async () => {
+    const { port } = await start();
+    const client = await open(port);
+    await client.reply();
+    await client.command('EHLO c');
+    const chunks: string[] = [];
+    client.socket.on('data', (text: string) => chunks.push(text));
+    client.send('MAIL FROM:<a@a.test>\r\nRCPT TO:<b@b.test>\r\nRCPT TO:<c@b.test>\r\nDATA\r\n');
+    for (let i = 0; i < 4; i++) await client.reply();
+    expect(chunks).toEqual(['250 2.1.0 OK\r\n250 2.1.5 OK\r\n250 2.1.5 OK\r\n354 End data with <CR><LF>.<CR><LF>\r\n']);
+  });
+
   it('serves implicit TLS (port 465 style) with AUTH offered at once', async () => {
     const certificate = makeCertificate();
     const { port } = await start(
