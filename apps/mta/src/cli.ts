@@ -14,6 +14,9 @@ export function createProgram(): Command {
   const program = new Command('homing')
     .description('Homing: a mail server that is easy to run, and every mail library capability from the shell')
     .showHelpAfterError('(run with --help for usage)')
+    // Every error the command line finds is said as "homing: ..." like the commands' own errors.
+    // Set before the commands are registered, since subcommands copy these settings when created.
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'homing: ')) })
     .exitOverride();
   // Each command lives in its own file under src/commands/ and registers itself here, one line each.
   registerDnsCommand(program);
