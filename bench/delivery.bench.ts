@@ -9,208 +9,46 @@
 //   (qmgr + smtp processes), until the sink has counted every message.
 // - nodemailer is pointed straight at the sink.
 // Postfix runs as a throw-away instance in a temporary directory, without a postfix user or
-// postdrop group (mail_owner nobody, setgid_group mail); it needs root to start.
+// postdrop group (mail_owner nobody, setgid_group mail); it needs root to start. Both peers are
+// started by @homing/test-peers.
 
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { createDeliveryAgent } from '@homing/delivery';
 import { createResolver } from '@homing/dns';
 import { startDnsServer } from '@homing/dns/testing';
+import { type PostfixServer, startPostfix, startSmtpSink } from '@homing/test-peers';
 import nodemailer from 'nodemailer';
-
-const run = promisify(execFile);
-
-interface PostfixInstance {
-  /** Port of Postfix's smtpd on 127.0.0.1. */
-  smtpPort: number;
-  /** Messages in the hold queue. */
-  held(): number;
-  /** Releases every held message and asks the queue manager to deliver them now. */
-  releaseAll(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** Starts Postfix relaying everything to 127.0.0.1:`relayPort` over `concurrency` connections. */
-async function startPostfix(
-  root: string,
-  smtpPort: number,
-  relayPort: number,
-  concurrency: number,
-): Promise<PostfixInstance> {
-  if (process.getuid?.() !== 0) throw new Error('Postfix needs root to start (it drops to mail_owner itself)');
-  const postfix = join(root, '.cache/postfix');
-  const sbin = join(postfix, 'usr/sbin');
-  const env = { ...process.env, LD_LIBRARY_PATH: join(postfix, 'usr/lib/postfix') };
-  const dir = mkdtempSync(join(tmpdir(), 'homing-bench-postfix-'));
-  // mkdtemp makes the directory 0700: the Postfix daemons (as nobody) must reach the queue inside.
-  chmodSync(dir, 0o755);
-  const etc = join(dir, 'etc');
-  mkdirSync(etc);
-  mkdirSync(join(dir, 'queue'));
-  mkdirSync(join(dir, 'data'));
-  chownSync(join(dir, 'data'), 65534, 65534);
-  writeFileSync(
-    join(etc, 'main.cf'),
-    `compatibility_level = 3.6
-config_directory = ${etc}
-queue_directory = ${dir}/queue
-data_directory = ${dir}/data
-daemon_directory = ${postfix}/usr/lib/postfix/sbin
-command_directory = ${sbin}
-meta_directory = ${etc}
-shlib_directory = ${postfix}/usr/lib/postfix
-mail_owner = nobody
-default_privs = daemon
-setgid_group = mail
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH=${env.LD_LIBRARY_PATH}
-maillog_file_prefixes = ${dir}
-maillog_file = ${dir}/maillog
-myhostname = postfix.bench.example
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_recipient_restrictions = permit_mynetworks, reject
-relayhost = [127.0.0.1]:${relayPort}
-alias_maps =
-alias_database =
-local_recipient_maps =
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-default_destination_concurrency_limit = ${concurrency}
-smtp_destination_concurrency_limit = ${concurrency}
-initial_destination_concurrency = ${concurrency}
-default_process_limit = ${concurrency * 5}
-header_checks = regexp:${etc}/header_checks
-biff = no
-`,
-  );
-  writeFileSync(join(etc, 'header_checks'), '/^X-Bench-Hold:/ HOLD\n');
-  // post-install (run by `postfix start`) reads the list of files it creates from meta_directory.
-  copyFileSync(join(postfix, 'etc/postfix/postfix-files'), join(etc, 'postfix-files'));
-  const services = [
-    `127.0.0.1:${smtpPort} inet n - n - - smtpd`,
-    'pickup unix n - n 60 1 pickup',
-    'cleanup unix n - n - 0 cleanup',
-    'qmgr unix n - n 300 1 qmgr',
-    'rewrite unix - - n - - trivial-rewrite',
-    'bounce unix - - n - 0 bounce',
-    'defer unix - - n - 0 bounce',
-    'trace unix - - n - 0 bounce',
-    'verify unix - - n - 1 verify',
-    'flush unix n - n 1000? 0 flush',
-    'proxymap unix - - n - - proxymap',
-    'smtp unix - - n - - smtp',
-    'relay unix - - n - - smtp',
-    'showq unix n - n - - showq',
-    'error unix - - n - - error',
-    'retry unix - - n - - error',
-    'discard unix - - n - - discard',
-    'anvil unix - - n - 1 anvil',
-    'scache unix - - n - 1 scache',
-    'postlog unix-dgram n - n - 1 postlogd',
-  ];
-  writeFileSync(join(etc, 'master.cf'), `${services.join('\n')}\n`);
-  const command = (name: string, args: string[]) => run(join(sbin, name), ['-c', etc, ...args], { env });
-  try {
-    await command('postfix', ['start']);
-  } catch (error) {
-    let log = '';
-    try {
-      log = readFileSync(join(dir, 'maillog'), 'utf8').split('\n').slice(-5).join('\n');
-    } catch {}
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`postfix did not start: ${(error as Error).message}\n${log}`);
-  }
-  // If this process dies before stop(), do not leave a Postfix master running.
-  const stopNow = () => {
-    try {
-      execFileSync(join(sbin, 'postfix'), ['-c', etc, 'stop'], { env, stdio: 'ignore' });
-    } catch {}
-  };
-  process.once('exit', stopNow);
-  return {
-    smtpPort,
-    held: () => {
-      try {
-        return readdirSync(join(dir, 'queue/hold')).length;
-      } catch {
-        return 0;
-      }
-    },
-    releaseAll: async () => {
-      await command('postsuper', ['-H', 'ALL']);
-      await command('postqueue', ['-f']);
-    },
-    stop: async () => {
-      process.off('exit', stopNow);
-      await command('postfix', ['stop']).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const CONNECTIONS = 20;
 const MESSAGES = 2000;
 const ROUNDS = 3;
 const SIZE = 4 * 1024;
 
-const root = resolve(import.meta.dirname, '..');
-const sinkPath = join(root, '.cache/postfix/usr/sbin/smtp-sink');
-if (!existsSync(sinkPath)) {
-  console.error(`smtp-sink is missing at ${sinkPath}: run \`bash .ci/install-peers.sh\``);
-  process.exit(1);
-}
-
-// smtp-sink cannot report the port it got for :0, so take free ephemeral ports and hand them over.
-const freePort = () =>
-  new Promise<number>((done) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-const port = await freePort();
 // -c: smtp-sink prints its counters (sess= quit= mesg=) as messages arrive; Postfix is timed by them.
-const sink = spawn(
-  sinkPath,
-  [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), '-c', '-m', '256', `127.0.0.1:${port}`, '256'],
-  {
-    env: { ...process.env, LD_LIBRARY_PATH: join(root, '.cache/postfix/usr/lib/postfix') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
 let sunk = 0;
-sink.stdout!.setEncoding('latin1').on('data', (text: string) => {
-  const counts = [...text.matchAll(/mesg=(\d+)/g)];
-  if (counts.length > 0) sunk = Number(counts.at(-1)![1]);
+const sink = await startSmtpSink(['-c', '-m', '256'], {
+  backlog: 256,
+  onOutput: (text) => {
+    const counts = [...text.matchAll(/mesg=(\d+)/g)];
+    if (counts.length > 0) sunk = Number(counts.at(-1)![1]);
+  },
 });
-await new Promise((done) => setTimeout(done, 300));
+const port = sink.port;
 const dns = await startDnsServer({
   zones: {
     'example.net': { MX: [{ priority: 10, exchange: 'mx.example.net' }], ttl: 3600 },
     'mx.example.net': { A: ['127.0.0.1'], ttl: 3600 },
   },
 });
-let postfix: PostfixInstance | undefined;
+let postfix: PostfixServer | undefined;
 let postfixProblem = '';
 try {
-  postfix = await startPostfix(root, await freePort(), port, CONNECTIONS);
+  // Postfix relays everything to the sink; the batch is held first by the X-Bench-Hold header.
+  postfix = await startPostfix({
+    relayPort: port,
+    concurrency: CONNECTIONS,
+    hold: '/^X-Bench-Hold:/',
+    hostname: 'postfix.bench.example',
+  });
 } catch (error) {
   postfixProblem = (error as Error).message;
 }
@@ -268,7 +106,7 @@ async function nodemailerPool(target = port, raw = message): Promise<void> {
 /** Queues the batch in Postfix on hold (not timed), then returns the timed part: release and wait for the sink. */
 async function postfixBatch(): Promise<() => Promise<void>> {
   const instance = postfix!;
-  await nodemailerPool(instance.smtpPort, heldMessage);
+  await nodemailerPool(instance.port, heldMessage);
   const deadline = Date.now() + 60_000;
   while (instance.held() < MESSAGES) {
     if (Date.now() > deadline) throw new Error(`postfix holds ${instance.held()} of ${MESSAGES} messages`);
@@ -326,7 +164,7 @@ try {
   }
 } finally {
   await postfix?.stop();
-  sink.kill('SIGTERM');
+  await sink.stop();
   await dns.close();
 }
 

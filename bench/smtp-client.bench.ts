@@ -2,11 +2,8 @@
 // on loopback over the same number of connections, several messages per connection, in one run.
 // smtp-sink runs as its own process, so this process's CPU time is the client's alone.
 
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
 import { connect } from '@homing/smtp/client';
+import { startSmtpSink } from '@homing/test-peers';
 import nodemailer from 'nodemailer';
 
 const CONNECTIONS = 4;
@@ -14,29 +11,8 @@ const MESSAGES = 800;
 const ROUNDS = 3;
 const SIZE = 10 * 1024;
 
-const root = resolve(import.meta.dirname, '..');
-const sinkPath = join(root, '.cache/postfix/usr/sbin/smtp-sink');
-if (!existsSync(sinkPath)) {
-  console.error(`smtp-sink is missing at ${sinkPath}: run \`bash .ci/install-peers.sh\``);
-  process.exit(1);
-}
-
-// smtp-sink cannot report the port it got for :0, so take a free ephemeral port and hand it over.
-const port = await new Promise<number>((done) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const address = probe.address();
-    probe.close(() => done(typeof address === 'object' && address ? address.port : 0));
-  });
-});
-const sink = spawn(
-  sinkPath,
-  [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), '-m', '256', `127.0.0.1:${port}`, '256'],
-  {
-    env: { ...process.env, LD_LIBRARY_PATH: join(root, '.cache/postfix/usr/lib/postfix') },
-    stdio: 'inherit',
-  },
-);
-await new Promise((done) => setTimeout(done, 300));
+const sink = await startSmtpSink(['-m', '256'], { backlog: 256, onOutput: (text) => process.stderr.write(text) });
+const port = sink.port;
 
 const line = `${'x'.repeat(76)}\r\n`;
 const message = Buffer.from(
@@ -105,7 +81,7 @@ try {
     }
   }
 } finally {
-  sink.kill('SIGTERM');
+  await sink.stop();
 }
 
 console.log(

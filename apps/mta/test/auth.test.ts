@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { runHoming } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const bin = fileURLToPath(new URL('../bin/homing.js', import.meta.url));
 const fixtures = new URL('../../../packages/policy/test/fixtures/dkim/', import.meta.url);
 const message = readFileSync(new URL('rfc8463-A3-signed.eml', fixtures));
 const dnsData = JSON.parse(readFileSync(new URL('rfc8463-A2-dns.json', fixtures), 'utf8'));
@@ -17,22 +15,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-function homing(args: string[], stdin: Buffer | string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const homing = (args: string[], input: Buffer | string) => runHoming(args, { input });
 
 const base = ['auth', '--ip', '213.165.64.12', '--helo', 'mail.football.example.com', '--hostname', 'mx.example.net'];
 

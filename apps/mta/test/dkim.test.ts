@@ -1,35 +1,17 @@
 // `homing dkim keygen|sign|check`, run as a user would: the built bin in a child process, the key
 // served by the loopback DNS server of @homing/dns, the signature checked by mailauth.
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { runHoming } from '@homing/test-peers';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const bin = fileURLToPath(new URL('../bin/homing.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function homing(args: string[], input?: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [bin, ...args],
-      { timeout: 20_000, env: { ...process.env, HOMING_DNS: '', ...env }, encoding: 'latin1' },
-      (error, stdout, stderr) => resolve({ code: error ? ((error.code as number) ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input ?? '');
-  });
-}
+const homing = (args: string[], input?: string | Buffer, env: NodeJS.ProcessEnv = {}) =>
+  runHoming(args, { input, env: { HOMING_DNS: '', ...env }, encoding: 'latin1' });
 
 let dir: string;
 let server: DnsServer;

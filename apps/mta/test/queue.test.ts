@@ -1,14 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { openFileQueue } from '@homing/queue';
+import { runHoming } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const exec = promisify(execFile);
-const bin = fileURLToPath(new URL('../bin/homing.js', import.meta.url));
 
 let spool = '';
 let first = '';
@@ -31,15 +26,7 @@ afterAll(async () => {
   if (spool !== '') await rm(spool, { recursive: true, force: true });
 });
 
-async function homing(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 20_000, env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const homing = (args: string[], env: NodeJS.ProcessEnv = {}) => runHoming(args, { env });
 
 function json(stdout: string) {
   expect(stdout.trim().split('\n')).toHaveLength(1);
@@ -107,13 +94,13 @@ describe('homing queue', { timeout: 30_000 }, () => {
   });
 
   it('reads the spool from HOMING_SPOOL', async () => {
-    const { code, stdout } = await homing(['queue', 'list', '--json'], { ...process.env, HOMING_SPOOL: spool });
+    const { code, stdout } = await homing(['queue', 'list', '--json'], { HOMING_SPOOL: spool });
     expect(code).toBe(0);
     expect(json(stdout).messages).toHaveLength(1);
   });
 
   it('says what is wrong, without a stack trace, for a missing spool, an unknown id or a bad state', async () => {
-    const env = { ...process.env, HOMING_SPOOL: '' };
+    const env = { HOMING_SPOOL: '' };
     const cases: [string[], RegExp][] = [
       [['queue', 'list'], /^homing: no spool directory: pass --spool DIR or set HOMING_SPOOL\n$/],
       [['queue', 'list', '--spool', join(spool, 'nope')], /^homing: spool directory .* does not exist/],

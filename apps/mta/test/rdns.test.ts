@@ -1,11 +1,6 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { runHoming as homing } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const exec = promisify(execFile);
-const bin = fileURLToPath(new URL('../bin/homing.js', import.meta.url));
 
 let server: DnsServer;
 beforeAll(async () => {
@@ -23,16 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-async function homing(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 describe('homing rdns', { timeout: 30_000 }, () => {
   it('prints the PTR names and the FCrDNS result as one JSON line', async () => {

@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { HOMING_BIN, runHoming } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // homing send delivering to homing sink: both ends of Homing, over loopback DNS and TCP.
-const bin = fileURLToPath(new URL('../bin/homing.js', import.meta.url));
 
 let dns: DnsServer;
 let sink: ChildProcess;
@@ -18,7 +17,7 @@ beforeAll(async () => {
       'mx.example.net': { A: ['127.0.0.1'] },
     },
   });
-  sink = spawn(process.execPath, [bin, 'sink', '--listen', '127.0.0.1:0', '--interval', '1'], {
+  sink = spawn(process.execPath, [HOMING_BIN, 'sink', '--listen', '127.0.0.1:0', '--interval', '1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   sink.stdout!.setEncoding('utf8').on('data', (text: string) => {
@@ -43,22 +42,7 @@ afterAll(async () => {
   await dns.close();
 });
 
-function homing(args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const homing = (args: string[], input: string) => runHoming(args, { input });
 
 describe('homing send to homing sink', { timeout: 30_000 }, () => {
   it('delivers a message the sink counts', async () => {

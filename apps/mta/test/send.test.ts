@@ -1,10 +1,7 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { runHoming } from '@homing/test-peers';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const bin = fileURLToPath(new URL('../bin/homing.js', import.meta.url));
 
 let dns: DnsServer;
 let receiver: SMTPServer;
@@ -51,22 +48,7 @@ afterAll(async () => {
   await dns.close();
 });
 
-function homing(args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const homing = (args: string[], input: string) => runHoming(args, { input });
 
 const message = 'From: a@example.org\r\nTo: b@example.net\r\nSubject: from the CLI\r\n\r\nHello.\r\n';
 const base = () => [

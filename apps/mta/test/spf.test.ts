@@ -1,11 +1,6 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { runHoming as homing } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const exec = promisify(execFile);
-const bin = fileURLToPath(new URL('../bin/homing.js', import.meta.url));
 
 let server: DnsServer;
 beforeAll(async () => {
@@ -20,16 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-async function homing(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 describe('homing spf', { timeout: 30_000 }, () => {
   it('prints one JSON line with the result word for a pass', async () => {
@@ -67,11 +52,13 @@ describe('homing spf', { timeout: 30_000 }, () => {
   });
 
   it('checks the HELO name for the null sender, reading HOMING_DNS', async () => {
-    const { stdout } = await exec(
-      process.execPath,
-      [bin, 'spf', '--ip', '198.51.100.1', '--sender', '', '--helo', 'helo.example.com'],
-      { env: { ...process.env, HOMING_DNS: server.address }, timeout: 20_000 },
+    const { code, stdout } = await homing(
+      ['spf', '--ip', '198.51.100.1', '--sender', '', '--helo', 'helo.example.com'],
+      {
+        env: { HOMING_DNS: server.address },
+      },
     );
+    expect(code).toBe(0);
     expect(stdout).toMatch(/^pass: /);
     expect(stdout).toContain('identity: helo postmaster@helo.example.com');
   });

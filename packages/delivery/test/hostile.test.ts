@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { lines, rawServer } from '@homing/test-peers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDeliveryAgent, type DeliveryAgent } from '../src/index';
-import { lines, rawServer } from './peers';
 
 // Broken and hostile receivers, each a few lines of raw `net`: every one must end as a deferral
 // with its reason, within the timeouts, and nothing may be sent twice on a session.

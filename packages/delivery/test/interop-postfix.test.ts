@@ -1,10 +1,10 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { type PostfixServer, startPostfix } from '@homing/test-peers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBounce, createDeliveryAgent, type DeliveryAgent } from '../src/index';
 import { makeCertificates, type TestCertificates } from './certificates';
-import { type PostfixServer, startPostfix } from './postfix';
 import { DSN_SCRIPT, parseWithPython } from './python-email';
 
 // Delivery to a real Postfix smtpd (the Debian package's binaries, a throw-away instance on

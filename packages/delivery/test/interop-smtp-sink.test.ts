@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { type SmtpSink, startSmtpSink } from '@homing/test-peers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBounce, createDeliveryAgent, type DeliveryAgent } from '../src/index';
-import { type SmtpSink, startSmtpSink } from './peers';
 import { DSN_SCRIPT, parseWithPython } from './python-email';
 
 // Postfix's smtp-sink is a real SMTP server nobody here wrote (`bash .ci/install-peers.sh` unpacks it).

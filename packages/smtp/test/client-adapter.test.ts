@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
+import { rawServer } from '@homing/test-peers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type SmtpClientError } from '../src/client';
-import { rawServer } from './client-test-servers';
 
 const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => {

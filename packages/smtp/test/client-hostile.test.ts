@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
+import { lines, rawServer } from '@homing/test-peers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type SmtpClientError } from '../src/client';
-import { lines, rawServer } from './client-test-servers';
 
 const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => {

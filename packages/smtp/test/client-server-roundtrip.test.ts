@@ -1,7 +1,7 @@
+import { selfSignedCertificate } from '@homing/test-peers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type SmtpClientError } from '../src/client';
 import { createServer, type SmtpServer, type SmtpServerOptions } from '../src/server';
-import { selfSignedCertificate } from './client-test-servers';
 
 // Our client against our server over real sockets: BDAT, STARTTLS, AUTH and DSN both ways.
 interface Delivered {

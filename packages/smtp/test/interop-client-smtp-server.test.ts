@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
+import { selfSignedCertificate } from '@homing/test-peers';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type SmtpClientError } from '../src/client';
-import { selfSignedCertificate } from './client-test-servers';
 
 // nodemailer's smtp-server: a server nobody here wrote, with real STARTTLS, implicit TLS and AUTH.
 interface Received {

@@ -2,9 +2,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { type SmtpSink, startSmtpSink } from '@homing/test-peers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type SmtpClientError } from '../src/client';
-import { type SmtpSink, startSmtpSink } from './client-test-servers';
 
 // Postfix's smtp-sink is a real SMTP server nobody here wrote (`bash .ci/install-peers.sh` unpacks it).
 const sinks: SmtpSink[] = [];

@@ -1,0 +1,7 @@
+// Real peers for Homing's tests and benchmarks (private, never published): see README.md.
+export { selfSignedCertificate } from './certificate';
+export { HOMING_BIN, type HomingRun, type RunHomingOptions, runHoming } from './homing';
+export { freePort, lines, listeningPort, type RawServer, rawServer } from './net';
+export { type PostfixOptions, type PostfixServer, startPostfix } from './postfix';
+export { POSTFIX_DIR, postfixEnv, postfixProgram, REPO_ROOT, SMTP_SINK } from './repo';
+export { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from './smtp-sink';
