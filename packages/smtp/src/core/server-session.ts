@@ -89,6 +89,7 @@ export class ServerSession {
   private discardReply: Reply | null = null;
   private exchange: SaslExchange | null = null;
   private previousState: ServerState = 'READY';
+  private leftover = false;
 
   constructor(options: ServerSessionOptions = {}) {
     this.hostname = options.hostname ?? 'localhost';
@@ -149,6 +150,11 @@ export class ServerSession {
       this.offset >= this.buffer.length &&
       this.head >= this.queue.length
     );
+  }
+
+  /** True when the session closed with bytes from the peer still unread (e.g. commands after QUIT). */
+  get closedWithInput(): boolean {
+    return this.leftover;
   }
 
   /** True once the session is over. */
@@ -553,6 +559,7 @@ export class ServerSession {
     this.state = 'CLOSED';
     this.pending = null;
     this.pendingCommand = null;
+    this.leftover = this.offset < this.buffer.length;
     this.buffer = EMPTY;
     this.offset = 0;
     this.queue.push({ type: 'Closed', reason });

@@ -107,7 +107,7 @@ export class Connection {
         return connection.signal();
       },
     };
-    socket.setNoDelay(true);
+    // The listener sets TCP_NODELAY at accept (`noDelay`); replies go out as soon as they are written.
     this.attach(socket);
     socket.once('close', () => this.destroy());
     this.sessionTimer = setTimeout(
@@ -206,7 +206,7 @@ export class Connection {
           this.resetEnvelope();
           break;
         case 'Closed':
-          this.end();
+          this.end(event.reason === 'quit');
           return;
         default:
           if (!this.decide(event)) {
@@ -420,7 +420,10 @@ export class Connection {
     }
   }
 
-  private end(): void {
+  // After QUIT (`quit`), once the 221 is with the kernel and nothing came after it, the socket is
+  // closed at once, as smtp-sink and Postfix's smtpd do: a half-close would wait for the peer's
+  // FIN, and most clients close with a reset that Node turns into an error per connection.
+  private end(quit = false): void {
     this.flush();
     if (!this.ended) {
       this.ended = true;
@@ -429,9 +432,16 @@ export class Connection {
       this.abort?.abort();
       this.context.onClose(this);
     }
-    this.socket.end();
+    const socket = this.socket;
+    if (quit && socket.writableLength === 0 && !this.session.closedWithInput) {
+      socket.destroy();
+      return;
+    }
+    socket.end();
     // Do not wait forever for a peer that never closes its side.
-    setTimeout(() => this.socket.destroy(), 5_000).unref();
+    const timer = setTimeout(() => socket.destroy(), 5_000);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 }
 

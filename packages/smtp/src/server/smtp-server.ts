@@ -55,8 +55,8 @@ export class SmtpServer {
       return Promise.reject(new SmtpError('SMTP_TLS_CONFIG', 'implicitTls needs the tls option (key and certificate)'));
     }
     const server = implicitTls
-      ? createTlsServer({ ...this.options.tls }, (socket) => this.accept(socket, true))
-      : createNetServer((socket) => this.accept(socket, false));
+      ? createTlsServer({ ...this.options.tls, noDelay: true }, (socket) => this.accept(socket, true))
+      : createNetServer({ noDelay: true }, (socket) => this.accept(socket, false));
     server.on('error', (error) => this.options.logger?.error({ err: error }, 'smtp listener-error'));
     if (implicitTls) {
       server.on('tlsClientError', (error, socket) => {
