@@ -1,6 +1,6 @@
+import { certificateFiles } from '@homing/test-peers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type SmtpServer, type SmtpServerOptions } from '../src/server';
-import { makeCertificate } from './helpers/certificate';
 import { LineClient } from './helpers/line-client';
 
 const servers: SmtpServer[] = [];
@@ -77,7 +77,7 @@ describe('the SMTP server over real sockets', () => {
   });
 
   it('offers STARTTLS, then AUTH only under TLS, and checks credentials with the auth hook', async () => {
-    const certificate = makeCertificate();
+    const certificate = certificateFiles();
     const { port } = await start({
       tls: { key: certificate.key, cert: certificate.cert },
       auth: { required: true },
@@ -113,7 +113,7 @@ describe('the SMTP server over real sockets', () => {
   });
 
   it('drops commands pipelined after STARTTLS in clear (CVE-2011-0411)', async () => {
-    const certificate = makeCertificate();
+    const certificate = certificateFiles();
     const seen: string[] = [];
     const { port } = await start({
       tls: { key: certificate.key, cert: certificate.cert },
@@ -148,7 +148,7 @@ describe('the SMTP server over real sockets', () => {
   });
 
   it('serves implicit TLS (port 465 style) with AUTH offered at once', async () => {
-    const certificate = makeCertificate();
+    const certificate = certificateFiles();
     const { port } = await start(
       { tls: { key: certificate.key, cert: certificate.cert }, hooks: { auth: () => ({ action: 'accept' }) } },
       true,

@@ -1,5 +1,5 @@
 // Real peers for Homing's tests and benchmarks (private, never published): see README.md.
-export { selfSignedCertificate } from './certificate';
+export { type CertificateFiles, certificateFiles, selfSignedCertificate } from './certificate';
 export { HOMING_BIN, type HomingRun, type RunHomingOptions, runHoming } from './homing';
 export { freePort, lines, listeningPort, type RawServer, rawServer } from './net';
 export { type PostfixOptions, type PostfixServer, startPostfix } from './postfix';

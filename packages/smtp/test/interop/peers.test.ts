@@ -3,9 +3,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CertificateFiles, certificateFiles } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type SmtpServer } from '../../src/server';
-import { makeCertificate, type TestCertificate } from '../helpers/certificate';
 
 function requirePeer(command: string, args: string[], what = command): void {
   try {
@@ -23,7 +23,7 @@ interface Received {
   body: string;
 }
 
-let certificate: TestCertificate;
+let certificate: CertificateFiles;
 let server: SmtpServer;
 let port: number;
 let tlsPort: number;
@@ -51,7 +51,7 @@ beforeAll(async () => {
     ['-MIO::Socket::SSL', '-MNet::SSLeay', '-e1'],
     'swaks TLS support (libio-socket-ssl-perl, libnet-ssleay-perl)',
   );
-  certificate = makeCertificate();
+  certificate = certificateFiles();
   server = createServer({
     hostname: 'mx.test',
     tls: { key: certificate.key, cert: certificate.cert },
