@@ -3,7 +3,7 @@
 // messages per connection). Each server runs in its own process, as smtp-sink does.
 // Env: SMTP_BENCH_MESSAGES (default 20000), SMTP_BENCH_RUNS (default 1; the median is printed).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,6 +127,18 @@ const peers: Peer[] = [
   },
 ];
 
+// CPU seconds (user + system) the server process has used so far, from /proc (Linux).
+const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function drive(port: number, reuse: boolean): number {
   const args = ['-s', String(sessions), '-m', String(messages), '-l', String(size)];
   if (reuse) args.push('-d');
@@ -143,15 +155,22 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 // spreads over every server rather than landing on one.
 const started: { name: string; child: ChildProcess; port: number }[] = [];
 const samples = new Map<string, { plain: number[]; reuse: number[] }>();
+// Server CPU time per message (microseconds, user + system), per run, for the same runs.
+const cpu = new Map<string, { plain: number[]; reuse: number[] }>();
 try {
   for (const peer of peers) {
     const { child, port } = await peer.start();
     started.push({ name: peer.name, child, port });
     samples.set(peer.name, { plain: [], reuse: [] });
+    cpu.set(peer.name, { plain: [], reuse: [] });
   }
   for (let run = 0; run < runs; run++) {
     for (const reuse of [false, true]) {
-      for (const { name, port } of started) samples.get(name)![reuse ? 'reuse' : 'plain'].push(drive(port, reuse));
+      for (const { name, port, child } of started) {
+        const before = cpuSeconds(child.pid);
+        samples.get(name)![reuse ? 'reuse' : 'plain'].push(drive(port, reuse));
+        cpu.get(name)![reuse ? 'reuse' : 'plain'].push(((cpuSeconds(child.pid) - before) * 1e6) / messages);
+      }
     }
   }
 } finally {
@@ -169,5 +188,11 @@ for (const [name, value] of results) {
   console.log(
     `| ${name} | ${Math.round(value.plain)} | ${Math.round(value.reuse)} | ${(homing.plain / value.plain).toFixed(2)}x | ${(homing.reuse / value.reuse).toFixed(2)}x |`,
   );
+}
+console.log('\nServer CPU time per message (user + system, from /proc/PID/stat; median of the same runs):\n');
+console.log('| server | µs/msg (new connection each) | µs/msg (-d, reused) |');
+console.log('| --- | ---: | ---: |');
+for (const [name, value] of cpu) {
+  console.log(`| ${name} | ${Math.round(median(value.plain))} | ${Math.round(median(value.reuse))} |`);
 }
 console.log('\nGoal: homing >= 1.5x smtp-server and >= 0.8x smtp-sink in both modes.');

@@ -50,6 +50,10 @@ const START_DATA: ReplyEvent = {
   data: '354 End data with <CR><LF>.<CR><LF>\r\n',
 };
 const TOO_MANY_ERRORS = reply(421, '4.7.0', 'Too many errors; closing connection');
+// Fixed replies, formatted once.
+const replyEvent = (value: Reply): ReplyEvent => ({ type: 'Reply', reply: value, data: formatReply(value) });
+const OK = replyEvent(reply(250, '2.0.0', 'OK'));
+const BYE = replyEvent(reply(221, '2.0.0', 'Bye'));
 
 /**
  * The server side of an SMTP session as a state machine without I/O (h11-style):
@@ -390,10 +394,10 @@ export class ServerSession {
         return;
       case 'RSET':
         this.resetTransaction();
-        this.emitReply(reply(250, '2.0.0', 'OK'));
+        this.queue.push(OK);
         return;
       case 'NOOP':
-        this.emitReply(reply(250, '2.0.0', 'OK'));
+        this.queue.push(OK);
         return;
       case 'HELP':
         this.emitReply(reply(214, '2.0.0', 'See RFC 5321'));
@@ -406,7 +410,7 @@ export class ServerSession {
         this.emitReply(reply(502, '5.5.1', 'EXPN not available'));
         return;
       case 'QUIT':
-        this.emitReply(reply(221, '2.0.0', 'Bye'));
+        this.queue.push(BYE);
         this.finish('quit');
         return;
       case 'STARTTLS':

@@ -22,6 +22,12 @@ export interface ConnectionContext {
   onClose(connection: Connection): void;
 }
 
+/** The listener's own address and port, when it is bound to one address. */
+export interface LocalEnd {
+  address: string;
+  port: number;
+}
+
 const ACCEPT: Decision = { action: 'accept' };
 // Session ids: a random prefix per process and a counter, cheaper than random bytes per connection.
 const ID_PREFIX = randomBytes(4).toString('hex');
@@ -77,6 +83,8 @@ export class Connection {
     socket: Socket,
     secure: boolean,
     private readonly context: ConnectionContext,
+    remoteAddress: string = socket.remoteAddress ?? '',
+    local?: LocalEnd,
   ) {
     this.socket = socket;
     const { limits } = context;
@@ -94,10 +102,10 @@ export class Connection {
     const connection = this;
     this.info = {
       id: nextId(),
-      remoteAddress: socket.remoteAddress ?? '',
+      remoteAddress,
       remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
+      localAddress: local ? local.address : (socket.localAddress ?? ''),
+      localPort: local ? local.port : (socket.localPort ?? 0),
       secure,
       hello: undefined,
       user: undefined,

@@ -1,8 +1,8 @@
-import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, isIP, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
 import { formatReply, reply } from '../core/reply-format';
 import { SmtpError } from '../core/smtp-error';
-import { Connection, type ConnectionContext } from './connection';
+import { Connection, type ConnectionContext, type LocalEnd } from './connection';
 import { DEFAULT_LIMITS, type SmtpServerLimits, type SmtpServerOptions } from './options';
 
 /** Counters of a running server. */
@@ -54,9 +54,12 @@ export class SmtpServer {
     if (implicitTls && this.options.tls === undefined) {
       return Promise.reject(new SmtpError('SMTP_TLS_CONFIG', 'implicitTls needs the tls option (key and certificate)'));
     }
+    // The local end of every accepted socket, when the listener is bound to one address: known
+    // without a getsockname(2) per connection. Unset for a wildcard address (0.0.0.0, ::).
+    let local: LocalEnd | undefined;
     const server = implicitTls
-      ? createTlsServer({ ...this.options.tls, noDelay: true }, (socket) => this.accept(socket, true))
-      : createNetServer({ noDelay: true }, (socket) => this.accept(socket, false));
+      ? createTlsServer({ ...this.options.tls, noDelay: true }, (socket) => this.accept(socket, true, local))
+      : createNetServer({ noDelay: true }, (socket) => this.accept(socket, false, local));
     server.on('error', (error) => this.options.logger?.error({ err: error }, 'smtp listener-error'));
     if (implicitTls) {
       server.on('tlsClientError', (error, socket) => {
@@ -73,7 +76,11 @@ export class SmtpServer {
         server.removeListener('error', onError);
         const address = server.address();
         if (address === null || typeof address === 'string') resolve({ host: String(address), port: 0 });
-        else resolve({ host: address.address, port: address.port });
+        else {
+          if (!isIP(address.address) || /^(0\.0\.0\.0|::)$/.test(address.address)) local = undefined;
+          else local = { address: address.address, port: address.port };
+          resolve({ host: address.address, port: address.port });
+        }
       });
     });
   }
@@ -99,7 +106,7 @@ export class SmtpServer {
     await stopped;
   }
 
-  private accept(socket: Socket, secure: boolean): void {
+  private accept(socket: Socket, secure: boolean, local: LocalEnd | undefined): void {
     if (this.closing) {
       socket.end(formatReply(reply(421, '4.3.2', 'Service shutting down')));
       return;
@@ -120,7 +127,7 @@ export class SmtpServer {
     this.perAddress.set(address, fromAddress + 1);
     this.counters.connections++;
     this.counters.connectionsTotal++;
-    const connection = new Connection(socket, secure, this.context);
+    const connection = new Connection(socket, secure, this.context, address, local);
     this.connections.add(connection);
     if (this.closing) connection.closeWhenIdle();
   }
