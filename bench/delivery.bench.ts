@@ -17,6 +17,7 @@ import { createResolver } from '@homing/dns';
 import { startDnsServer } from '@homing/dns/testing';
 import { type PostfixServer, startPostfix, startSmtpSink } from '@homing/test-peers';
 import nodemailer from 'nodemailer';
+import { measure, median } from './lib/measure';
 
 const CONNECTIONS = 20;
 const MESSAGES = 2000;
@@ -123,21 +124,10 @@ async function postfixBatch(): Promise<() => Promise<void>> {
   };
 }
 
-async function measure(run: () => Promise<void>): Promise<{ rate: number; cpuMicros: number }> {
-  globalThis.gc?.();
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await run();
-  const seconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  return { rate: MESSAGES / seconds, cpuMicros: (used.user + used.system) / MESSAGES };
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const POSTFIX = 'Postfix 3.7 (relayhost)';
 const contenders: [string, () => Promise<{ rate: number; cpuMicros: number }>][] = [
-  ['@homing/delivery', () => measure(homing)],
-  ['nodemailer SMTP pool (20)', () => measure(() => nodemailerPool())],
+  ['@homing/delivery', () => measure(MESSAGES, homing)],
+  ['nodemailer SMTP pool (20)', () => measure(MESSAGES, () => nodemailerPool())],
 ];
 if (postfix !== undefined) {
   contenders.push([
@@ -145,7 +135,7 @@ if (postfix !== undefined) {
     async () => {
       const timed = await postfixBatch();
       // Postfix works in its own processes: this process's CPU time says nothing about it.
-      return { ...(await measure(timed)), cpuMicros: Number.NaN };
+      return { ...(await measure(MESSAGES, timed)), cpuMicros: Number.NaN };
     },
   ]);
 }

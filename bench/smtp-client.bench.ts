@@ -5,6 +5,7 @@
 import { connect } from '@homing/smtp/client';
 import { startSmtpSink } from '@homing/test-peers';
 import nodemailer from 'nodemailer';
+import { measure, median } from './lib/measure';
 
 const CONNECTIONS = 4;
 const MESSAGES = 800;
@@ -54,17 +55,6 @@ async function nodemailerTransport(): Promise<void> {
   transport.close();
 }
 
-async function measure(run: () => Promise<void>): Promise<{ rate: number; cpuMicros: number }> {
-  globalThis.gc?.();
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await run();
-  const seconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  return { rate: MESSAGES / seconds, cpuMicros: (used.user + used.system) / MESSAGES };
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const results: Record<string, { rate: number[]; cpu: number[] }> = {
   '@homing/smtp/client': { rate: [], cpu: [] },
   'nodemailer SMTP pool': { rate: [], cpu: [] },
@@ -75,7 +65,7 @@ try {
       ['@homing/smtp/client', homing],
       ['nodemailer SMTP pool', nodemailerTransport],
     ] as const) {
-      const { rate, cpuMicros } = await measure(run);
+      const { rate, cpuMicros } = await measure(MESSAGES, run);
       results[name]!.rate.push(rate);
       results[name]!.cpu.push(cpuMicros);
     }
