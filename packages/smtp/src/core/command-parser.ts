@@ -1,4 +1,10 @@
-import { type MailParameters, parseMailParameters, parseRcptParameters, type RcptParameters } from './esmtp-parameters';
+import {
+  type MailParameters,
+  type ParametersResult,
+  parseMailParameters,
+  parseRcptParameters,
+  type RcptParameters,
+} from './esmtp-parameters';
 import { type Mailbox, parsePath } from './mailbox';
 import type { Reply } from './reply';
 import { reply } from './reply-format';
@@ -54,8 +60,6 @@ export function parseCommand(line: string): ParsedCommand {
   const space = line.indexOf(' ');
   const verb = (space === -1 ? line : line.slice(0, space)).toUpperCase();
   const rest = space === -1 ? '' : line.slice(space + 1);
-  const noArguments = (v: 'DATA' | 'RSET' | 'QUIT' | 'STARTTLS'): ParsedCommand =>
-    rest.trim() === '' ? { ok: true, command: { verb: v } } : fail(501, '5.5.4', `Syntax: ${v} takes no arguments`);
   switch (verb) {
     case 'HELO':
     case 'EHLO': {
@@ -68,7 +72,9 @@ export function parseCommand(line: string): ParsedCommand {
     case 'MAIL': {
       const parts = splitPath(rest, 'FROM');
       if (parts === null) return fail(501, '5.5.4', 'Syntax: MAIL FROM:<address>');
-      const params = parseMailParameters(parts.params);
+      // No parameters (the usual case): the same result without splitting an empty string.
+      const params: ParametersResult<MailParameters> =
+        parts.params === '' ? { ok: true, params: { smtputf8: false } } : parseMailParameters(parts.params);
       if (!params.ok) return params;
       if (parts.path === '<>') return { ok: true, command: { verb: 'MAIL', from: null, params: params.params } };
       const path = parsePath(parts.path);
@@ -79,7 +85,8 @@ export function parseCommand(line: string): ParsedCommand {
     case 'RCPT': {
       const parts = splitPath(rest, 'TO');
       if (parts === null) return fail(501, '5.5.4', 'Syntax: RCPT TO:<address>');
-      const params = parseRcptParameters(parts.params);
+      const params: ParametersResult<RcptParameters> =
+        parts.params === '' ? { ok: true, params: {} } : parseRcptParameters(parts.params);
       if (!params.ok) return params;
       const path = parsePath(parts.path);
       if (!path.ok) return fail(553, '5.1.3', `Bad recipient address: ${path.reason}`);
@@ -89,7 +96,9 @@ export function parseCommand(line: string): ParsedCommand {
     case 'RSET':
     case 'QUIT':
     case 'STARTTLS':
-      return noArguments(verb);
+      return rest.trim() === ''
+        ? { ok: true, command: { verb } }
+        : fail(501, '5.5.4', `Syntax: ${verb} takes no arguments`);
     case 'NOOP':
     case 'VRFY':
     case 'EXPN':

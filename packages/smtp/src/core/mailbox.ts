@@ -81,7 +81,9 @@ export function parseMailbox(text: string): MailboxResult {
   if (local === null) return { ok: false, reason: 'bad local part' };
   const { localPart, rest } = local;
   // RFC 5321 4.5.3.1.1: local part at most 64 octets.
-  if (Buffer.byteLength(localPart) > 64) return { ok: false, reason: 'local part longer than 64 octets' };
+  // Up to 21 UTF-16 units is at most 63 octets of UTF-8: no need to count.
+  if (localPart.length > 21 && Buffer.byteLength(localPart) > 64)
+    return { ok: false, reason: 'local part longer than 64 octets' };
   if (!rest.startsWith('@')) {
     // RFC 5321 4.5.1: "Postmaster" without a domain must be accepted as a recipient.
     if (rest === '' && localPart.toLowerCase() === 'postmaster') {
@@ -108,7 +110,8 @@ export function parsePath(text: string): MailboxResult {
     return { ok: false, reason: 'the address must be in angle brackets' };
   }
   // RFC 5321 4.5.3.1.3: a path is at most 256 octets including the brackets.
-  if (Buffer.byteLength(text) > 256) return { ok: false, reason: 'path longer than 256 octets' };
+  // Up to 85 UTF-16 units is at most 255 octets of UTF-8: no need to count.
+  if (text.length > 85 && Buffer.byteLength(text) > 256) return { ok: false, reason: 'path longer than 256 octets' };
   let inner = text.slice(1, -1);
   if (inner.startsWith('@')) {
     const colon = inner.indexOf(':');

@@ -54,6 +54,30 @@ const TOO_MANY_ERRORS = reply(421, '4.7.0', 'Too many errors; closing connection
 const replyEvent = (value: Reply): ReplyEvent => ({ type: 'Reply', reply: value, data: formatReply(value) });
 const OK = replyEvent(reply(250, '2.0.0', 'OK'));
 const BYE = replyEvent(reply(221, '2.0.0', 'Bye'));
+// The default accept replies that do not depend on the session, formatted once.
+const MAIL_OK = formatReply(reply(250, '2.1.0', 'OK'));
+const RCPT_OK = formatReply(reply(250, '2.1.5', 'OK'));
+const DATA_OK = formatReply(reply(250, '2.0.0', 'OK'));
+// The last default greeting: a server has one host name, so this is formatted once per server.
+let greetingHost: string | undefined;
+let greeting = '';
+function defaultGreeting(hostname: string): string {
+  if (hostname !== greetingHost) {
+    // RFC 2034: no enhanced status code in the greeting.
+    greeting = formatReply(reply(220, undefined, `${hostname} ESMTP ready`));
+    greetingHost = hostname;
+  }
+  return greeting;
+}
+// An accept that keeps every part of the default reply.
+function isPlainAccept(decision: Decision): boolean {
+  return (
+    decision.action === 'accept' &&
+    decision.code === undefined &&
+    decision.enhanced === undefined &&
+    decision.text === undefined
+  );
+}
 
 /**
  * The server side of an SMTP session as a state machine without I/O (h11-style):
@@ -179,7 +203,7 @@ export class ServerSession {
     this.pending = null;
     this.pendingCommand = null;
     const accepted = decision.action !== 'reject';
-    const text = (fallback: string) => decision.text ?? fallback;
+    const plain = isPlainAccept(decision);
     const answer = (code: number, enhanced: string | undefined, fallback: string) =>
       decisionReply(decision, code, enhanced, fallback);
     let out: string;
@@ -187,7 +211,9 @@ export class ServerSession {
       case 'Connect':
         if (accepted) {
           // RFC 2034: no enhanced status code in the greeting.
-          out = decisionReply(decision, 220, undefined, `${this.hostname} ESMTP ready`);
+          out = plain
+            ? defaultGreeting(this.hostname)
+            : decisionReply(decision, 220, undefined, `${this.hostname} ESMTP ready`);
           this.state = 'GREETED';
         } else {
           out = answer(554, undefined, '');
@@ -198,7 +224,7 @@ export class ServerSession {
         if (accepted) {
           this.hello = { verb: event.verb, domain: event.domain };
           this.state = 'READY';
-          out = this.helloReply(event.verb, text(`${this.hostname} greets ${event.domain}`));
+          out = this.helloReply(event.verb, decision.text ?? `${this.hostname} greets ${event.domain}`);
         } else out = answer(550, undefined, '');
         break;
       case 'StartTls':
@@ -222,21 +248,21 @@ export class ServerSession {
         this.state = 'READY';
         break;
       case 'MailFrom':
-        out = answer(250, '2.1.0', 'OK');
+        out = plain ? MAIL_OK : answer(250, '2.1.0', 'OK');
         if (accepted && command?.verb === 'MAIL') {
           this.smtputf8 = command.params.smtputf8;
           this.state = 'MAIL_FROM';
         }
         break;
       case 'RcptTo':
-        out = answer(250, '2.1.5', 'OK');
+        out = plain ? RCPT_OK : answer(250, '2.1.5', 'OK');
         if (accepted) {
           this.recipients++;
           this.state = 'RCPT_TO';
         }
         break;
       case 'MessageEnd':
-        out = answer(250, '2.0.0', 'OK');
+        out = plain ? DATA_OK : answer(250, '2.0.0', 'OK');
         this.endTransaction();
         break;
     }

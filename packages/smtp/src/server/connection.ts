@@ -32,9 +32,9 @@ const ACCEPT: Decision = { action: 'accept' };
 // Session ids: a random prefix per process and a counter, cheaper than random bytes per connection.
 const ID_PREFIX = randomBytes(4).toString('hex');
 let idCounter = 0;
-function nextId(): string {
+function nextSerial(): number {
   idCounter = (idCounter + 1) % 0x100000000;
-  return ID_PREFIX + idCounter.toString(16).padStart(8, '0');
+  return idCounter;
 }
 const HOOK_FAILED: Decision = { action: 'reject', code: 451, enhanced: '4.3.0', text: 'Temporary server error' };
 // Stop reading when this much reply data waits for a client that does not read it.
@@ -55,6 +55,13 @@ export class Connection {
   // Created on first use of `info.signal`: most sessions never need one, and it is not free.
   private abort: AbortController | undefined;
   private socket: Socket;
+  // The peer's address and port: read at accept when given, else on first use (a getpeername(2)
+  // that a server without hooks or logger never needs).
+  private remote: { address: string; port: number } | undefined;
+  private readonly accepted: Socket;
+  // The session id is numbered at accept and formatted on first use (logs and hooks).
+  private readonly serial = nextSerial();
+  private id: string | undefined;
   private output = '';
   private waiting = false;
   private closing = false;
@@ -78,15 +85,18 @@ export class Connection {
   private readonly onTimeout = () => {
     this.shutdown(reply(421, '4.4.2', `${this.context.hostname} Idle timeout, closing connection`));
   };
+  private readonly onClose = () => this.destroy();
 
   constructor(
     socket: Socket,
     secure: boolean,
     private readonly context: ConnectionContext,
-    remoteAddress: string = socket.remoteAddress ?? '',
+    remoteAddress?: string,
     local?: LocalEnd,
   ) {
     this.socket = socket;
+    this.accepted = socket;
+    if (remoteAddress !== undefined) this.remote = { address: remoteAddress, port: socket.remotePort ?? 0 };
     const { limits } = context;
     this.session = new ServerSession({
       hostname: context.hostname,
@@ -101,9 +111,15 @@ export class Connection {
     });
     const connection = this;
     this.info = {
-      id: nextId(),
-      remoteAddress,
-      remotePort: socket.remotePort ?? 0,
+      get id(): string {
+        return connection.sessionId();
+      },
+      get remoteAddress(): string {
+        return connection.peer().address;
+      },
+      get remotePort(): number {
+        return connection.peer().port;
+      },
       localAddress: local ? local.address : (socket.localAddress ?? ''),
       localPort: local ? local.port : (socket.localPort ?? 0),
       secure,
@@ -117,7 +133,7 @@ export class Connection {
     };
     // The listener sets TCP_NODELAY at accept (`noDelay`); replies go out as soon as they are written.
     this.attach(socket);
-    socket.once('close', () => this.destroy());
+    socket.once('close', this.onClose);
     this.sessionTimer = setTimeout(
       () => this.shutdown(reply(421, '4.4.2', `${context.hostname} Session too long, closing connection`)),
       limits.sessionTimeout,
@@ -125,6 +141,19 @@ export class Connection {
     this.sessionTimer.unref();
     context.logger?.info({ id: this.info.id, address: this.info.remoteAddress }, 'smtp connected');
     this.pump();
+  }
+
+  private sessionId(): string {
+    if (this.id === undefined) this.id = ID_PREFIX + this.serial.toString(16).padStart(8, '0');
+    return this.id;
+  }
+
+  private peer(): { address: string; port: number } {
+    if (this.remote === undefined) {
+      const socket = this.accepted;
+      this.remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    }
+    return this.remote;
   }
 
   private signal(): AbortSignal {
@@ -192,7 +221,7 @@ export class Connection {
       switch (event.type) {
         case 'Reply':
           this.output += event.data;
-          if (event.reply.code >= 500 && this.context.logger) {
+          if (this.context.logger && event.reply.code >= 500) {
             this.context.logger.info({ id: this.info.id, result: event.data.trimEnd() }, 'smtp failed-command');
           }
           break;
@@ -391,10 +420,15 @@ export class Connection {
   }
 
   private resetEnvelope(): void {
-    this.info.envelope = { from: undefined, mailParams: undefined, to: [] };
-    this.info.tags = this.info.tags.filter(
-      (tag) => tag.phase === 'connect' || tag.phase === 'helo' || tag.phase === 'auth',
-    );
+    const info = this.info;
+    const envelope = info.envelope;
+    // An envelope that is still empty stays (no new object per HELO or message without one).
+    if (envelope.from !== undefined || envelope.mailParams !== undefined || envelope.to.length > 0) {
+      info.envelope = { from: undefined, mailParams: undefined, to: [] };
+    }
+    if (info.tags.length > 0) {
+      info.tags = info.tags.filter((tag) => tag.phase === 'connect' || tag.phase === 'helo' || tag.phase === 'auth');
+    }
   }
 
   // RFC 3207: after our 220, the next bytes are the TLS handshake.
@@ -413,7 +447,7 @@ export class Connection {
       this.resetEnvelope();
       this.pump();
     });
-    secure.once('close', () => this.destroy());
+    secure.once('close', this.onClose);
     this.attach(secure);
   }
 

@@ -26,9 +26,16 @@ export class SmtpServer {
   private readonly perAddress = new Map<string, number>();
   private readonly counters: SmtpServerStats = { connections: 0, connectionsTotal: 0, messages: 0, bytes: 0 };
   private closing = false;
+  // The per-address limit can only refuse a connection when it is below the total limit (which
+  // is checked first); otherwise no per-address count is kept.
+  private readonly perIp: boolean;
+  // Hooks and the logger see `info.remoteAddress`: read it at accept, while the socket is open.
+  private readonly eagerAddress: boolean;
 
   constructor(private readonly options: SmtpServerOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.perIp = this.limits.connectionsPerIp < this.limits.connections;
+    this.eagerAddress = options.logger !== undefined || Object.keys(options.hooks ?? {}).length > 0;
     const secureContext: SecureContext | undefined = options.tls ? createSecureContext(options.tls) : undefined;
     this.context = {
       hostname: options.hostname ?? 'localhost',
@@ -111,20 +118,26 @@ export class SmtpServer {
       socket.end(formatReply(reply(421, '4.3.2', 'Service shutting down')));
       return;
     }
-    const address = socket.remoteAddress ?? '';
-    const fromAddress = this.perAddress.get(address) ?? 0;
     // RFC 5321 3.1/4.2.3: 421 when we cannot serve this connection now.
     if (this.connections.size >= this.limits.connections) {
       socket.on('error', () => {});
       socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections, try later`)));
       return;
     }
-    if (fromAddress >= this.limits.connectionsPerIp) {
-      socket.on('error', () => {});
-      socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections from your address`)));
-      return;
+    // The peer's address costs a getpeername(2); it is read here only when something uses it.
+    let address: string | undefined;
+    if (this.perIp) {
+      address = socket.remoteAddress ?? '';
+      const fromAddress = this.perAddress.get(address) ?? 0;
+      if (fromAddress >= this.limits.connectionsPerIp) {
+        socket.on('error', () => {});
+        socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections from your address`)));
+        return;
+      }
+      this.perAddress.set(address, fromAddress + 1);
+    } else if (this.eagerAddress) {
+      address = socket.remoteAddress ?? '';
     }
-    this.perAddress.set(address, fromAddress + 1);
     this.counters.connections++;
     this.counters.connectionsTotal++;
     const connection = new Connection(socket, secure, this.context, address, local);
@@ -135,6 +148,7 @@ export class SmtpServer {
   private forget(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
     this.counters.connections--;
+    if (!this.perIp) return;
     const address = connection.info.remoteAddress;
     const count = (this.perAddress.get(address) ?? 1) - 1;
     if (count <= 0) this.perAddress.delete(address);
