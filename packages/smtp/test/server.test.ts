@@ -293,4 +293,62 @@ describe('the SMTP server over real sockets', () => {
     expect(await client.reply()).toBe('421 4.3.2 mx.test Service shutting down\r\n');
     await closed;
   });
+
+  // Plain listeners read every connection into one shared buffer: bytes a session keeps (a
+  // partial line, a body the hook has not read yet) must survive the next read of another one.
+  it("keeps each connection's bytes apart when reads of several connections share a buffer", async () => {
+    const pause = () => new Promise((r) => setTimeout(r, 50));
+    const bodies: string[] = [];
+    const senders: (string | undefined)[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { server, port } = await start({
+      hooks: {
+        mail: (_session, from) => {
+          senders.push(from?.address);
+          return { action: 'accept' };
+        },
+        data: async (_session, message) => {
+          await released;
+          const chunks: Buffer[] = [];
+          for await (const chunk of message.body) chunks.push(chunk as Buffer);
+          bodies.push(Buffer.concat(chunks).toString());
+          return { action: 'accept' };
+        },
+      },
+    });
+    expect((server as unknown as { fastAccept: boolean }).fastAccept).toBe(true);
+    const a = await open(port);
+    const b = await open(port);
+    await a.reply();
+    await b.reply();
+    await a.command('HELO a');
+    await b.command('HELO b');
+    a.send('MAIL FROM:<first@');
+    await pause();
+    expect(await b.command('MAIL FROM:<XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX@b.test>')).toBe('250 2.1.0 OK\r\n');
+    a.send('a.test>\r\n');
+    expect(await a.reply()).toBe('250 2.1.0 OK\r\n');
+    expect(senders).toEqual(['XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX@b.test', 'first@a.test']);
+    await a.command('RCPT TO:<r@a.test>');
+    await b.command('RCPT TO:<r@b.test>');
+    await a.command('DATA');
+    await b.command('DATA');
+    a.send('Subject: from a\r\n\r\naaaa\r\n');
+    await pause();
+    b.send(`Subject: from b\r\n\r\n${`${'b'.repeat(70)}\r\n`.repeat(70)}`);
+    await pause();
+    a.send('.\r\n');
+    b.send('.\r\n');
+    await pause();
+    release();
+    expect(await a.reply()).toBe('250 2.0.0 OK\r\n');
+    expect(await b.reply()).toBe('250 2.0.0 OK\r\n');
+    expect(bodies.sort()).toEqual([
+      `Subject: from a\r\n\r\naaaa\r\n`,
+      `Subject: from b\r\n\r\n${`${'b'.repeat(70)}\r\n`.repeat(70)}`,
+    ]);
+  });
 });

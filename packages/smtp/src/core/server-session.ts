@@ -150,6 +150,21 @@ export class ServerSession {
     this.offset = 0;
   }
 
+  /**
+   * Copies the bytes it still holds from `receiveData()` into memory of its own, so that the caller
+   * may reuse the array it gave (e.g. one read buffer for every socket). Events already returned
+   * keep pointing into the caller's array.
+   */
+  retainInput(): void {
+    if (this.offset >= this.buffer.length) {
+      this.buffer = EMPTY;
+      this.offset = 0;
+    } else {
+      this.buffer = Buffer.from(this.buffer.subarray(this.offset));
+      this.offset = 0;
+    }
+  }
+
   /** The next event, NEED_DATA when more bytes are needed, or PAUSED while waiting for `send()`, `tlsStarted()` or after Closed. */
   nextEvent(): ServerEvent | typeof NEED_DATA | typeof PAUSED {
     for (;;) {

@@ -6,6 +6,7 @@ import { reply } from '../core/reply-format';
 import { type Decision, type DecisionEvent, NEED_DATA, PAUSED } from '../core/server-events';
 import { ServerSession } from '../core/server-session';
 import { SmtpError } from '../core/smtp-error';
+import { ConnectionInfo } from './connection-info';
 import type { Logger, SessionInfo, SmtpServerHooks, SmtpServerLimits } from './options';
 
 /** What a connection needs from the server that owns it. */
@@ -20,6 +21,8 @@ export interface ConnectionContext {
   onMessage(size: number): void;
   /** Called once when the connection is gone. */
   onClose(connection: Connection): void;
+  /** Milliseconds on a monotonic clock, for timeouts. */
+  now(): number;
 }
 
 /** The listener's own address and port, when it is bound to one address. */
@@ -66,14 +69,16 @@ export class Connection {
   private waiting = false;
   private closing = false;
   private ended = false;
+  // The last bytes given to the session live in a read buffer that the next read overwrites.
+  private borrowed = false;
   private body: Readable | null = null;
   private bodyPaused = false;
   private dataDecision: Promise<Decision> | null = null;
-  private sessionTimer: NodeJS.Timeout | undefined;
-  private readonly onData = (chunk: Buffer) => {
-    this.session.receiveData(chunk);
-    this.pump();
-  };
+  // Timeouts are checked by the server's sweep (`checkTimeouts`), not by a timer per connection.
+  private readonly startedAt: number;
+  private idleSince: number;
+  private active = false;
+  private readonly onData = (chunk: Buffer) => this.receive(chunk, false);
   private readonly onEnd = () => {
     this.session.receiveData(new Uint8Array(0));
     this.pump();
@@ -82,17 +87,19 @@ export class Connection {
     this.context.logger?.debug({ id: this.info.id, err: error }, 'smtp socket-error');
     this.destroy();
   };
-  private readonly onTimeout = () => {
-    this.shutdown(reply(421, '4.4.2', `${this.context.hostname} Idle timeout, closing connection`));
-  };
   private readonly onClose = () => this.destroy();
 
+  /**
+   * `borrowedReads`: the socket hands its bytes to `receive()` itself, from a read buffer it
+   * reuses (the server's accept path); otherwise the connection listens for 'data'.
+   */
   constructor(
     socket: Socket,
     secure: boolean,
     private readonly context: ConnectionContext,
     remoteAddress?: string,
     local?: LocalEnd,
+    borrowedReads = false,
   ) {
     this.socket = socket;
     this.accepted = socket;
@@ -109,43 +116,51 @@ export class Connection {
       secure,
       auth: context.hooks.auth && context.auth !== undefined ? context.auth : context.hooks.auth ? {} : false,
     });
-    const connection = this;
-    this.info = {
-      get id(): string {
-        return connection.sessionId();
-      },
-      get remoteAddress(): string {
-        return connection.peer().address;
-      },
-      get remotePort(): number {
-        return connection.peer().port;
-      },
-      localAddress: local ? local.address : (socket.localAddress ?? ''),
-      localPort: local ? local.port : (socket.localPort ?? 0),
+    this.info = new ConnectionInfo(
+      this,
+      local ? local.address : (socket.localAddress ?? ''),
+      local ? local.port : (socket.localPort ?? 0),
       secure,
-      hello: undefined,
-      user: undefined,
-      tags: [],
-      envelope: { from: undefined, mailParams: undefined, to: [] },
-      get signal(): AbortSignal {
-        return connection.signal();
-      },
-    };
-    // The listener sets TCP_NODELAY at accept (`noDelay`); replies go out as soon as they are written.
-    this.attach(socket);
-    socket.once('close', this.onClose);
-    this.sessionTimer = setTimeout(
-      () => this.shutdown(reply(421, '4.4.2', `${context.hostname} Session too long, closing connection`)),
-      limits.sessionTimeout,
     );
-    this.sessionTimer.unref();
+    this.startedAt = context.now();
+    this.idleSince = this.startedAt;
+    // The listener sets TCP_NODELAY at accept; replies go out as soon as they are written.
+    this.attach(socket, !borrowedReads);
+    socket.once('close', this.onClose);
     context.logger?.info({ id: this.info.id, address: this.info.remoteAddress }, 'smtp connected');
     this.pump();
   }
 
-  private sessionId(): string {
-    if (this.id === undefined) this.id = ID_PREFIX + this.serial.toString(16).padStart(8, '0');
-    return this.id;
+  /** Bytes from the client. `borrowed`: `chunk` is reused by the caller once this returns. */
+  receive(chunk: Buffer, borrowed: boolean): void {
+    this.active = true;
+    this.session.receiveData(chunk);
+    this.borrowed = borrowed;
+    this.pump();
+    if (borrowed) {
+      this.session.retainInput();
+      this.borrowed = false;
+    }
+  }
+
+  /** Called by the server's sweep: closes a connection idle or open for too long (RFC 5321 4.5.3.2). */
+  checkTimeouts(now: number): void {
+    if (this.ended) return;
+    const { limits, hostname } = this.context;
+    if (now - this.startedAt >= limits.sessionTimeout) {
+      this.shutdown(reply(421, '4.4.2', `${hostname} Session too long, closing connection`));
+    } else if (this.active || this.waiting) {
+      // Bytes came since the last sweep, or a hook is deciding: not idle.
+      this.active = false;
+      this.idleSince = now;
+    } else if (now - this.idleSince >= limits.idleTimeout) {
+      this.shutdown(reply(421, '4.4.2', `${hostname} Idle timeout, closing connection`));
+    }
+  }
+
+  /** The peer's address (read once). */
+  get remoteAddress(): string {
+    return this.peer().address;
   }
 
   private peer(): { address: string; port: number } {
@@ -156,12 +171,24 @@ export class Connection {
     return this.remote;
   }
 
-  private signal(): AbortSignal {
+  /** Aborts when the connection closes (`info.signal`). */
+  signal(): AbortSignal {
     if (this.abort === undefined) {
       this.abort = new AbortController();
       if (this.ended) this.abort.abort();
     }
     return this.abort.signal;
+  }
+
+  /** The session id for logs and hooks (`info.id`). */
+  sessionId(): string {
+    if (this.id === undefined) this.id = ID_PREFIX + this.serial.toString(16).padStart(8, '0');
+    return this.id;
+  }
+
+  /** The peer's port (`info.remotePort`). */
+  get remotePort(): number {
+    return this.peer().port;
   }
 
   /** True between commands: a graceful close may send 421 now. */
@@ -188,27 +215,22 @@ export class Connection {
     if (!this.ended) {
       this.ended = true;
       this.endBody(null);
-      clearTimeout(this.sessionTimer);
       this.abort?.abort();
       this.context.onClose(this);
     }
     this.socket.destroy();
   }
 
-  private attach(socket: Socket): void {
-    socket.on('data', this.onData);
+  private attach(socket: Socket, dataEvents: boolean): void {
+    if (dataEvents) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
-    socket.on('timeout', this.onTimeout);
-    socket.setTimeout(this.context.limits.idleTimeout);
   }
 
   private detach(socket: Socket): void {
     socket.removeListener('data', this.onData);
     socket.removeListener('end', this.onEnd);
     socket.removeListener('error', this.onError);
-    socket.removeListener('timeout', this.onTimeout);
-    socket.setTimeout(0);
   }
 
   // Runs the session until it needs bytes or waits for a hook; writes what it produced in one go.
@@ -226,7 +248,11 @@ export class Connection {
           }
           break;
         case 'MessageData':
-          if (this.body !== null && !this.body.push(event.data) && !this.bodyPaused) {
+          if (
+            this.body !== null &&
+            !this.body.push(this.borrowed ? Buffer.from(event.data) : event.data) &&
+            !this.bodyPaused
+          ) {
             // Back-pressure: the data hook reads slower than the client sends.
             this.bodyPaused = true;
             this.socket.pause();
@@ -448,7 +474,7 @@ export class Connection {
       this.pump();
     });
     secure.once('close', this.onClose);
-    this.attach(secure);
+    this.attach(secure, true);
   }
 
   private flush(): void {
@@ -470,7 +496,6 @@ export class Connection {
     if (!this.ended) {
       this.ended = true;
       this.endBody(null);
-      clearTimeout(this.sessionTimer);
       this.abort?.abort();
       this.context.onClose(this);
     }

@@ -1,4 +1,5 @@
-import { createServer as createNetServer, isIP, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, isIP, type Server, Socket, type SocketConstructorOpts } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
 import { formatReply, reply } from '../core/reply-format';
 import { SmtpError } from '../core/smtp-error';
@@ -26,6 +27,14 @@ export class SmtpServer {
   private readonly perAddress = new Map<string, number>();
   private readonly counters: SmtpServerStats = { connections: 0, connectionsTotal: 0, messages: 0, bytes: 0 };
   private closing = false;
+  // True once a plain listener uses the lighter accept path (the tests check it is taken).
+  private fastAccept = false;
+  // One read buffer for every plain connection: each read is handed to its session and done with
+  // before the next (see acceptFast).
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+  // The timeout sweep runs while connections are open, every `sweepInterval` ms.
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepInterval: number;
   // The per-address limit can only refuse a connection when it is below the total limit (which
   // is checked first); otherwise no per-address count is kept.
   private readonly perIp: boolean;
@@ -36,6 +45,9 @@ export class SmtpServer {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.perIp = this.limits.connectionsPerIp < this.limits.connections;
     this.eagerAddress = options.logger !== undefined || Object.keys(options.hooks ?? {}).length > 0;
+    // A timeout fires at most a tenth late (and never later than a second).
+    const shortest = Math.min(this.limits.idleTimeout, this.limits.sessionTimeout);
+    this.sweepInterval = Math.max(5, Math.min(1000, Math.floor(shortest / 10)));
     const secureContext: SecureContext | undefined = options.tls ? createSecureContext(options.tls) : undefined;
     this.context = {
       hostname: options.hostname ?? 'localhost',
@@ -49,6 +61,7 @@ export class SmtpServer {
         this.counters.bytes += size;
       },
       onClose: (connection) => this.forget(connection),
+      now: () => performance.now(),
     };
   }
 
@@ -86,6 +99,7 @@ export class SmtpServer {
         else {
           if (!isIP(address.address) || /^(0\.0\.0\.0|::)$/.test(address.address)) local = undefined;
           else local = { address: address.address, port: address.port };
+          if (!implicitTls) this.acceptFast(server, () => local);
           resolve({ host: address.address, port: address.port });
         }
       });
@@ -113,16 +127,50 @@ export class SmtpServer {
     await stopped;
   }
 
-  private accept(socket: Socket, secure: boolean, local: LocalEnd | undefined): void {
+  // Node's accept path makes each socket a readable stream: a fresh buffer per read, pushed
+  // through the stream machinery to a 'data' event. Plain listeners take the accepted handle
+  // themselves and make the socket with `onread` and this server's one read buffer instead. This
+  // uses the listener's `_handle.onconnection` (Node 20 to 24); where it is missing, the listener
+  // keeps Node's own path, which works the same, only slower.
+  private acceptFast(server: Server, local: () => LocalEnd | undefined): void {
+    const handle = (server as unknown as { _handle?: { onconnection?: unknown } })._handle;
+    if (typeof handle?.onconnection !== 'function') return;
+    const buffer = this.readBuffer;
+    handle.onconnection = (status: number, clientHandle: unknown) => {
+      if (status < 0 || clientHandle === undefined) {
+        this.options.logger?.error({ status }, 'smtp accept-failed');
+        return;
+      }
+      let connection: Connection | undefined;
+      const socket = new Socket({
+        handle: clientHandle,
+        readable: true,
+        writable: true,
+        onread: { buffer, callback: (length: number) => connection?.receive(buffer.subarray(0, length), true) },
+      } as SocketConstructorOpts);
+      socket.setNoDelay(true);
+      connection = this.accept(socket, false, local(), true);
+    };
+    this.fastAccept = true;
+  }
+
+
+  private accept(
+    socket: Socket,
+    secure: boolean,
+    local: LocalEnd | undefined,
+    borrowedReads = false,
+  ): Connection | undefined {
     if (this.closing) {
+      socket.on('error', () => {});
       socket.end(formatReply(reply(421, '4.3.2', 'Service shutting down')));
-      return;
+      return undefined;
     }
     // RFC 5321 3.1/4.2.3: 421 when we cannot serve this connection now.
     if (this.connections.size >= this.limits.connections) {
       socket.on('error', () => {});
       socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections, try later`)));
-      return;
+      return undefined;
     }
     // The peer's address costs a getpeername(2); it is read here only when something uses it.
     let address: string | undefined;
@@ -132,7 +180,7 @@ export class SmtpServer {
       if (fromAddress >= this.limits.connectionsPerIp) {
         socket.on('error', () => {});
         socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections from your address`)));
-        return;
+        return undefined;
       }
       this.perAddress.set(address, fromAddress + 1);
     } else if (this.eagerAddress) {
@@ -140,16 +188,30 @@ export class SmtpServer {
     }
     this.counters.connections++;
     this.counters.connectionsTotal++;
-    const connection = new Connection(socket, secure, this.context, address, local);
+    if (this.sweepTimer === undefined) {
+      this.sweepTimer = setInterval(() => this.sweep(), this.sweepInterval);
+      this.sweepTimer.unref();
+    }
+    const connection = new Connection(socket, secure, this.context, address, local, borrowedReads);
     this.connections.add(connection);
     if (this.closing) connection.closeWhenIdle();
+    return connection;
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const connection of this.connections) connection.checkTimeouts(now);
   }
 
   private forget(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
     this.counters.connections--;
+    if (this.connections.size === 0 && this.sweepTimer !== undefined) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
     if (!this.perIp) return;
-    const address = connection.info.remoteAddress;
+    const address = connection.remoteAddress;
     const count = (this.perAddress.get(address) ?? 1) - 1;
     if (count <= 0) this.perAddress.delete(address);
     else this.perAddress.set(address, count);
