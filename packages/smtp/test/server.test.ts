@@ -194,6 +194,28 @@ describe('the SMTP server over real sockets', () => {
     expect(server.stats().connections).toBe(0);
   });
 
+  it("counts idle time from the client's last bytes, and not while a hook decides", async () => {
+    const { port } = await start({
+      limits: { idleTimeout: 200 },
+      hooks: { mail: () => new Promise((resolve) => setTimeout(() => resolve({ action: 'accept' }), 500)) },
+    });
+    const client = await open(port);
+    await client.reply();
+    // Commands every 100 ms keep the session open well past the idle timeout.
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await client.command('NOOP')).toBe('250 2.0.0 OK\r\n');
+    }
+    await client.command('HELO c');
+    // The hook takes 500 ms: the client is waiting for us, not idle.
+    expect(await client.command('MAIL FROM:<a@a.test>')).toBe('250 2.1.0 OK\r\n');
+    const quiet = Date.now();
+    expect(await client.reply(3000)).toBe('421 4.4.2 mx.test Idle timeout, closing connection\r\n');
+    const waited = Date.now() - quiet;
+    expect(waited).toBeGreaterThanOrEqual(190);
+    expect(waited).toBeLessThan(1000);
+  });
+
   it('closes a session that lasts too long with 421 4.4.2', async () => {
     const { port } = await start({ limits: { sessionTimeout: 300 } });
     const client = await open(port);

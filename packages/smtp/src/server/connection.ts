@@ -149,8 +149,9 @@ export class Connection {
     const { limits, hostname } = this.context;
     if (now - this.startedAt >= limits.sessionTimeout) {
       this.shutdown(reply(421, '4.4.2', `${hostname} Session too long, closing connection`));
-    } else if (this.active || this.waiting) {
-      // Bytes came since the last sweep, or a hook is deciding: not idle.
+    } else if (this.active || this.waiting || this.bodyPaused) {
+      // Bytes came since the last sweep, or we are the ones waiting (a hook deciding or reading
+      // the body slowly): not idle.
       this.active = false;
       this.idleSince = now;
     } else if (now - this.idleSince >= limits.idleTimeout) {

@@ -154,7 +154,6 @@ export class SmtpServer {
     this.fastAccept = true;
   }
 
-
   private accept(
     socket: Socket,
     secure: boolean,
