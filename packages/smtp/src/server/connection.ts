@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { reply } from '../core/reply-format';
 import { type Decision, type DecisionEvent, NEED_DATA, PAUSED } from '../core/server-events';
 import { ServerSession } from '../core/server-session';
 import { SmtpError } from '../core/smtp-error';
 import { ConnectionInfo } from './connection-info';
+import { ACCEPT, callHook, HOOK_FAILED, isPromise, recordDecision, resetAfterTls, resetEnvelope } from './hook-calls';
+import { MessageStream } from './message-stream';
 import type { Logger, SessionInfo, SmtpServerHooks, SmtpServerLimits } from './options';
 
 /** What a connection needs from the server that owns it. */
@@ -31,7 +32,6 @@ export interface LocalEnd {
   port: number;
 }
 
-const ACCEPT: Decision = { action: 'accept' };
 // Session ids: a random prefix per process and a counter, cheaper than random bytes per connection.
 const ID_PREFIX = randomBytes(4).toString('hex');
 let idCounter = 0;
@@ -39,18 +39,17 @@ function nextSerial(): number {
   idCounter = (idCounter + 1) % 0x100000000;
   return idCounter;
 }
-const HOOK_FAILED: Decision = { action: 'reject', code: 451, enhanced: '4.3.0', text: 'Temporary server error' };
 // Stop reading when this much reply data waits for a client that does not read it.
 const MAX_PENDING_OUTPUT = 1024 * 1024;
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown })?.then === 'function';
-}
+// Why reading is stopped; the socket reads again only once none is left.
+const HOOK_DECIDING = 1;
+const BODY_BEHIND = 2;
+const OUTPUT_BEHIND = 4;
 
 /**
  * Binds one socket to one ServerSession: moves bytes in, writes replies out (one write per
- * pipelined group), runs hooks, upgrades to TLS, and enforces timeouts. The protocol itself is
- * all in the session.
+ * pipelined group), runs hooks, upgrades to TLS, and answers the server's timeout sweep. The
+ * protocol itself is all in the session.
  */
 export class Connection {
   readonly info: SessionInfo;
@@ -69,11 +68,10 @@ export class Connection {
   private waiting = false;
   private closing = false;
   private ended = false;
+  private held = 0;
   // The last bytes given to the session live in a read buffer that the next read overwrites.
   private borrowed = false;
-  private body: Readable | null = null;
-  private bodyPaused = false;
-  private dataDecision: Promise<Decision> | null = null;
+  private message: MessageStream | null = null;
   // Timeouts are checked by the server's sweep (`checkTimeouts`), not by a timer per connection.
   private readonly startedAt: number;
   private idleSince: number;
@@ -88,6 +86,8 @@ export class Connection {
     this.destroy();
   };
   private readonly onClose = () => this.destroy();
+  private readonly onBodyDrained = () => this.release(BODY_BEHIND);
+  private readonly onOutputDrained = () => this.release(OUTPUT_BEHIND);
 
   /**
    * `borrowedReads`: the socket hands its bytes to `receive()` itself, from a read buffer it
@@ -104,7 +104,7 @@ export class Connection {
     this.socket = socket;
     this.accepted = socket;
     if (remoteAddress !== undefined) this.remote = { address: remoteAddress, port: socket.remotePort ?? 0 };
-    const { limits } = context;
+    const { limits, hooks } = context;
     this.session = new ServerSession({
       hostname: context.hostname,
       maxMessageSize: limits.messageSize,
@@ -114,7 +114,7 @@ export class Connection {
       maxErrors: limits.errors,
       tlsAvailable: context.secureContext !== undefined,
       secure,
-      auth: context.hooks.auth && context.auth !== undefined ? context.auth : context.hooks.auth ? {} : false,
+      auth: hooks.auth ? (context.auth ?? {}) : false,
     });
     this.info = new ConnectionInfo(
       this,
@@ -149,7 +149,7 @@ export class Connection {
     const { limits, hostname } = this.context;
     if (now - this.startedAt >= limits.sessionTimeout) {
       this.shutdown(reply(421, '4.4.2', `${hostname} Session too long, closing connection`));
-    } else if (this.active || this.waiting || this.bodyPaused) {
+    } else if (this.active || this.waiting || (this.held & BODY_BEHIND) !== 0) {
       // Bytes came since the last sweep, or we are the ones waiting (a hook deciding or reading
       // the body slowly): not idle.
       this.active = false;
@@ -159,17 +159,20 @@ export class Connection {
     }
   }
 
-  /** The peer's address (read once). */
+  /** The peer's address (`info.remoteAddress`, read once). */
   get remoteAddress(): string {
     return this.peer().address;
   }
 
-  private peer(): { address: string; port: number } {
-    if (this.remote === undefined) {
-      const socket = this.accepted;
-      this.remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    }
-    return this.remote;
+  /** The peer's port (`info.remotePort`). */
+  get remotePort(): number {
+    return this.peer().port;
+  }
+
+  /** The session id for logs and hooks (`info.id`). */
+  sessionId(): string {
+    if (this.id === undefined) this.id = ID_PREFIX + this.serial.toString(16).padStart(8, '0');
+    return this.id;
   }
 
   /** Aborts when the connection closes (`info.signal`). */
@@ -179,17 +182,6 @@ export class Connection {
       if (this.ended) this.abort.abort();
     }
     return this.abort.signal;
-  }
-
-  /** The session id for logs and hooks (`info.id`). */
-  sessionId(): string {
-    if (this.id === undefined) this.id = ID_PREFIX + this.serial.toString(16).padStart(8, '0');
-    return this.id;
-  }
-
-  /** The peer's port (`info.remotePort`). */
-  get remotePort(): number {
-    return this.peer().port;
   }
 
   /** True between commands: a graceful close may send 421 now. */
@@ -207,19 +199,21 @@ export class Connection {
   shutdown(finalReply: Parameters<ServerSession['shutdown']>[0]): void {
     if (this.ended) return;
     this.output += this.session.shutdown(finalReply);
-    this.endBody(null);
     this.end();
   }
 
   /** Drops the connection at once. */
   destroy(): void {
-    if (!this.ended) {
-      this.ended = true;
-      this.endBody(null);
-      this.abort?.abort();
-      this.context.onClose(this);
-    }
+    this.forget();
     this.socket.destroy();
+  }
+
+  private peer(): { address: string; port: number } {
+    if (this.remote === undefined) {
+      const socket = this.accepted;
+      this.remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    }
+    return this.remote;
   }
 
   private attach(socket: Socket, dataEvents: boolean): void {
@@ -232,6 +226,18 @@ export class Connection {
     socket.removeListener('data', this.onData);
     socket.removeListener('end', this.onEnd);
     socket.removeListener('error', this.onError);
+  }
+
+  // Stops reading for `reason` until `release(reason)`.
+  private hold(reason: number): void {
+    if (this.held === 0) this.socket.pause();
+    this.held |= reason;
+  }
+
+  private release(reason: number): void {
+    if ((this.held & reason) === 0) return;
+    this.held &= ~reason;
+    if (this.held === 0 && !this.ended) this.socket.resume();
   }
 
   // Runs the session until it needs bytes or waits for a hook; writes what it produced in one go.
@@ -249,25 +255,23 @@ export class Connection {
           }
           break;
         case 'MessageData':
-          if (
-            this.body !== null &&
-            !this.body.push(this.borrowed ? Buffer.from(event.data) : event.data) &&
-            !this.bodyPaused
-          ) {
-            // Back-pressure: the data hook reads slower than the client sends.
-            this.bodyPaused = true;
-            this.socket.pause();
+          // Back-pressure: stop reading while the data hook reads slower than the client sends.
+          if (this.message?.push(this.borrowed ? Buffer.from(event.data) : event.data) === false) {
+            this.hold(BODY_BEHIND);
           }
           break;
         case 'MessageStart':
-          this.startBody(event.mode);
+          if (this.context.hooks.data) {
+            const { hooks, logger } = this.context;
+            this.message = new MessageStream(hooks.data!, this.info, event.mode, this.onBodyDrained, logger);
+          }
           break;
         case 'MessageAborted':
-          this.endBody(new SmtpError('SMTP_MESSAGE_ABORTED', `the message was aborted: ${event.reason}`));
+          this.endMessage(new SmtpError('SMTP_MESSAGE_ABORTED', `the message was aborted: ${event.reason}`));
           this.info.tags = this.info.tags.filter((tag) => tag.phase !== 'data');
           break;
         case 'Reset':
-          this.resetEnvelope();
+          resetEnvelope(this.info);
           break;
         case 'Closed':
           this.end(event.reason === 'quit');
@@ -289,10 +293,15 @@ export class Connection {
   // Runs the hook for a decision event. Returns false when it went async (pump resumes later).
   private decide(event: DecisionEvent): boolean {
     let result: Decision | Promise<Decision>;
-    try {
-      result = this.runHook(event);
-    } catch (error) {
-      result = Promise.reject(error);
+    if (event.type === 'MessageEnd') {
+      result = this.message?.end() ?? ACCEPT;
+      this.message = null;
+    } else {
+      try {
+        result = callHook(this.context.hooks, this.info, event);
+      } catch (error) {
+        result = Promise.reject(error);
+      }
     }
     if (!isPromise(result)) {
       this.apply(event, result);
@@ -300,8 +309,7 @@ export class Connection {
     }
     this.waiting = true;
     // Read nothing more while a hook decides: a client pipelining without end cannot grow our buffer.
-    const socket = this.socket;
-    socket.pause();
+    this.hold(HOOK_DECIDING);
     result
       .catch((error: unknown) => {
         this.context.logger?.error({ id: this.info.id, err: error, event: event.type }, 'smtp hook-failed');
@@ -310,44 +318,11 @@ export class Connection {
       .then((decision) => {
         this.waiting = false;
         if (this.ended) return;
-        if (!this.bodyPaused) socket.resume();
+        this.release(HOOK_DECIDING);
         this.apply(event, decision);
         this.pump();
       });
     return false;
-  }
-
-  private runHook(event: DecisionEvent): Decision | Promise<Decision> {
-    const { hooks } = this.context;
-    const info = this.info;
-    switch (event.type) {
-      case 'Connect':
-        return hooks.connect ? hooks.connect(info) : ACCEPT;
-      case 'Hello':
-        return hooks.helo ? hooks.helo(info, { verb: event.verb, domain: event.domain }) : ACCEPT;
-      case 'StartTls':
-        return ACCEPT;
-      case 'Authenticate':
-        return hooks.auth
-          ? hooks.auth(info, {
-              mechanism: event.mechanism,
-              username: event.username,
-              password: event.password,
-              authorizationId: event.authorizationId,
-            })
-          : { action: 'reject', code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };
-      case 'MailFrom':
-        return hooks.mail ? hooks.mail(info, event.from, event.params) : ACCEPT;
-      case 'RcptTo':
-        return hooks.rcpt ? hooks.rcpt(info, event.to, event.params) : ACCEPT;
-      case 'MessageEnd': {
-        this.body?.push(null);
-        this.body = null;
-        const decision = this.dataDecision ?? ACCEPT;
-        this.dataDecision = null;
-        return decision;
-      }
-    }
   }
 
   private apply(event: DecisionEvent, decision: Decision): void {
@@ -359,103 +334,26 @@ export class Connection {
       // A hook gave a decision the session refuses (e.g. a reject with a 2xx code).
       this.context.logger?.error({ id: this.info.id, err: error, event: event.type }, 'smtp bad-decision');
       out = this.session.send(HOOK_FAILED);
+      decision = HOOK_FAILED;
     }
     this.output += out;
-    const accepted = decision.action !== 'reject';
-    if (decision.action === 'tag') {
-      const phase = PHASES[event.type];
-      this.info.tags.push({ phase, tag: decision.tag, reason: decision.reason });
+    recordDecision(this.info, event, decision);
+    if (decision.action === 'reject') {
+      this.context.logger?.info({ id: this.info.id, event: event.type, result: out.trimEnd() }, 'smtp rejected');
+    } else if (event.type === 'MessageEnd') {
+      this.context.onMessage(event.size);
+    } else if (event.type === 'StartTls') {
+      this.upgrade();
     }
-    if (!accepted) {
-      if (this.context.logger) {
-        this.context.logger.info({ id: this.info.id, event: event.type, result: out.trimEnd() }, 'smtp rejected');
-      }
-      if (event.type === 'MessageEnd') this.resetEnvelope();
-      return;
-    }
-    switch (event.type) {
-      case 'Hello':
-        this.resetEnvelope();
-        this.info.hello = { verb: event.verb, domain: event.domain };
-        break;
-      case 'Authenticate':
-        this.info.user = event.username;
-        break;
-      case 'MailFrom':
-        this.info.envelope.from = event.from;
-        this.info.envelope.mailParams = event.params;
-        break;
-      case 'RcptTo':
-        this.info.envelope.to.push({ mailbox: event.to, params: event.params });
-        break;
-      case 'MessageEnd':
-        this.context.onMessage(event.size);
-        this.resetEnvelope();
-        break;
-      case 'StartTls':
-        this.upgrade();
-        break;
-    }
-  }
-
-  private startBody(mode: 'DATA' | 'BDAT'): void {
-    const hook = this.context.hooks.data;
-    if (hook === undefined) return;
-    const body = new Readable({
-      highWaterMark: 256 * 1024,
-      read: () => {
-        if (this.bodyPaused) {
-          this.bodyPaused = false;
-          this.socket.resume();
-        }
-      },
-    });
-    // A hook that stops reading early (it has decided) must not stall the connection.
-    body.on('error', () => {});
-    this.body = body;
-    let result: Decision | Promise<Decision>;
-    try {
-      result = hook(this.info, { body, mode });
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    this.dataDecision = Promise.resolve(result)
-      .then((decision) => {
-        if (!body.readableEnded) body.resume();
-        return decision;
-      })
-      .catch((error: unknown) => {
-        this.context.logger?.error({ id: this.info.id, err: error }, 'smtp hook-failed');
-        if (!body.destroyed) body.resume();
-        return HOOK_FAILED;
-      });
   }
 
   // `null` means the connection closed; the error is made only when a body stream needs it.
-  private endBody(error: Error | null): void {
-    if (this.body !== null) {
-      this.body.destroy(
-        error ?? new SmtpError('SMTP_CONNECTION_CLOSED', 'the connection closed before the end of the message'),
-      );
-      this.body = null;
+  private endMessage(error: Error | null): void {
+    if (this.message !== null) {
+      this.message.abort(error ?? undefined);
+      this.message = null;
     }
-    this.dataDecision = null;
-    if (this.bodyPaused) {
-      this.bodyPaused = false;
-      this.socket.resume();
-    }
-  }
-
-  private resetEnvelope(): void {
-    const info = this.info;
-    const envelope = info.envelope;
-    // An envelope that is still empty stays (no new object per HELO or message without one).
-    if (envelope.from !== undefined || envelope.mailParams !== undefined || envelope.to.length > 0) {
-      info.envelope = { from: undefined, mailParams: undefined, to: [] };
-    }
-    if (info.tags.length > 0) {
-      info.tags = info.tags.filter((tag) => tag.phase === 'connect' || tag.phase === 'helo' || tag.phase === 'auth');
-    }
+    this.release(BODY_BEHIND);
   }
 
   // RFC 3207: after our 220, the next bytes are the TLS handshake.
@@ -467,11 +365,7 @@ export class Connection {
     this.socket = secure;
     secure.once('secure', () => {
       this.session.tlsStarted();
-      this.info.secure = true;
-      this.info.hello = undefined;
-      this.info.user = undefined;
-      this.info.tags = this.info.tags.filter((tag) => tag.phase === 'connect');
-      this.resetEnvelope();
+      resetAfterTls(this.info);
       this.pump();
     });
     secure.once('close', this.onClose);
@@ -480,13 +374,23 @@ export class Connection {
 
   private flush(): void {
     if (this.output === '') return;
-    const ok = this.socket.write(this.output);
+    const socket = this.socket;
+    const ok = socket.write(this.output);
     this.output = '';
-    if (!ok && this.socket.writableLength > MAX_PENDING_OUTPUT) {
+    if (!ok && socket.writableLength > MAX_PENDING_OUTPUT && (this.held & OUTPUT_BEHIND) === 0) {
       // The client sends commands but does not read our replies; wait for it.
-      this.socket.pause();
-      this.socket.once('drain', () => this.socket.resume());
+      this.hold(OUTPUT_BEHIND);
+      socket.once('drain', this.onOutputDrained);
     }
+  }
+
+  // Once only: the connection is over for the server (counted, hooks' signal aborted).
+  private forget(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endMessage(null);
+    this.abort?.abort();
+    this.context.onClose(this);
   }
 
   // After QUIT (`quit`), once the 221 is with the kernel and nothing came after it, the socket is
@@ -494,12 +398,7 @@ export class Connection {
   // FIN, and most clients close with a reset that Node turns into an error per connection.
   private end(quit = false): void {
     this.flush();
-    if (!this.ended) {
-      this.ended = true;
-      this.endBody(null);
-      this.abort?.abort();
-      this.context.onClose(this);
-    }
+    this.forget();
     const socket = this.socket;
     if (quit && socket.writableLength === 0 && !this.session.closedWithInput) {
       socket.destroy();
@@ -512,13 +411,3 @@ export class Connection {
     socket.once('close', () => clearTimeout(timer));
   }
 }
-
-const PHASES = {
-  Connect: 'connect',
-  Hello: 'helo',
-  StartTls: 'connect',
-  Authenticate: 'auth',
-  MailFrom: 'mail',
-  RcptTo: 'rcpt',
-  MessageEnd: 'data',
-} as const;

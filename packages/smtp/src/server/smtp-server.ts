@@ -27,7 +27,8 @@ export class SmtpServer {
   private readonly perAddress = new Map<string, number>();
   private readonly counters: SmtpServerStats = { connections: 0, connectionsTotal: 0, messages: 0, bytes: 0 };
   private closing = false;
-  // True once a plain listener uses the lighter accept path (the tests check it is taken).
+  // True once a plain listener uses the lighter accept path.
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: the tests read it to check that path is taken
   private fastAccept = false;
   // One read buffer for every plain connection: each read is handed to its session and done with
   // before the next (see acceptFast).
