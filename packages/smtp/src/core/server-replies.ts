@@ -1,5 +1,6 @@
+import type { Reply } from './reply';
 import { formatReply, reply } from './reply-format';
-import type { Decision } from './server-events';
+import type { Decision, ReplyEvent } from './server-events';
 
 // Default replies are formatted once: the hot path of a busy server answers the same few lines.
 const formatted = new Map<string, string>();
@@ -49,4 +50,40 @@ export function ehloReply(
   }
   // The first line carries the client's name, so it is the only part formatted each time.
   return `250-${first.replace(/[\r\n\0]/g, '')}\r\n${tail}`;
+}
+
+// RFC 5321 4.2.2 has no enhanced code for 354 (it is not a completion reply).
+export const START_DATA: ReplyEvent = {
+  type: 'Reply',
+  reply: { code: 354, lines: ['End data with <CR><LF>.<CR><LF>'] },
+  data: '354 End data with <CR><LF>.<CR><LF>\r\n',
+};
+export const TOO_MANY_ERRORS = reply(421, '4.7.0', 'Too many errors; closing connection');
+// Fixed replies, formatted once.
+const replyEvent = (value: Reply): ReplyEvent => ({ type: 'Reply', reply: value, data: formatReply(value) });
+export const OK = replyEvent(reply(250, '2.0.0', 'OK'));
+export const BYE = replyEvent(reply(221, '2.0.0', 'Bye'));
+// The default accept replies that do not depend on the session, formatted once.
+export const MAIL_OK = formatReply(reply(250, '2.1.0', 'OK'));
+export const RCPT_OK = formatReply(reply(250, '2.1.5', 'OK'));
+export const DATA_OK = formatReply(reply(250, '2.0.0', 'OK'));
+// The last default greeting: a server has one host name, so this is formatted once per server.
+let greetingHost: string | undefined;
+let greeting = '';
+export function defaultGreeting(hostname: string): string {
+  if (hostname !== greetingHost) {
+    // RFC 2034: no enhanced status code in the greeting.
+    greeting = formatReply(reply(220, undefined, `${hostname} ESMTP ready`));
+    greetingHost = hostname;
+  }
+  return greeting;
+}
+// An accept that keeps every part of the default reply.
+export function isPlainAccept(decision: Decision): boolean {
+  return (
+    decision.action === 'accept' &&
+    decision.code === undefined &&
+    decision.enhanced === undefined &&
+    decision.text === undefined
+  );
 }

@@ -3,16 +3,22 @@ import { MessageBody } from './message-body';
 import type { Reply } from './reply';
 import { formatReply, reply } from './reply-format';
 import { type AuthMechanism, SaslExchange, type SaslStep } from './sasl';
+import { type Decision, type DecisionEvent, NEED_DATA, PAUSED, type ServerEvent } from './server-events';
 import {
-  type Decision,
-  type DecisionEvent,
-  NEED_DATA,
-  PAUSED,
-  type ReplyEvent,
-  type ServerEvent,
-} from './server-events';
-import { decisionReply, ehloReply } from './server-replies';
+  BYE,
+  DATA_OK,
+  decisionReply,
+  defaultGreeting,
+  ehloReply,
+  isPlainAccept,
+  MAIL_OK,
+  OK,
+  RCPT_OK,
+  START_DATA,
+  TOO_MANY_ERRORS,
+} from './server-replies';
 import { COMMAND_STATES, COMMAND_TRANSITIONS, type ServerState, TRANSACTION_STATES } from './server-states';
+import { MAX_AUTH_LINE, SessionInput } from './session-input';
 import { SmtpError } from './smtp-error';
 
 /** Options of a server session; every limit has a safe default. */
@@ -35,48 +41,6 @@ export interface ServerSessionOptions {
   secure?: boolean;
   /** AUTH: false (default) or which mechanisms, and whether MAIL needs it. Offered only under TLS. */
   auth?: false | { mechanisms?: AuthMechanism[]; required?: boolean };
-}
-
-const CR = 0x0d;
-const LF = 0x0a;
-const EMPTY = Buffer.alloc(0);
-// RFC 4954 4: a SASL response line may be up to 12288 octets.
-const MAX_AUTH_LINE = 12288;
-const BAD_CHARACTERS = /[\0\r\uFFFD]/;
-// RFC 5321 4.2.2 has no enhanced code for 354 (it is not a completion reply).
-const START_DATA: ReplyEvent = {
-  type: 'Reply',
-  reply: { code: 354, lines: ['End data with <CR><LF>.<CR><LF>'] },
-  data: '354 End data with <CR><LF>.<CR><LF>\r\n',
-};
-const TOO_MANY_ERRORS = reply(421, '4.7.0', 'Too many errors; closing connection');
-// Fixed replies, formatted once.
-const replyEvent = (value: Reply): ReplyEvent => ({ type: 'Reply', reply: value, data: formatReply(value) });
-const OK = replyEvent(reply(250, '2.0.0', 'OK'));
-const BYE = replyEvent(reply(221, '2.0.0', 'Bye'));
-// The default accept replies that do not depend on the session, formatted once.
-const MAIL_OK = formatReply(reply(250, '2.1.0', 'OK'));
-const RCPT_OK = formatReply(reply(250, '2.1.5', 'OK'));
-const DATA_OK = formatReply(reply(250, '2.0.0', 'OK'));
-// The last default greeting: a server has one host name, so this is formatted once per server.
-let greetingHost: string | undefined;
-let greeting = '';
-function defaultGreeting(hostname: string): string {
-  if (hostname !== greetingHost) {
-    // RFC 2034: no enhanced status code in the greeting.
-    greeting = formatReply(reply(220, undefined, `${hostname} ESMTP ready`));
-    greetingHost = hostname;
-  }
-  return greeting;
-}
-// An accept that keeps every part of the default reply.
-function isPlainAccept(decision: Decision): boolean {
-  return (
-    decision.action === 'accept' &&
-    decision.code === undefined &&
-    decision.enhanced === undefined &&
-    decision.text === undefined
-  );
 }
 
 /**
@@ -103,10 +67,7 @@ export class ServerSession {
   private readonly auth: { mechanisms: AuthMechanism[]; required: boolean } | undefined;
   private readonly body: MessageBody;
 
-  private buffer: Buffer = EMPTY;
-  private offset = 0;
-  private peerClosed = false;
-  private discardingLine = false;
+  private readonly input = new SessionInput();
   private readonly queue: ServerEvent[] = [];
   private head = 0;
   private pending: DecisionEvent | null = null;
@@ -136,18 +97,8 @@ export class ServerSession {
 
   /** Buffers bytes from the peer; an empty array means the peer closed its side. */
   receiveData(bytes: Uint8Array): void {
-    if (bytes.length === 0) {
-      this.peerClosed = true;
-      return;
-    }
-    if (this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE') return;
-    const chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    if (this.offset >= this.buffer.length) {
-      this.buffer = chunk;
-    } else {
-      this.buffer = Buffer.concat([this.buffer.subarray(this.offset), chunk]);
-    }
-    this.offset = 0;
+    if (bytes.length > 0 && (this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE')) return;
+    this.input.receive(bytes);
   }
 
   /**
@@ -156,13 +107,7 @@ export class ServerSession {
    * keep pointing into the caller's array.
    */
   retainInput(): void {
-    if (this.offset >= this.buffer.length) {
-      this.buffer = EMPTY;
-      this.offset = 0;
-    } else {
-      this.buffer = Buffer.from(this.buffer.subarray(this.offset));
-      this.offset = 0;
-    }
+    this.input.retain();
   }
 
   /** The next event, NEED_DATA when more bytes are needed, or PAUSED while waiting for `send()`, `tlsStarted()` or after Closed. */
@@ -178,7 +123,7 @@ export class ServerSession {
       }
       if (this.pending !== null || this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE') return PAUSED;
       if (!this.step()) {
-        if (!this.peerClosed) return NEED_DATA;
+        if (!this.input.peerClosed) return NEED_DATA;
         if (this.state === 'DATA' || this.state === 'BDAT') this.body.abort('closed');
         this.finish('peer-closed');
       }
@@ -188,10 +133,7 @@ export class ServerSession {
   /** True between commands with nothing buffered: a good moment for a graceful 421. */
   get idle(): boolean {
     return (
-      COMMAND_STATES.has(this.state) &&
-      this.pending === null &&
-      this.offset >= this.buffer.length &&
-      this.head >= this.queue.length
+      COMMAND_STATES.has(this.state) && this.pending === null && !this.input.unread && this.head >= this.queue.length
     );
   }
 
@@ -246,8 +188,7 @@ export class ServerSession {
         out = answer(220, '2.0.0', 'Ready to start TLS');
         if (accepted) {
           // RFC 3207 5 and CVE-2011-0411: bytes pipelined after STARTTLS came in clear; drop them.
-          this.buffer = EMPTY;
-          this.offset = 0;
+          this.input.clear();
           this.state = 'TLS_HANDSHAKE';
         }
         break;
@@ -324,44 +265,13 @@ export class ServerSession {
   }
 
   private stepLine(): boolean {
-    const buffer = this.buffer;
-    const lf = buffer.indexOf(LF, this.offset);
-    const limit = this.state === 'AUTH' ? MAX_AUTH_LINE : this.maxCommandLine;
-    if (lf === -1) {
-      if (buffer.length - this.offset > MAX_AUTH_LINE || (buffer.length - this.offset > limit && !this.mayBeAuth())) {
-        // RFC 5321 4.5.3.1.4: too long. Drop what we have and answer once the line ends.
-        this.discardingLine = true;
-        this.buffer = EMPTY;
-        this.offset = 0;
-      }
-      return false;
-    }
-    const start = this.offset;
-    this.offset = lf + 1;
-    if (this.discardingLine) {
-      this.discardingLine = false;
-      return this.fail(reply(500, '5.5.2', 'Line too long'));
-    }
-    const length = lf + 1 - start;
-    if (length > limit && !(length <= MAX_AUTH_LINE && this.mayBeAuth(start))) {
-      return this.fail(reply(500, '5.5.2', 'Line too long'));
-    }
-    // RFC 5321 2.3.8: lines end with CRLF; a bare LF is not a line ending.
-    if (lf === start || buffer[lf - 1] !== CR) {
-      return this.fail(reply(500, '5.5.2', 'Line must end with CRLF'));
-    }
-    const line = buffer.toString('utf8', start, lf - 1);
-    if (BAD_CHARACTERS.test(line)) return this.fail(reply(500, '5.5.2', 'Invalid characters in command line'));
-    if (this.state === 'AUTH') this.onSaslStep(this.exchange!.respond(line));
+    const authing = this.state === 'AUTH';
+    const line = this.input.readLine(authing ? MAX_AUTH_LINE : this.maxCommandLine, this.state === 'READY');
+    if (line === null) return false;
+    if (typeof line !== 'string') return this.fail(line);
+    if (authing) this.onSaslStep(this.exchange!.respond(line));
     else this.onCommand(line);
     return true;
-  }
-
-  // An AUTH command line may carry an initial response longer than 512 octets (RFC 4954 4).
-  private mayBeAuth(start = this.offset): boolean {
-    if (this.state !== 'READY') return false;
-    const word = this.buffer.toString('latin1', start, start + 5).toUpperCase();
-    return word === 'AUTH ';
   }
 
   private onCommand(line: string): void {
@@ -496,8 +406,9 @@ export class ServerSession {
   }
 
   private stepData(): boolean {
-    const step = this.body.readData(this.buffer, this.offset);
-    this.offset = step.consumed;
+    const input = this.input;
+    const step = this.body.readData(input.buffer, input.offset);
+    input.offset = step.consumed;
     if (step.bareLineFeed) {
       // RFC 5321 2.3.8 and SMTP smuggling: never guess where such a message ends; close instead
       // of reading the rest as commands.
@@ -510,8 +421,9 @@ export class ServerSession {
   }
 
   private stepChunk(): boolean {
-    if (this.offset >= this.buffer.length) return false;
-    this.offset += this.body.readChunk(this.buffer, this.offset, this.state === 'BDAT');
+    const input = this.input;
+    if (!input.unread) return false;
+    input.offset += this.body.readChunk(input.buffer, input.offset, this.state === 'BDAT');
     if (this.body.chunkRemaining === 0) this.chunkDone();
     return true;
   }
@@ -604,9 +516,8 @@ export class ServerSession {
     this.state = 'CLOSED';
     this.pending = null;
     this.pendingCommand = null;
-    this.leftover = this.offset < this.buffer.length;
-    this.buffer = EMPTY;
-    this.offset = 0;
+    this.leftover = this.input.unread;
+    this.input.clear();
     this.queue.push({ type: 'Closed', reason });
   }
 }

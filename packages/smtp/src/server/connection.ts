@@ -237,6 +237,7 @@ export class Connection {
   private release(reason: number): void {
     if ((this.held & reason) === 0) return;
     this.held &= ~reason;
+    this.active = true;
     if (this.held === 0 && !this.ended) this.socket.resume();
   }
 
@@ -374,6 +375,8 @@ export class Connection {
 
   private flush(): void {
     if (this.output === '') return;
+    // The client's turn starts with our reply: idle time counts from here at the earliest.
+    this.active = true;
     const socket = this.socket;
     const ok = socket.write(this.output);
     this.output = '';

@@ -85,7 +85,7 @@ export interface SmtpServerLimits {
   connections: number;
   /** Open connections per client address. Default 20. */
   connectionsPerIp: number;
-  /** Milliseconds without a byte from the client. Default 300 000 (RFC 5321 4.5.3.2.7). */
+  /** Milliseconds the client may stay silent after its last bytes or our last reply. Default 300 000 (RFC 5321 4.5.3.2.7). */
   idleTimeout: number;
   /** Milliseconds a session may last. Default 1 800 000. */
   sessionTimeout: number;
