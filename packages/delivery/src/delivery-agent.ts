@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { hostname as osHostname } from 'node:os';
+import { createResolver } from '@homing/dns';
 import type { ClientTimeouts, ClientTlsOptions } from '@homing/smtp/client';
 import { DeliveryError } from './delivery-error';
 import {
@@ -12,6 +13,7 @@ import {
 import { Limiter } from './internal/limiter';
 import { SessionPool } from './internal/session-pool';
 import type { MtaStsPolicySource } from './mta-sts';
+import { createMtaStsSource } from './mta-sts-source';
 import { type AddressPreference, type DeliveryResolver, domainOfAddress, toALabelDomain } from './mx-routing';
 import { classifyFailure } from './reply-class';
 import { type TlsDomainCounters, TlsReportCounters } from './tls-report';
@@ -27,13 +29,22 @@ export interface DeliveryLogger {
 
 /** Options of `createDeliveryAgent` and `deliver` (defaults in the README). */
 export interface DeliveryOptions {
-  resolver: DeliveryResolver;
+  /**
+   * DNS lookups (MX, A, AAAA, TLSA). Default: `@homing/dns`'s `createResolver()` (the system's
+   * name servers), and then MTA-STS is on by default too.
+   */
+  resolver?: DeliveryResolver;
   /** Our EHLO name. Default `os.hostname()`. */
   hostname?: string;
   /** Port of the MX hosts. Default 25. */
   port?: number;
   smarthost?: Smarthost;
-  mtaSts?: MtaStsPolicySource;
+  /**
+   * Where MTA-STS policies come from; `false` for none. Default: `createMtaStsSource()` over the
+   * default resolver when `resolver` is not given; none when it is (pass
+   * `createMtaStsSource({ resolver })` to have it).
+   */
+  mtaSts?: MtaStsPolicySource | false;
   /** Enforce DANE where DNSSEC-signed TLSA records exist. Default true. */
   dane?: boolean;
   /** Extra `tls.connect` options (e.g. `ca`) for authenticated TLS. */
@@ -89,7 +100,7 @@ function routingDomain(domain: string): string {
 const SILENT: DeliveryLogger = { debug() {}, info() {}, warn() {} };
 
 /** Creates a delivery agent (see `DeliveryOptions`). */
-export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
+export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgent {
   const maxConnections = options.maxConnections ?? 100;
   const perDomain = options.maxConnectionsPerDomain ?? 10;
   const maxRecipients = options.maxRecipientsPerMessage ?? 100;
@@ -99,12 +110,19 @@ export function createDeliveryAgent(options: DeliveryOptions): DeliveryAgent {
   const closing = new AbortController();
   // Every pooled session and every waiting delivery listens to this one signal.
   setMaxListeners(0, closing.signal);
+  let resolver = options.resolver;
+  let mtaSts = options.mtaSts === false ? undefined : options.mtaSts;
+  if (resolver === undefined) {
+    const dns = createResolver();
+    resolver = dns;
+    if (options.mtaSts === undefined) mtaSts = createMtaStsSource({ resolver: dns });
+  }
   const context: DeliveryContext = {
-    resolver: options.resolver,
+    resolver,
     hostname: options.hostname ?? osHostname(),
     port: options.port ?? 25,
     smarthost: options.smarthost,
-    mtaSts: options.mtaSts,
+    mtaSts,
     dane: options.dane ?? true,
     tls: options.tls ?? {},
     addressPreference: options.addressPreference ?? 'ipv6',

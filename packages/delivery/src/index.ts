@@ -29,6 +29,8 @@ export { DeliveryError, type DeliveryErrorCode, isDeliveryError } from './delive
 export { type DeliveryWorkerOptions, processClaim, runDeliveryWorker } from './delivery-worker';
 /** MTA-STS policy type, the injectable policy source, and MX pattern matching (RFC 8461). */
 export { type MtaStsPolicy, type MtaStsPolicySource, matchesMxPattern, mtaStsAllowsMx } from './mta-sts';
+/** `@homing/policy`'s MTA-STS discovery as a policy source (the default without a resolver). */
+export { createMtaStsSource, type MtaStsSourceOptions } from './mta-sts-source';
 /** MX routing (RFC 5321 5.1, RFC 7505) and IDN normalisation. */
 export {
   type AddressPreference,

@@ -245,4 +245,30 @@ describe('deliver: recipients and addresses', { timeout: 30_000 }, () => {
     const result = await agent(peer.port).deliver({ from: 'a@example.org', to: ['postmaster@[127.0.0.1]'] }, message);
     expect(result.recipients[0]).toMatchObject({ status: 'delivered', mx: '127.0.0.1' });
   });
+
+  it('asks no MTA-STS policy for an address literal (RFC 8461 is about domains)', async () => {
+    const peer = await receiver();
+    const asked: string[] = [];
+    const policies = async (domain: string) => {
+      asked.push(domain);
+      return null;
+    };
+    const result = await agent(peer.port, { mtaSts: policies }).deliver(
+      { from: 'a@example.org', to: ['postmaster@[127.0.0.1]', 'user@example.net'] },
+      message,
+    );
+    expect(result.recipients.map((r) => r.status)).toEqual(['delivered', 'delivered']);
+    expect(asked).toEqual(['example.net']);
+  });
+
+  // With no options but a port, the agent makes its own resolver and MTA-STS source; an address
+  // literal needs neither, so this touches no DNS server at all.
+  it('works with no resolver given: its own defaults, and none is used for an address literal', async () => {
+    const peer = await receiver();
+    const own = createDeliveryAgent({ port: peer.port, hostname: 'mta.example.org', addressPreference: 'ipv4' });
+    agents.push(own);
+    const result = await own.deliver({ from: 'a@example.org', to: ['postmaster@[127.0.0.1]'] }, message);
+    expect(result.recipients[0]).toMatchObject({ status: 'delivered', mx: '127.0.0.1' });
+    expect(peer.messages).toHaveLength(1);
+  });
 });

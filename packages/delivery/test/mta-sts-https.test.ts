@@ -1,29 +1,22 @@
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo, LookupFunction } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
-import { createHttpsFetcher, createMtaStsCache, getMtaStsPolicy } from '@homing/policy';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDeliveryAgent, type DeliveryAgent, type MtaStsPolicySource } from '../src/index';
+import { createDeliveryAgent, createMtaStsSource, type DeliveryAgent } from '../src/index';
 import { makeCertificates, type TestCertificates } from './certificates';
 import { type Receiver, startReceiver } from './peers';
 
-// The whole MTA-STS path over loopback: the _mta-sts TXT record from the loopback DNS server, the
-// policy from a real HTTPS server through @homing/policy's getMtaStsPolicy, enforced by delivery.
+// The whole MTA-STS path over loopback: the _mta-sts TXT record and the policy host's address from
+// the loopback DNS server, the policy from a real HTTPS server through createMtaStsSource
+// (@homing/policy's getMtaStsPolicy), enforced by delivery.
 
 let dns: DnsServer;
 let https: Server;
 let certs: TestCertificates;
-let source: MtaStsPolicySource;
 let policyText = '';
 const receivers: Receiver[] = [];
 const agents: DeliveryAgent[] = [];
-
-// The policy host resolves to loopback only: no lookup ever leaves the machine.
-const loopbackLookup = ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-  if (options?.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
-  else callback(null, '127.0.0.1', 4);
-}) as unknown as LookupFunction;
 
 beforeAll(async () => {
   certs = makeCertificates(['mx.sts.example', 'mta-sts.sts.example']);
@@ -40,27 +33,10 @@ beforeAll(async () => {
       'sts.example': { MX: [{ priority: 10, exchange: 'mx.sts.example' }] },
       '_mta-sts.sts.example': { TXT: ['v=STSv1; id=20261127T1;'] },
       'mx.sts.example': { A: ['127.0.0.1'] },
+      // The policy host: createMtaStsSource looks it up with the same resolver.
+      'mta-sts.sts.example': { A: ['127.0.0.1'] },
     },
   });
-  const resolver = createResolver({ servers: [dns.address] });
-  const fetch = createHttpsFetcher({
-    ca: certs.ca.cert,
-    port: (https.address() as AddressInfo).port,
-    lookup: loopbackLookup,
-    timeoutMs: 3000,
-  });
-  // How an app wires @homing/policy into delivery: a policy, none, or an error (treated as none).
-  source = async (domain, options = {}) => {
-    const result = await getMtaStsPolicy(domain, {
-      resolver,
-      fetch,
-      cache: createMtaStsCache(),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-    if (result.status === 'policy') return result.policy!;
-    if (result.status === 'none') return null;
-    throw new Error(result.reason);
-  };
 });
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((agent) => agent.close()));
@@ -79,7 +55,13 @@ async function attempt(identity: { key: string; cert: string }) {
     hostname: 'mta.example.org',
     port: peer.port,
     addressPreference: 'ipv4',
-    mtaSts: source,
+    // How an app wires @homing/policy into delivery: createMtaStsSource, with the test CA and port.
+    // A new one per attempt: each test publishes a new policy under the same id, which a source's
+    // cache would rightly keep (RFC 8461 3.3).
+    mtaSts: createMtaStsSource({
+      resolver: createResolver({ servers: [dns.address] }),
+      https: { ca: certs.ca.cert, port: (https.address() as AddressInfo).port, timeoutMs: 3000 },
+    }),
     tls: { ca: certs.ca.cert },
     timeouts: { connect: 2000, greeting: 3000, command: 3000, mail: 3000, rcpt: 3000, dataStart: 3000, dataEnd: 3000 },
   });

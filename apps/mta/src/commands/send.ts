@@ -1,14 +1,11 @@
-import type { LookupFunction } from 'node:net';
 import { hostname } from 'node:os';
 import {
   createDeliveryAgent,
+  createMtaStsSource,
   formatReplyLine,
-  type MtaStsPolicySource,
   type RecipientOutcome,
   type Smarthost,
 } from '@homing/delivery';
-import type { Resolver } from '@homing/dns';
-import { createHttpsFetcher, createMtaStsCache, getMtaStsPolicy } from '@homing/policy';
 import { type Command, Option } from 'commander';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 
@@ -69,45 +66,6 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Host name lookups for the MTA-STS policy host go through the same resolver as the MX lookups (--dns). */
-function lookupWith(resolver: Resolver): LookupFunction {
-  return ((host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    const found = (records: string[], family: 4 | 6) =>
-      options?.all
-        ? callback(
-            null,
-            records.map((address) => ({ address, family })),
-          )
-        : callback(null, records[0], family);
-    resolver
-      .resolveA(host)
-      .then((answer) => found(answer.records, 4))
-      .catch(() =>
-        resolver
-          .resolveAaaa(host)
-          .then((answer) => found(answer.records, 6))
-          .catch((error: unknown) => callback(error)),
-      );
-  }) as unknown as LookupFunction;
-}
-
-/** @homing/policy's MTA-STS discovery as delivery's policy source: a policy, none, or an error (no policy). */
-function mtaStsSource(resolver: Resolver): MtaStsPolicySource {
-  const fetch = createHttpsFetcher({ lookup: lookupWith(resolver) });
-  const cache = createMtaStsCache();
-  return async (domain, options = {}) => {
-    const result = await getMtaStsPolicy(domain, {
-      resolver,
-      fetch,
-      cache,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-    if (result.status === 'policy' && result.policy !== undefined) return result.policy;
-    if (result.status === 'none') return null;
-    throw new Error(result.reason);
-  };
-}
-
 /** The reply to show: the remote reply line, or the reason when no server replied. */
 function replyText(outcome: RecipientOutcome): string {
   return outcome.reply === undefined ? outcome.reason : formatReplyLine(outcome.reply);
@@ -150,7 +108,7 @@ export function registerSendCommand(program: Command): void {
     const resolver = resolverFromOptions(options);
     const agent = createDeliveryAgent({
       resolver,
-      mtaSts: mtaStsSource(resolver),
+      mtaSts: createMtaStsSource({ resolver }),
       hostname: options.hostname ?? hostname(),
       port: mxPort,
       ...(smarthost === undefined ? {} : { smarthost }),

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { type ClientTimeouts, type ClientTlsOptions, connect } from '@homing/smtp/client';
 import { DeliveryError } from '../delivery-error';
 import type { MtaStsPolicy, MtaStsPolicySource } from '../mta-sts';
@@ -89,7 +90,8 @@ function failAll(recipients: readonly string[], failure: FailureClass, mx?: stri
 }
 
 async function policyFor(context: DeliveryContext, domain: string, signal?: AbortSignal): Promise<MtaStsPolicy | null> {
-  if (context.mtaSts === undefined || context.smarthost !== undefined) return null;
+  // RFC 8461 applies to domains: no policy for an address literal (and no _mta-sts lookup of an IP).
+  if (context.mtaSts === undefined || context.smarthost !== undefined || isIP(domain) !== 0) return null;
   try {
     return await context.mtaSts(domain, signal === undefined ? {} : { signal });
   } catch (error) {
