@@ -196,3 +196,14 @@ for (const [name, value] of cpu) {
   console.log(`| ${name} | ${Math.round(median(value.plain))} | ${Math.round(median(value.reuse))} |`);
 }
 console.log('\nGoal: homing >= 1.5x smtp-server and >= 0.8x smtp-sink in both modes.');
+const sink = results.get('postfix smtp-sink')!;
+const peer = results.get('smtp-server')!;
+const checks: [string, number, number][] = [
+  ['vs smtp-sink, new connection each', homing.plain / sink.plain, 0.8],
+  ['vs smtp-sink, -d', homing.reuse / sink.reuse, 0.8],
+  ['vs smtp-server, new connection each', homing.plain / peer.plain, 1.5],
+  ['vs smtp-server, -d', homing.reuse / peer.reuse, 1.5],
+];
+for (const [what, ratio, goal] of checks) {
+  console.log(`- ${what}: ${ratio.toFixed(2)}x (goal ${goal}x) ${ratio >= goal ? 'met' : 'NOT met'}`);
+}
