@@ -1,7 +1,7 @@
 // Messages per second accepted by `homing sink`, Postfix's smtp-sink and nodemailer's smtp-server
 // (discarding), each driven by Postfix's smtp-source on loopback, with and without -d (several
 // messages per connection). Each server runs in its own process, as smtp-sink does.
-// Env: SMTP_BENCH_MESSAGES (default 20000), SMTP_BENCH_RUNS (default 1; the median is printed).
+// Env: SMTP_BENCH_MESSAGES (default 20000), SMTP_BENCH_RUNS (default 3; the median is printed).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -12,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const postfix = join(root, '.cache/postfix/usr');
 const env = { ...process.env, LD_LIBRARY_PATH: join(postfix, 'lib/postfix') };
 const messages = Number(process.env.SMTP_BENCH_MESSAGES ?? 20000);
-const runs = Number(process.env.SMTP_BENCH_RUNS ?? 1);
+const runs = Number(process.env.SMTP_BENCH_RUNS ?? 3);
 const sessions = 20;
 const size = 10240;
 
@@ -139,15 +139,15 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-function drive(port: number, reuse: boolean): number {
-  const args = ['-s', String(sessions), '-m', String(messages), '-l', String(size)];
+function drive(port: number, reuse: boolean, count = messages): number {
+  const args = ['-s', String(sessions), '-m', String(count), '-l', String(size)];
   if (reuse) args.push('-d');
   args.push(`127.0.0.1:${port}`);
   const started = process.hrtime.bigint();
   const result = spawnSync(join(postfix, 'sbin/smtp-source'), args, { env, encoding: 'utf8', timeout: 300_000 });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`smtp-source failed (${result.status}): ${result.stderr}`);
-  return messages / seconds;
+  return count / seconds;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -166,7 +166,12 @@ try {
   }
   for (let run = 0; run < runs; run++) {
     for (const reuse of [false, true]) {
-      for (const { name, port, child } of started) {
+      // Each run starts with another server, and each measurement follows a short unmeasured
+      // burst to the same server: the one measured first after a quiet spell (smtp-server's
+      // slow new-connection run) would otherwise start on a cold CPU and a cold JIT.
+      const order = [...started.slice(run % started.length), ...started.slice(0, run % started.length)];
+      for (const { name, port, child } of order) {
+        drive(port, reuse, Math.max(200, Math.floor(messages / 10)));
         const before = cpuSeconds(child.pid);
         samples.get(name)![reuse ? 'reuse' : 'plain'].push(drive(port, reuse));
         cpu.get(name)![reuse ? 'reuse' : 'plain'].push(((cpuSeconds(child.pid) - before) * 1e6) / messages);
