@@ -184,6 +184,19 @@ describe('the SMTP server over real sockets', () => {
     expect(await second.reply()).toBe('421 4.7.0 mx.test Too many connections, try later\r\n');
   });
 
+  it('forgets a connection that a connect hook turns away at once with 421', async () => {
+    const { server, port } = await start({
+      hooks: { connect: () => ({ action: 'reject', code: 421, enhanced: '4.7.0', text: 'Go away' }) },
+    });
+    for (let i = 0; i < 3; i++) {
+      const client = await open(port);
+      expect(await client.reply()).toBe('421 4.7.0 Go away\r\n');
+      await client.waitClosed();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(server.stats()).toMatchObject({ connections: 0, connectionsTotal: 3 });
+  });
+
   it('closes an idle session with 421 4.4.2', async () => {
     const { server, port } = await start({ limits: { idleTimeout: 200 } });
     const client = await open(port);

@@ -127,7 +127,11 @@ export class Connection {
     // The listener sets TCP_NODELAY at accept; replies go out as soon as they are written.
     this.attach(socket, !borrowedReads);
     socket.once('close', this.onClose);
-    context.logger?.info({ id: this.info.id, address: this.info.remoteAddress }, 'smtp connected');
+  }
+
+  /** Starts the session (greeting or connect hook); call once the server counts the connection. */
+  start(): void {
+    this.context.logger?.info({ id: this.info.id, address: this.info.remoteAddress }, 'smtp connected');
     this.pump();
   }
 

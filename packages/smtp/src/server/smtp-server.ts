@@ -46,7 +46,7 @@ export class SmtpServer {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.perIp = this.limits.connectionsPerIp < this.limits.connections;
     this.eagerAddress = options.logger !== undefined || Object.keys(options.hooks ?? {}).length > 0;
-    // A timeout fires at most a tenth late (and never later than a second).
+    // A sweep every tenth of the shorter timeout (5 ms to 1 s): a timeout fires up to two sweeps late.
     const shortest = Math.min(this.limits.idleTimeout, this.limits.sessionTimeout);
     this.sweepInterval = Math.max(5, Math.min(1000, Math.floor(shortest / 10)));
     const secureContext: SecureContext | undefined = options.tls ? createSecureContext(options.tls) : undefined;
@@ -193,13 +193,15 @@ export class SmtpServer {
       this.sweepTimer.unref();
     }
     const connection = new Connection(socket, secure, this.context, address, local, borrowedReads);
+    // Counted before it starts: a connect hook may end it at once (and `forget` must find it).
     this.connections.add(connection);
+    connection.start();
     if (this.closing) connection.closeWhenIdle();
     return connection;
   }
 
   private sweep(): void {
-    const now = performance.now();
+    const now = this.context.now();
     for (const connection of this.connections) connection.checkTimeouts(now);
   }
 
