@@ -108,4 +108,9 @@ export interface Config {
   limits: LimitsConfig;
   /** Port of remote MX hosts (default 25; tests use a loopback receiver). */
   remotePort: number;
+  /**
+   * True for the development default only: no DNS is reachable, so no DNS-based check runs at all
+   * (Authentication-Results says `none`). Not a YAML key.
+   */
+  offline?: boolean;
 }
