@@ -1,0 +1,177 @@
+import type { Resolver } from '@homing/dns';
+import { checkSpf } from '@homing/policy';
+import type { Queue } from '@homing/queue';
+import { isQueueError } from '@homing/queue';
+import type { Decision, Mailbox, SessionInfo, SmtpServerHooks } from '@homing/smtp/server';
+import type { Config } from '../../config/config-types';
+import type { RecipientResolution } from '../local-delivery/recipient-resolver';
+import type { EventLog, ListenerName, Metrics } from '../observability/observability-types';
+import { runConnectChecks } from './connect-checks';
+import { type FilterVerdict, dnsErrorVerdict, firstRefusal, refusalOf, rejectDecision, withBudget } from './filter-verdict';
+import { acceptMessage } from './message-acceptance';
+
+/** What the inbound hooks read; functions, so a reload swaps what they return without new hooks. */
+export interface InboundContext {
+  config(): Config;
+  resolver(): Resolver;
+  /** Resolves a recipient address against our domains, users and aliases. */
+  resolveRecipient(address: string): RecipientResolution;
+  /** True when the mailbox is over its quota (only asked when a quota is set). */
+  overQuota?(mailbox: string): Promise<boolean>;
+  queue(): Queue;
+  log: EventLog;
+  metrics: Metrics;
+  /** Where message bodies too large for memory wait for their enqueue. */
+  tmpDir: string;
+  /** Called after each enqueue, to start local delivery at once. */
+  onQueued(id: string): void;
+}
+
+/** What the hooks learnt about one connection, kept between phases. */
+export interface InboundSession {
+  listener: ListenerName;
+  host: string | undefined;
+  /** Junk verdicts of the connect phase: they apply to every message of the connection. */
+  connectJunk: FilterVerdict[];
+  /** Junk verdicts of the current transaction (MAIL phase). */
+  mailJunk: FilterVerdict[];
+  /** The SPF result word of the current transaction, for the log. */
+  spf: string | undefined;
+}
+
+const sessions = new WeakMap<SessionInfo, InboundSession>();
+
+/** The hooks' memory of a session (created at connect). */
+export function inboundSession(session: SessionInfo): InboundSession {
+  let state = sessions.get(session);
+  if (state === undefined) {
+    state = { listener: 'mx', host: undefined, connectJunk: [], mailJunk: [], spf: undefined };
+    sessions.set(session, state);
+  }
+  return state;
+}
+
+/** Logs a verdict that did something (junk, reject, tempfail) and counts it. */
+export function logVerdict(context: InboundContext, id: string, verdict: FilterVerdict): void {
+  if (verdict.action === 'accept') return;
+  context.log.event(id, 'filter', verdict.action, { name: verdict.filter, reason: verdict.reason });
+  if (verdict.action === 'junk') context.metrics.junked(verdict.filter);
+  if (verdict.dnsError) context.metrics.dnsFailure(verdict.filter);
+}
+
+/** Refuses with the verdict's reply, counting it under the filter's name. */
+function refuse(context: InboundContext, verdict: FilterVerdict, closing = false): Decision {
+  context.metrics.messageRejected(verdict.filter);
+  const reply = refusalOf(verdict);
+  if (reply === undefined) return { action: 'accept' };
+  // RFC 5321 3.1: a refused connection gets 554 and is closed; 421 when it may come back later.
+  if (closing) return rejectDecision({ ...reply, code: reply.code >= 500 ? 554 : 421 });
+  return rejectDecision(reply);
+}
+
+/**
+ * The hooks of the MX listener, in OpenSMTPD's check -> filter -> proceed shape. The MX
+ * accepts mail for our domains only: no relay for anybody, and no AUTH (no `auth` hook, so the
+ * core never offers it).
+ */
+export function createMxHooks(context: InboundContext): SmtpServerHooks {
+  return {
+    async connect(session) {
+      const state = inboundSession(session);
+      const config = context.config();
+      context.metrics.connectionOpened('mx');
+      session.signal.addEventListener('abort', () => context.metrics.connectionClosed('mx'), { once: true });
+      if (config.offline) {
+        context.log.event(session.id, 'smtp', 'connected', { address: session.remoteAddress });
+        return { action: 'accept' };
+      }
+      const findings = await runConnectChecks(session.remoteAddress, config.filters, context.resolver(), session.signal);
+      state.host = findings.host;
+      context.log.event(session.id, 'smtp', 'connected', {
+        address: session.remoteAddress,
+        host: findings.host ?? 'unknown',
+      });
+      for (const verdict of findings.verdicts) logVerdict(context, session.id, verdict);
+      const refusal = firstRefusal(findings.verdicts);
+      if (refusal) return refuse(context, refusal, true);
+      state.connectJunk = findings.verdicts.filter((v) => v.action === 'junk');
+      return { action: 'accept' };
+    },
+
+    async mail(session, from) {
+      const state = inboundSession(session);
+      state.mailJunk = [];
+      state.spf = undefined;
+      const config = context.config();
+      const spf = config.filters.spf;
+      if (config.offline || !spf.enabled) return { action: 'accept' };
+      const helo = session.hello?.domain ?? '';
+      const result = await withBudget(
+        config.filters.timeoutMs,
+        (signal) =>
+          checkSpf(
+            { ip: session.remoteAddress, helo, sender: from?.address ?? null },
+            { resolver: context.resolver(), receiver: config.hostname, signal },
+          ),
+        () => undefined,
+        session.signal,
+      );
+      state.spf = result?.result ?? 'temperror';
+      let verdict: FilterVerdict | undefined;
+      if (result === undefined || result.result === 'temperror') {
+        const reason = result?.reason ?? `SPF took longer than ${config.filters.timeoutMs} ms`;
+        verdict = dnsErrorVerdict('spf', spf.onDnsError, reason);
+      } else if (result.result === 'fail') {
+        const why = result.explanation ? `: ${result.explanation}` : '';
+        verdict = {
+          filter: 'spf',
+          action: spf.fail,
+          reason: `SPF fail for ${result.sender} from ${session.remoteAddress}${why}`,
+        };
+      } else if (result.result === 'softfail') {
+        verdict = { filter: 'spf', action: spf.softfail, reason: `SPF softfail for ${result.sender} from ${session.remoteAddress}` };
+      }
+      if (verdict === undefined) return { action: 'accept' };
+      logVerdict(context, session.id, verdict);
+      if (verdict.action === 'junk') state.mailJunk.push(verdict);
+      if (firstRefusal([verdict])) return refuse(context, verdict);
+      return { action: 'accept' };
+    },
+
+    async rcpt(session, to) {
+      return checkRecipient(context, to);
+    },
+
+    async data(session, message) {
+      return acceptMessage(context, session, message, inboundSession(session));
+    },
+  };
+}
+
+/** RCPT TO on the MX: our users and aliases only (RFC 5321 4.5.1: postmaster always). */
+async function checkRecipient(context: InboundContext, to: Mailbox): Promise<Decision> {
+  const resolution = context.resolveRecipient(to.address);
+  if (resolution.kind === 'not-ours') {
+    context.metrics.messageRejected('relay');
+    return { action: 'reject', code: 550, enhanced: '5.7.1', text: 'Relaying denied' };
+  }
+  if (resolution.kind === 'unknown') {
+    context.metrics.messageRejected('unknown-user');
+    return { action: 'reject', code: 550, enhanced: '5.1.1', text: `<${to.address}>: no such user here` };
+  }
+  const config = context.config();
+  if (config.quota !== undefined && context.overQuota) {
+    for (const mailbox of resolution.mailboxes) {
+      if (await context.overQuota(mailbox)) {
+        context.metrics.messageRejected('quota');
+        return { action: 'reject', code: 452, enhanced: '4.2.2', text: `<${to.address}>: mailbox full, try again later` };
+      }
+    }
+  }
+  return { action: 'accept' };
+}
+
+/** True for the queue's "storage failed" errors, which become `451 4.3.0`. */
+export function isStorageError(error: unknown): boolean {
+  return isQueueError(error);
+}
