@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp, type HomingServer, startHoming } from './harness';
+import { converse, python, swaks } from './smtp-talk';
+
+// A real `homing start` on loopback, DNS from the loopback server: mail from a host with
+// FCrDNS and SPF pass lands in the Inbox; the MX relays for nobody and offers no AUTH.
+describe('homing start: the MX', () => {
+  let server: HomingServer;
+  beforeAll(async () => {
+    server = await startHoming({
+      users: [
+        { address: 'alice@example.org', password: 'alice-password' },
+        { address: 'bob@example.org', password: 'bob-password' },
+      ],
+    });
+  }, 30_000);
+  afterAll(() => cleanUp(server));
+
+  it('delivers a message from swaks to the Maildir with Received and Authentication-Results', async () => {
+    const before = server.maildir('alice@example.org');
+    const result = await swaks([
+      '--server', '127.0.0.1', '--port', String(server.mxPort),
+      '--from', 'someone@sender.test', '--to', 'alice@example.org',
+      '--helo', 'mail.sender.test', '--header', 'Subject: from swaks', '--body', 'hello from swaks',
+    ]);
+    expect(result.output).toMatch(/<~ {2}250 2\.0\.0 Ok: queued as /);
+    expect(result.code).toBe(0);
+    const text = await server.waitForNew('alice@example.org', before);
+    expect(text).toMatch(/^Return-Path: <someone@sender\.test>\r\n/);
+    expect(text).toMatch(/\r\nReceived: from mail\.sender\.test \(mail\.sender\.test \[127\.0\.0\.1\]\)\r\n\tby mx\.example\.org \(Homing\) with ESMTP/);
+    expect(text).toMatch(/\r\nAuthentication-Results: mx\.example\.org;[^]*spf=pass/);
+    expect(text).toContain('Subject: from swaks');
+    expect(text).toContain('hello from swaks');
+    expect(text).not.toContain('X-Homing-Junk');
+  }, 30_000);
+
+  it('delivers a message from Python smtplib over STARTTLS to two users at once', async () => {
+    const before = [server.maildir('alice@example.org'), server.maildir('bob@example.org')];
+    const script = [
+      'import smtplib, ssl, sys',
+      'ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE',
+      's = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="mail.sender.test")',
+      's.starttls(context=ctx); s.ehlo("mail.sender.test")',
+      'msg = "From: someone@sender.test\\r\\nTo: alice@example.org\\r\\nSubject: smtplib\\r\\nMessage-ID: <py1@sender.test>\\r\\n\\r\\nhello from python\\r\\n"',
+      'refused = s.sendmail("someone@sender.test", ["alice@example.org", "Bob@Example.ORG"], msg)',
+      'print("refused", refused); s.quit()',
+    ].join('\n');
+    const out = await python(script, [String(server.mxPort)]);
+    expect(out.trim()).toBe('refused {}');
+    const text = await server.waitForNew('alice@example.org', before[0]!);
+    await server.waitForNew('bob@example.org', before[1]!);
+    expect(text).toContain('with ESMTPS');
+    expect(text).toContain('Message-ID: <py1@sender.test>');
+    await server.waitForLine(/ smtp message .*msgid="?<py1@sender\.test>/);
+  }, 30_000);
+
+  it('refuses an unknown user at RCPT with 550 5.1.1', async () => {
+    const c = await converse(server.mxPort);
+    expect(await c.send('EHLO mail.sender.test')).toMatch(/^250/);
+    expect(await c.send('MAIL FROM:<someone@sender.test>')).toMatch(/^250/);
+    expect(await c.send('RCPT TO:<nobody@example.org>')).toMatch(/^550 5\.1\.1 /);
+    c.close();
+  }, 15_000);
+
+  it('relays for nobody, not even for 127.0.0.1', async () => {
+    const c = await converse(server.mxPort, '127.0.0.1');
+    expect(await c.send('EHLO mail.sender.test')).toMatch(/^250/);
+    expect(await c.send('MAIL FROM:<alice@example.org>')).toMatch(/^250/);
+    expect(await c.send('RCPT TO:<someone@elsewhere.test>')).toMatch(/^550 5\.7\.1 Relaying denied/);
+    expect(await c.send('RCPT TO:<alice@example.org.elsewhere.test>')).toMatch(/^550 5\.7\.1/);
+    c.close();
+  }, 15_000);
+
+  it('answers AUTH on the MX with 503 5.5.1, also after STARTTLS is not offered AUTH', async () => {
+    const c = await converse(server.mxPort);
+    const ehlo = await c.send('EHLO mail.sender.test');
+    expect(ehlo).not.toMatch(/AUTH/);
+    expect(ehlo).toMatch(/STARTTLS/);
+    expect(await c.send('AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAGFsaWNlLXBhc3N3b3Jk')).toMatch(/^503 5\.5\.1 /);
+    c.close();
+    await server.waitForLine(/ smtp failed-command .*command="AUTH PLAIN".*result="503 5\.5\.1/);
+  }, 15_000);
+
+  it('always accepts postmaster, of every domain, and delivers it to the first user', async () => {
+    const before = server.maildir('alice@example.org').length;
+    const c = await converse(server.mxPort);
+    await c.send('EHLO mail.sender.test');
+    expect(await c.send('MAIL FROM:<>')).toMatch(/^250/);
+    expect(await c.send('RCPT TO:<postmaster@example.org>')).toMatch(/^250/);
+    expect(await c.send('RCPT TO:<Postmaster>')).toMatch(/^250/);
+    expect(await c.send('DATA')).toMatch(/^354/);
+    expect(await c.send('Subject: to postmaster\r\n\r\nhi\r\n.')).toMatch(/^250 2\.0\.0/);
+    c.close();
+    // Both recipients are the same mailbox: delivered once.
+    await server.waitForMail('alice@example.org', before + 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.maildir('alice@example.org').length).toBe(before + 1);
+  }, 15_000);
+
+  it('delivers user+tag@ to user', async () => {
+    const before = server.maildir('bob@example.org');
+    const c = await converse(server.mxPort);
+    await c.send('EHLO mail.sender.test');
+    await c.send('MAIL FROM:<someone@sender.test>');
+    expect(await c.send('RCPT TO:<bob+lists@example.org>')).toMatch(/^250/);
+    await c.send('DATA');
+    expect(await c.send('Subject: tagged\r\n\r\nhi\r\n.')).toMatch(/^250/);
+    c.close();
+    expect(await server.waitForNew('bob@example.org', before)).toContain('Delivered-To: bob@example.org');
+  }, 15_000);
+
+  it('accepts a body line over 1000 octets and stores it as received', async () => {
+    const before = server.maildir('bob@example.org');
+    const long = 'x'.repeat(5000);
+    const c = await converse(server.mxPort);
+    await c.send('EHLO mail.sender.test');
+    await c.send('MAIL FROM:<someone@sender.test>');
+    await c.send('RCPT TO:<bob@example.org>');
+    await c.send('DATA');
+    expect(await c.send(`Subject: long line\r\n\r\n${long}\r\n.`)).toMatch(/^250/);
+    c.close();
+    expect(await server.waitForNew('bob@example.org', before)).toContain(`\r\n\r\n${long}\r\n`);
+  }, 15_000);
+});
