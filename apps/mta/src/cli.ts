@@ -8,6 +8,7 @@ import { registerRdnsCommand } from './commands/rdns';
 import { registerSendCommand } from './commands/send';
 import { registerSinkCommand } from './commands/sink';
 import { registerSpfCommand } from './commands/spf';
+import { registerStartCommand } from './commands/start';
 
 /** Builds the `homing` program with every subcommand registered. */
 export function createProgram(): Command {
@@ -19,6 +20,7 @@ export function createProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'homing: ')) })
     .exitOverride();
   // Each command lives in its own file under src/commands/ and registers itself here, one line each.
+  registerStartCommand(program);
   registerDnsCommand(program);
   registerDkimCommand(program);
   registerSpfCommand(program);

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import type { Config } from '../config/config-types';
 import { developmentConfig } from '../config/development-default';
 import { loadConfig } from '../config/load-config';
+import { formatAddress } from '../server/listen-addresses';
 import { createEventLog } from '../server/observability/event-log';
 import { createMetrics } from '../server/observability/metrics';
-import { formatAddress } from '../server/listen-addresses';
 import { startServer } from '../server/start-server';
 
 /** Where `homing start` looks for its config when `--config` is not given. */
@@ -99,7 +99,9 @@ async function start(flags: StartFlags): Promise<number> {
         text: `swaks --server ${mx.host} --port ${mx.port} --from someone@example.net --to dev@example.test`,
       });
     }
-    log.event(log.runId, 'server', 'mail', { text: `delivered mail goes to ${join(config.state, 'mail', 'example.test', 'dev', 'new')}` });
+    log.event(log.runId, 'server', 'mail', {
+      text: `delivered mail goes to ${join(config.state, 'mail', 'example.test', 'dev', 'new')}`,
+    });
   }
 
   return new Promise<number>((resolve) => {
@@ -115,7 +117,9 @@ async function start(flags: StartFlags): Promise<number> {
           resolve(0);
         },
         (error: unknown) => {
-          log.event(log.runId, 'server', 'stop-failed', { error: error instanceof Error ? error.message : String(error) });
+          log.event(log.runId, 'server', 'stop-failed', {
+            error: error instanceof Error ? error.message : String(error),
+          });
           resolve(1);
         },
       );

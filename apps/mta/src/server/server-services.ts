@@ -34,7 +34,9 @@ export async function startServices(options: {
     return size;
   });
   const metricsServer =
-    config.listen.metrics.length > 0 ? await startMetricsServer({ addresses: config.listen.metrics, metrics }) : undefined;
+    config.listen.metrics.length > 0
+      ? await startMetricsServer({ addresses: config.listen.metrics, metrics })
+      : undefined;
   const control = await startControlServer({
     path: config.listen.control,
     queue,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createResolver, type Resolver } from '@homing/dns';
@@ -5,14 +6,16 @@ import { openFileQueue, type Queue } from '@homing/queue';
 import { createServer, type SmtpServer } from '@homing/smtp/server';
 import type { Config } from '../config/config-types';
 import { loadConfig } from '../config/load-config';
-import { readUsersFile } from '../users/users-file';
+import { hashPassword, readUsersFile, verifyPassword } from '../users/users-file';
 import { createMxHooks, type InboundContext } from './inbound/mx-hooks';
 import { type BoundAddress, formatAddress, listenAll } from './listen-addresses';
 import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker';
 import { createMaildirStore } from './local-delivery/maildir';
 import { createRecipientResolver, type RecipientResolution } from './local-delivery/recipient-resolver';
 import type { EventLog, Metrics } from './observability/observability-types';
-import { startServices, type Services } from './server-services';
+import { type Services, startServices } from './server-services';
+import { AuthThrottle } from './submission/auth-throttle';
+import { createSubmissionHooks, type SubmissionContext } from './submission/submission-hooks';
 
 /** What `startServer` needs besides the config. */
 export interface StartServerOptions {
@@ -25,7 +28,12 @@ export interface StartServerOptions {
 /** A running server. */
 export interface RunningServer {
   /** The addresses each listener is bound to. */
-  readonly addresses: { mx: BoundAddress[]; submission: BoundAddress[]; submissions: BoundAddress[]; metrics: BoundAddress[] };
+  readonly addresses: {
+    mx: BoundAddress[];
+    submission: BoundAddress[];
+    submissions: BoundAddress[];
+    metrics: BoundAddress[];
+  };
   readonly config: Config;
   /** Re-reads config, users and certificates; a bad config is refused and the old one stays. */
   reload(): Promise<{ ok: true } | { ok: false; error: string }>;
@@ -39,6 +47,20 @@ interface LiveState {
   resolver: Resolver;
   resolve: (address: string) => RecipientResolution;
   users: string[];
+  /** User address -> password hash. */
+  hashes: Map<string, string>;
+  /** User address -> the addresses they may send as. */
+  owned: Map<string, Set<string>>;
+}
+
+/** A user's own address and the aliases whose only target is that user. */
+function ownedAddresses(users: readonly string[], aliases: Record<string, string[]>): Map<string, Set<string>> {
+  const owned = new Map(users.map((user) => [user.toLowerCase(), new Set([user.toLowerCase()])]));
+  for (const [alias, targets] of Object.entries(aliases)) {
+    if (alias.startsWith('@') || targets.length !== 1) continue;
+    owned.get(targets[0]!.toLowerCase())?.add(alias.toLowerCase());
+  }
+  return owned;
 }
 
 async function readTls(config: Config): Promise<{ key: Buffer; cert: Buffer }> {
@@ -49,7 +71,11 @@ async function readTls(config: Config): Promise<{ key: Buffer; cert: Buffer }> {
 async function buildLiveState(config: Config, log: EventLog): Promise<LiveState> {
   const { users, problems } = await readUsersFile(config.users);
   for (const problem of problems) {
-    log.event(log.runId, 'config', 'users-line-skipped', { file: config.users, line: problem.line, reason: problem.message });
+    log.event(log.runId, 'config', 'users-line-skipped', {
+      file: config.users,
+      line: problem.line,
+      reason: problem.message,
+    });
   }
   const addresses = users.map((u) => u.address);
   const postmaster = config.postmaster.length > 0 ? config.postmaster : addresses.slice(0, 1);
@@ -64,7 +90,14 @@ async function buildLiveState(config: Config, log: EventLog): Promise<LiveState>
     timeoutMs: Math.max(500, Math.floor(config.filters.timeoutMs / 2)),
     logger: log.libraryLogger('dns'),
   });
-  return { config, resolver, resolve: (address) => recipients.resolve(address), users: addresses };
+  return {
+    config,
+    resolver,
+    resolve: (address) => recipients.resolve(address),
+    users: addresses,
+    hashes: new Map(users.map((u) => [u.address.toLowerCase(), u.hash])),
+    owned: ownedAddresses(addresses, config.aliases),
+  };
 }
 
 /** Starts `homing start`: the queue, local delivery, the MX listeners, metrics and the control socket. */
@@ -127,12 +160,50 @@ export async function startServer(initial: Config, options: StartServerOptions):
     logger: log.libraryLogger('smtp'),
   });
 
+  // The hash of a random password, checked when the user does not exist.
+  const dummyHash = await hashPassword(randomBytes(16).toString('hex'));
+  const submissionContext: SubmissionContext = {
+    ...context,
+    async verifyUser(user, password) {
+      const hash = live.hashes.get(user);
+      // A missing user costs the same as a wrong password, so timing does not tell who exists.
+      if (hash === undefined) {
+        await verifyPassword(password, dummyHash).catch(() => false);
+        return false;
+      }
+      return verifyPassword(password, hash);
+    },
+    ownedAddresses: (user) => live.owned.get(user.toLowerCase()) ?? new Set(),
+    throttle: new AuthThrottle(),
+    outbound: false,
+  };
+  const submissionServer = (listener: 'submission' | 'submissions'): SmtpServer =>
+    createServer({
+      hostname: initial.hostname,
+      tls,
+      auth: { mechanisms: ['PLAIN', 'LOGIN'], required: true },
+      limits: {
+        messageSize: initial.limits.messageSize,
+        recipients: initial.limits.recipients,
+        connections: initial.limits.connections,
+        connectionsPerIp: initial.limits.connectionsPerIp,
+        idleTimeout: initial.limits.idleTimeoutMs,
+      },
+      hooks: createSubmissionHooks(submissionContext, listener),
+      logger: log.libraryLogger('smtp'),
+    });
+  const submission = submissionServer('submission');
+  const submissions = submissionServer('submissions');
+  const smtpServers = [mx, submission, submissions];
+
   let services: Services | undefined;
   const listening: RunningServer['addresses'] = { mx: [], submission: [], submissions: [], metrics: [] };
   try {
     listening.mx = await listenAll(mx, initial.listen.mx, false);
+    listening.submission = await listenAll(submission, initial.listen.submission, false);
+    listening.submissions = await listenAll(submissions, initial.listen.submissions, true);
   } catch (error) {
-    await mx.close({ timeout: 0 });
+    await Promise.all(smtpServers.map((server) => server.close({ timeout: 0 })));
     await localDelivery.stop();
     await queue.close();
     throw error;
@@ -144,7 +215,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
       next = await (options.reloadConfig ?? (() => loadConfig(live.config.source)))();
       const nextLive = await buildLiveState(next, log);
       const nextTls = await readTls(next);
-      setServerTls(mx, nextTls);
+      for (const server of smtpServers) setServerTls(server, nextTls);
       live = nextLive;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -164,7 +235,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
       hostname: live.config.hostname,
       domains: live.config.domains,
       listen: Object.fromEntries(Object.entries(listening).map(([k, v]) => [k, v.map(formatAddress)])),
-      smtp: mx.stats(),
+      smtp: { mx: mx.stats(), submission: submission.stats(), submissions: submissions.stats() },
     };
   }
 
@@ -177,7 +248,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
     reload,
     close(graceMs = 30_000) {
       closing ??= (async () => {
-        await mx.close({ timeout: graceMs });
+        await Promise.all(smtpServers.map((server) => server.close({ timeout: graceMs })));
         await localDelivery.stop();
         await services?.close();
         await queue.close();

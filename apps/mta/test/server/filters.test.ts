@@ -46,7 +46,11 @@ describe('homing start: filters with their default actions', () => {
   beforeAll(async () => {
     server = await startHoming({
       zones: zones(),
-      extraConfig: ['filters:', '  timeout: 1s', '  dnsbl: { zones: [bl.test], message: "Blocked: {ip} is listed in {zone}" }'].join('\n'),
+      extraConfig: [
+        'filters:',
+        '  timeout: 1s',
+        '  dnsbl: { zones: [bl.test], message: "Blocked: {ip} is listed in {zone}" }',
+      ].join('\n'),
     });
   }, 30_000);
   afterAll(() => cleanUp(server));

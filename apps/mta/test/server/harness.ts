@@ -29,7 +29,12 @@ export interface HomingServer {
   /** Waits until `count` files are in the folder. */
   waitForMail(address: string, count?: number, folder?: 'INBOX' | 'Junk', timeoutMs?: number): Promise<string[]>;
   /** Waits for a file that is not in `before`; resolves its text. */
-  waitForNew(address: string, before: readonly string[], folder?: 'INBOX' | 'Junk', timeoutMs?: number): Promise<string>;
+  waitForNew(
+    address: string,
+    before: readonly string[],
+    folder?: 'INBOX' | 'Junk',
+    timeoutMs?: number,
+  ): Promise<string>;
   signal(name: NodeJS.Signals): void;
   /** SIGTERM, then waits for exit; resolves the exit code. */
   stop(): Promise<number | null>;
@@ -141,7 +146,9 @@ export async function startHoming(options: HomingServerOptions = {}): Promise<Ho
     if (found) return Promise.resolve(found);
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms; stdout:\n${out.join('\n')}\nstderr:\n${err}`));
+        reject(
+          new Error(`no line matching ${pattern} in ${timeoutMs} ms; stdout:\n${out.join('\n')}\nstderr:\n${err}`),
+        );
       }, timeoutMs);
       waiters.push({
         pattern,
@@ -188,7 +195,9 @@ export async function startHoming(options: HomingServerOptions = {}): Promise<Ho
         const files = maildir(address, folder);
         if (files.length >= count) return files;
         if (Date.now() > deadline) {
-          throw new Error(`${files.length} of ${count} messages in ${folderPath(address, folder)}; stdout:\n${out.join('\n')}`);
+          throw new Error(
+            `${files.length} of ${count} messages in ${folderPath(address, folder)}; stdout:\n${out.join('\n')}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -122,7 +122,10 @@ describe('homing start: lifecycle', () => {
     const dir = mkdtempSync(join(tmpdir(), 'homing-bad-config-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'homing.yml');
-    writeFileSync(path, 'domain: example.org\nhostname: mx.example.org\ntls: { cert: /nonexistent/cert.pem, key: /nonexistent/key.pem }\nusers: /nonexistent/users\n');
+    writeFileSync(
+      path,
+      'domain: example.org\nhostname: mx.example.org\ntls: { cert: /nonexistent/cert.pem, key: /nonexistent/key.pem }\nusers: /nonexistent/users\n',
+    );
     const run = await runHoming(['start', '--config', path]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:\\d+: tls\\.cert: `));
@@ -131,11 +134,16 @@ describe('homing start: lifecycle', () => {
 
   it('runs from exactly the README minimal config (280 characters at most)', async () => {
     const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
-    const match = /<!-- minimal-config -->\s*```yaml\n([^]*?)```/.exec(readme);
+    const match = /<!-- minimal-config -->\s*```yaml\n([\s\S]*?)```/.exec(readme);
     expect(match, 'the README marks its minimal config with <!-- minimal-config -->').toBeTruthy();
     const minimal = match![1]!;
     expect(minimal.length).toBeLessThanOrEqual(280);
-    expect(minimal.trim().split('\n').map((l) => l.split(':')[0])).toEqual(['domain', 'hostname', 'tls', 'users']);
+    expect(
+      minimal
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[0]),
+    ).toEqual(['domain', 'hostname', 'tls', 'users']);
     // The same text with paths replaced by test files; listeners and state that a test may use
     // are given on top, since the defaults (port 25, /var/lib/homing) need root and a clean host.
     const dns = await startDnsServer({ zones: baseZones() });

@@ -90,7 +90,9 @@ async function dnsblCheck(
     signal,
   );
   if (result === undefined) {
-    findings.verdicts.push(dnsErrorVerdict('dnsbl', dnsbl.onDnsError, `DNSBL lookups took longer than ${filters.timeoutMs} ms`));
+    findings.verdicts.push(
+      dnsErrorVerdict('dnsbl', dnsbl.onDnsError, `DNSBL lookups took longer than ${filters.timeoutMs} ms`),
+    );
     return;
   }
   const listed = result.zones.find((zone) => zone.status === 'listed');
@@ -108,7 +110,11 @@ async function dnsblCheck(
   const failed = result.zones.find((zone) => zone.status === 'no-answer');
   if (failed) {
     findings.verdicts.push(
-      dnsErrorVerdict('dnsbl', dnsbl.onDnsError, `DNSBL ${failed.zone} gave no usable answer: ${failed.error ?? 'unknown'}`),
+      dnsErrorVerdict(
+        'dnsbl',
+        dnsbl.onDnsError,
+        `DNSBL ${failed.zone} gave no usable answer: ${failed.error ?? 'unknown'}`,
+      ),
     );
   }
 }

@@ -41,7 +41,11 @@ export function refusalOf(verdict: FilterVerdict, text = verdict.replyText): Ref
   }
   if (verdict.action === 'tempfail') {
     // RFC 3463 4.4.3: directory server failure (DNS); else 4.7.1, a policy that may pass later.
-    return { code: 451, enhanced: verdict.dnsError ? '4.4.3' : '4.7.1', text: `${text ?? verdict.reason}; try again later` };
+    return {
+      code: 451,
+      enhanced: verdict.dnsError ? '4.4.3' : '4.7.1',
+      text: `${text ?? verdict.reason}; try again later`,
+    };
   }
   return undefined;
 }

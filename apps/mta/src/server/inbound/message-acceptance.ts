@@ -1,7 +1,14 @@
 import { type AuthenticationResults, authenticate } from '@homing/policy';
 import { isQueueError } from '@homing/queue';
 import type { Decision, IncomingMessage, SessionInfo } from '@homing/smtp/server';
-import { dnsErrorVerdict, type FilterVerdict, firstRefusal, refusalOf, rejectDecision, withBudget } from './filter-verdict';
+import {
+  dnsErrorVerdict,
+  type FilterVerdict,
+  firstRefusal,
+  refusalOf,
+  rejectDecision,
+  withBudget,
+} from './filter-verdict';
 import { headerValue, MessageBuffer } from './message-buffer';
 import type { InboundContext, InboundSession } from './mx-hooks';
 import { logVerdict } from './mx-hooks';
@@ -63,7 +70,8 @@ async function decideAndQueue(
       session.signal,
     );
     if (authResults) authHeader = authResults.header;
-    else authHeader = `Authentication-Results: ${config.hostname}; none (the checks took longer than ${config.filters.timeoutMs} ms)`;
+    else
+      authHeader = `Authentication-Results: ${config.hostname}; none (the checks took longer than ${config.filters.timeoutMs} ms)`;
     const dmarcVerdict = dmarcFilter(context, authResults);
     if (dmarcVerdict) {
       logVerdict(context, session.id, dmarcVerdict);
@@ -72,7 +80,13 @@ async function decideAndQueue(
         context.metrics.messageRejected('dmarc');
         const reply = refusalOf(dmarcVerdict);
         if (reply) {
-          logMessage(context, session, { messageId, sender, to, size: buffer.size, result: `${reply.code} ${reply.enhanced} ${reply.text}` });
+          logMessage(context, session, {
+            messageId,
+            sender,
+            to,
+            size: buffer.size,
+            result: `${reply.code} ${reply.enhanced} ${reply.text}`,
+          });
           return rejectDecision(reply);
         }
       }
@@ -106,19 +120,48 @@ async function decideAndQueue(
     attributes.folder = 'Junk';
     attributes.junk = [...new Set(junk.map((v) => v.filter))].join(',');
   }
+  return enqueueAccepted(context, session, buffer, {
+    sender,
+    recipients,
+    attributes,
+    prepend: `${headers.join('\r\n')}\r\n`,
+    messageId,
+    listener: state.listener,
+  });
+}
+
+/**
+ * Queues an accepted message and answers 250 once it is durable; a storage failure answers
+ * `451 4.3.0` and nothing is acknowledged, so the client keeps the message and tries again.
+ */
+export async function enqueueAccepted(
+  context: InboundContext,
+  session: SessionInfo,
+  buffer: MessageBuffer,
+  message: {
+    sender: string;
+    recipients: string[];
+    attributes: Record<string, string>;
+    prepend: string;
+    messageId: string | undefined;
+    listener: InboundSession['listener'];
+  },
+): Promise<Decision> {
+  const { sender, recipients, attributes, messageId } = message;
+  const to = session.envelope.to.map((r) => `<${r.mailbox.address}>`).join(',');
   try {
-    const queued = await context.queue().enqueue(
-      { sender, recipients, attributes },
-      buffer.buffer() ?? buffer.stream(),
-      { prepend: `${headers.join('\r\n')}\r\n` },
-    );
+    const queued = await context
+      .queue()
+      .enqueue({ sender, recipients, attributes }, buffer.buffer() ?? buffer.stream(), {
+        prepend: message.prepend,
+      });
     const result = `250 2.0.0 Ok: queued as ${queued.id}`;
     logMessage(context, session, { messageId, sender, to, size: buffer.size, result, id: queued.id });
-    context.metrics.messageAccepted(state.listener);
+    context.metrics.messageAccepted(message.listener);
     context.onQueued(queued.id);
     return { action: 'accept', code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queued.id}` };
   } catch (error) {
-    // Nothing was acknowledged: the client keeps the message and tries again (RFC 5321 4.5.4.1).
+    // RFC 5321 4.5.4.1: nothing was acknowledged; the client keeps the message and retries.
     const reason = error instanceof Error ? error.message : String(error);
     context.log.event(session.id, 'queue', 'enqueue-failed', { reason });
     context.metrics.messageRejected('storage');
@@ -158,12 +201,16 @@ function dmarcFilter(context: InboundContext, results: AuthenticationResults | u
     };
   }
   if (dmarc.disposition === 'quarantine') {
-    return { filter: 'dmarc', action: filter.quarantine, reason: `DMARC policy of ${dmarc.domain} is quarantine: ${dmarc.reason}` };
+    return {
+      filter: 'dmarc',
+      action: filter.quarantine,
+      reason: `DMARC policy of ${dmarc.domain} is quarantine: ${dmarc.reason}`,
+    };
   }
   return undefined;
 }
 
-function logMessage(
+export function logMessage(
   context: InboundContext,
   session: SessionInfo,
   fields: { messageId?: string; sender: string; to: string; size: number; result: string; id?: string },

@@ -7,7 +7,14 @@ import type { Config } from '../../config/config-types';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
 import type { EventLog, ListenerName, Metrics } from '../observability/observability-types';
 import { runConnectChecks } from './connect-checks';
-import { type FilterVerdict, dnsErrorVerdict, firstRefusal, refusalOf, rejectDecision, withBudget } from './filter-verdict';
+import {
+  dnsErrorVerdict,
+  type FilterVerdict,
+  firstRefusal,
+  refusalOf,
+  rejectDecision,
+  withBudget,
+} from './filter-verdict';
 import { acceptMessage } from './message-acceptance';
 
 /** What the inbound hooks read; functions, so a reload swaps what they return without new hooks. */
@@ -85,7 +92,12 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
         context.log.event(session.id, 'smtp', 'connected', { address: session.remoteAddress });
         return { action: 'accept' };
       }
-      const findings = await runConnectChecks(session.remoteAddress, config.filters, context.resolver(), session.signal);
+      const findings = await runConnectChecks(
+        session.remoteAddress,
+        config.filters,
+        context.resolver(),
+        session.signal,
+      );
       state.host = findings.host;
       context.log.event(session.id, 'smtp', 'connected', {
         address: session.remoteAddress,
@@ -129,7 +141,11 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
           reason: `SPF fail for ${result.sender} from ${session.remoteAddress}${why}`,
         };
       } else if (result.result === 'softfail') {
-        verdict = { filter: 'spf', action: spf.softfail, reason: `SPF softfail for ${result.sender} from ${session.remoteAddress}` };
+        verdict = {
+          filter: 'spf',
+          action: spf.softfail,
+          reason: `SPF softfail for ${result.sender} from ${session.remoteAddress}`,
+        };
       }
       if (verdict === undefined) return { action: 'accept' };
       logVerdict(context, session.id, verdict);
@@ -138,7 +154,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
       return { action: 'accept' };
     },
 
-    async rcpt(session, to) {
+    async rcpt(_session, to) {
       return checkRecipient(context, to);
     },
 
@@ -164,7 +180,12 @@ async function checkRecipient(context: InboundContext, to: Mailbox): Promise<Dec
     for (const mailbox of resolution.mailboxes) {
       if (await context.overQuota(mailbox)) {
         context.metrics.messageRejected('quota');
-        return { action: 'reject', code: 452, enhanced: '4.2.2', text: `<${to.address}>: mailbox full, try again later` };
+        return {
+          action: 'reject',
+          code: 452,
+          enhanced: '4.2.2',
+          text: `<${to.address}>: mailbox full, try again later`,
+        };
       }
     }
   }

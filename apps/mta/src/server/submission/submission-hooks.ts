@@ -1,0 +1,128 @@
+import type { Decision, SessionInfo, SmtpServerHooks } from '@homing/smtp/server';
+import type { InboundContext } from '../inbound/mx-hooks';
+import { inboundSession } from '../inbound/mx-hooks';
+import type { ListenerName } from '../observability/observability-types';
+import type { AuthThrottle } from './auth-throttle';
+import { acceptSubmission } from './submission-acceptance';
+
+/** What the submission hooks need beyond the MX's context. */
+export interface SubmissionContext extends InboundContext {
+  /** True when the password is the user's (the users file, re-read on SIGHUP). */
+  verifyUser(user: string, password: string): Promise<boolean>;
+  /** The addresses a user may send as: their own and the aliases that point only to them. */
+  ownedAddresses(user: string): ReadonlySet<string>;
+  throttle: AuthThrottle;
+  /** True when mail to other domains can be sent (an outbound worker runs). */
+  outbound: boolean;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The hooks of the submission listeners (587 with STARTTLS, 465 with implicit TLS): AUTH is
+ * required (the core offers it only under TLS), the sender must be one of the user's addresses,
+ * and authenticated users may send to any domain.
+ */
+export function createSubmissionHooks(context: SubmissionContext, listener: ListenerName): SmtpServerHooks {
+  return {
+    connect(session) {
+      inboundSession(session).listener = listener;
+      context.metrics.connectionOpened(listener);
+      session.signal.addEventListener('abort', () => context.metrics.connectionClosed(listener), { once: true });
+      context.log.event(session.id, 'smtp', 'connected', { address: session.remoteAddress, listener });
+      return { action: 'accept' };
+    },
+
+    async auth(session, credentials) {
+      const user = credentials.username.trim().toLowerCase();
+      const address = session.remoteAddress;
+      const advice = context.throttle.before(address, user);
+      if (advice.refuse) {
+        context.log.event(session.id, 'smtp', 'auth-refused', {
+          address,
+          user,
+          mechanism: credentials.mechanism,
+          retry: Math.ceil(advice.retryAfterMs / 1000),
+        });
+        context.metrics.messageRejected('auth-throttled');
+        return {
+          action: 'reject',
+          code: 454,
+          enhanced: '4.7.0',
+          text: 'Too many failed authentications; try again later',
+        };
+      }
+      if (advice.delayMs > 0) await sleep(advice.delayMs);
+      const ok =
+        credentials.authorizationId === undefined || credentials.authorizationId.toLowerCase() === user
+          ? await context.verifyUser(user, credentials.password)
+          : false;
+      if (ok) {
+        context.throttle.succeeded(address);
+        context.log.event(session.id, 'smtp', 'authenticated', { address, user, mechanism: credentials.mechanism });
+        return { action: 'accept', code: 235, enhanced: '2.7.0', text: 'Authentication successful' };
+      }
+      const blocked = context.throttle.failed(address, user);
+      context.log.event(session.id, 'smtp', 'auth-failed', { address, user, mechanism: credentials.mechanism });
+      context.metrics.messageRejected('auth');
+      if (blocked) {
+        return {
+          action: 'reject',
+          code: 454,
+          enhanced: '4.7.0',
+          text: 'Too many failed authentications; try again later',
+        };
+      }
+      return { action: 'reject', code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };
+    },
+
+    mail(session, from) {
+      return checkSender(context, session, from?.address ?? '');
+    },
+
+    rcpt(_session, to) {
+      const resolution = context.resolveRecipient(to.address);
+      if (resolution.kind === 'unknown') {
+        context.metrics.messageRejected('unknown-user');
+        return { action: 'reject', code: 550, enhanced: '5.1.1', text: `<${to.address}>: no such user here` };
+      }
+      if (resolution.kind === 'not-ours' && !context.outbound) {
+        context.metrics.messageRejected('relay');
+        return {
+          action: 'reject',
+          code: 550,
+          enhanced: '5.7.1',
+          text: 'This server does not send to other domains yet (no outbound delivery configured)',
+        };
+      }
+      return { action: 'accept' };
+    },
+
+    data(session, message) {
+      return acceptSubmission(context, session, message);
+    },
+  };
+}
+
+/** MAIL FROM on submission: the user's own addresses only (RFC 6409 6.1: the MSA may enforce it). */
+export function checkSender(context: SubmissionContext, session: SessionInfo, sender: string): Decision {
+  const user = session.user;
+  if (user === undefined) {
+    return { action: 'reject', code: 530, enhanced: '5.7.0', text: 'Authentication required' };
+  }
+  if (!context.ownedAddresses(user).has(sender.toLowerCase())) {
+    context.log.event(session.id, 'smtp', 'sender-refused', {
+      address: session.remoteAddress,
+      user,
+      from: `<${sender}>`,
+    });
+    context.metrics.messageRejected('sender');
+    return {
+      action: 'reject',
+      code: 550,
+      enhanced: '5.7.1',
+      text: `<${sender}>: sender address not owned by user ${user}`,
+    };
+  }
+  return { action: 'accept' };
+}
