@@ -1,6 +1,12 @@
 import { createServer as createNetServer, isIP, type Server, Socket, type SocketConstructorOpts } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
+import {
+  createSecureContext,
+  createServer as createTlsServer,
+  type SecureContext,
+  type SecureContextOptions,
+  Server as TlsServer,
+} from 'node:tls';
 import { formatReply, reply } from '../core/reply-format';
 import { SmtpError } from '../core/smtp-error';
 import { Connection, type ConnectionContext, type LocalEnd } from './connection';
@@ -105,6 +111,22 @@ export class SmtpServer {
         }
       });
     });
+  }
+
+  /**
+   * Replaces the key and certificate (a renewed certificate): the next STARTTLS and the next
+   * implicit TLS handshake use them; sessions already under TLS keep theirs. Needs `tls` at creation.
+   */
+  setTls(tls: SecureContextOptions): void {
+    if (this.context.secureContext === undefined) {
+      throw new SmtpError('SMTP_TLS_CONFIG', 'setTls needs a server created with the tls option');
+    }
+    // createSecureContext throws on a bad key or certificate, before anything is replaced.
+    const secureContext = createSecureContext(tls);
+    this.context.secureContext = secureContext;
+    for (const server of this.listeners) {
+      if (server instanceof TlsServer) server.setSecureContext(tls);
+    }
   }
 
   /** Counters: open and total connections, accepted messages and octets. */
