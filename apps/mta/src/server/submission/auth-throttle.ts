@@ -57,8 +57,9 @@ export class AuthThrottle {
     const now = this.now();
     const byAddress = this.counter(this.addresses, address);
     if (byAddress && byAddress.blockedUntil > now) return { refuse: true, retryAfterMs: byAddress.blockedUntil - now };
-    // Per address: 0, 250, 500, 1000 ... ms; per user (from anywhere): a gentler slope, capped.
-    const addressDelay = byAddress ? Math.min(this.maxDelayMs, 125 * 2 ** byAddress.failures) : 0;
+    // Per address: 200 ms more per failure (as Postfix's smtpd_error_sleep_time, growing); per
+    // user (from anywhere): a gentler slope, capped low, so the user is slowed, never locked.
+    const addressDelay = byAddress ? Math.min(this.maxDelayMs, 200 * byAddress.failures) : 0;
     const byUser = this.counter(this.users, user.toLowerCase());
     const userDelay = byUser ? Math.min(2000, 100 * byUser.failures) : 0;
     return { refuse: false, delayMs: Math.max(addressDelay, userDelay) };
