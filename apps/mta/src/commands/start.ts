@@ -56,7 +56,9 @@ async function start(flags: StartFlags): Promise<number> {
   try {
     if (flags.dev) {
       const dev = await developmentConfig({ root: process.cwd() });
-      config = dev.config;
+      // No DNS is reachable on the development default: no check may query one, not even the
+      // system resolver, whose traffic would leave the machine.
+      config = { ...dev.config, offline: true };
       notes.push(...dev.notes);
       const password = dev.password ?? '(unchanged; see var/dev-password)';
       notes.push(`development user: dev@example.test password: ${password}`);
@@ -74,12 +76,40 @@ async function start(flags: StartFlags): Promise<number> {
     server = await startServer(config, {
       log,
       metrics,
-      reloadConfig: flags.dev ? async () => (await developmentConfig({ root: process.cwd() })).config : undefined,
+      reloadConfig: flags.dev
+        ? async () => ({ ...(await developmentConfig({ root: process.cwd() })).config, offline: true })
+        : undefined,
     });
   } catch (error) {
     process.stderr.write(`homing: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
+  // The signal handlers are in place before the started line: a supervisor (or a test) may
+  // signal the moment it reads that line.
+  const stopped = new Promise<number>((resolve) => {
+    const onHup = () => {
+      void server.reload();
+    };
+    const stop = (signal: string) => {
+      log.event(log.runId, 'server', 'stopping', { signal, grace: grace });
+      process.off('SIGHUP', onHup);
+      server.close(grace * 1000).then(
+        () => {
+          log.event(log.runId, 'server', 'stopped', {});
+          resolve(0);
+        },
+        (error: unknown) => {
+          log.event(log.runId, 'server', 'stop-failed', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
   const listen = server.addresses;
   log.event(log.runId, 'server', 'started', {
     hostname: config.hostname,
@@ -104,28 +134,5 @@ async function start(flags: StartFlags): Promise<number> {
     });
   }
 
-  return new Promise<number>((resolve) => {
-    const onHup = () => {
-      void server.reload();
-    };
-    const stop = (signal: string) => {
-      log.event(log.runId, 'server', 'stopping', { signal, grace: grace });
-      process.off('SIGHUP', onHup);
-      server.close(grace * 1000).then(
-        () => {
-          log.event(log.runId, 'server', 'stopped', {});
-          resolve(0);
-        },
-        (error: unknown) => {
-          log.event(log.runId, 'server', 'stop-failed', {
-            error: error instanceof Error ? error.message : String(error),
-          });
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGHUP', onHup);
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  return stopped;
 }

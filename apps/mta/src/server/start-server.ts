@@ -100,6 +100,20 @@ async function buildLiveState(config: Config, log: EventLog): Promise<LiveState>
   };
 }
 
+/**
+ * The smtp library's logger, less its `smtp connected` line: the hooks log a richer one (with the
+ * client's host name) once the connect filters ran.
+ */
+function smtpLogger(log: EventLog) {
+  const logger = log.libraryLogger('smtp');
+  const info = logger.info.bind(logger);
+  logger.info = (obj: object | string, msg?: string) => {
+    if (msg === 'smtp connected') return;
+    info(obj, msg);
+  };
+  return logger;
+}
+
 /** Starts `homing start`: the queue, local delivery, the MX listeners, metrics and the control socket. */
 export async function startServer(initial: Config, options: StartServerOptions): Promise<RunningServer> {
   const { log, metrics } = options;
@@ -157,7 +171,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
       idleTimeout: initial.limits.idleTimeoutMs,
     },
     hooks: createMxHooks(context),
-    logger: log.libraryLogger('smtp'),
+    logger: smtpLogger(log),
   });
 
   // The hash of a random password, checked when the user does not exist.
@@ -190,7 +204,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
         idleTimeout: initial.limits.idleTimeoutMs,
       },
       hooks: createSubmissionHooks(submissionContext, listener),
-      logger: log.libraryLogger('smtp'),
+      logger: smtpLogger(log),
     });
   const submission = submissionServer('submission');
   const submissions = submissionServer('submissions');

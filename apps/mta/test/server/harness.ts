@@ -56,7 +56,13 @@ export interface HomingServerOptions {
 
 /** The zones most tests need: our domain and a well-configured sending host at 127.0.0.1. */
 export function baseZones(): Zones {
+  // The zone apexes make the server authoritative for every name below them, so a name nobody
+  // listed is NXDOMAIN (no PTR, no record), not REFUSED (which a resolver takes as a DNS failure).
+  const soa = { mname: 'ns.test', rname: 'hostmaster.test', minimum: 60 };
   return {
+    'in-addr.arpa': { SOA: soa },
+    test: { SOA: soa },
+    org: { SOA: soa },
     'example.org': { MX: [{ priority: 10, exchange: 'mx.example.org' }], TXT: ['v=spf1 -all'] },
     'mx.example.org': { A: ['127.0.0.1'] },
     '1.0.0.127.in-addr.arpa': { PTR: ['mail.sender.test'] },

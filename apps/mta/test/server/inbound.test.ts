@@ -34,7 +34,7 @@ describe('homing start: the MX', () => {
       '--body',
       'hello from swaks',
     ]);
-    expect(result.output).toMatch(/<~ {2}250 2\.0\.0 Ok: queued as /);
+    expect(result.output, result.output).toMatch(/<[-~] +250 2\.0\.0 Ok: queued as /);
     expect(result.code).toBe(0);
     const text = await server.waitForNew('alice@example.org', before);
     expect(text).toMatch(/^Return-Path: <someone@sender\.test>\r\n/);
@@ -78,7 +78,7 @@ describe('homing start: the MX', () => {
   it('relays for nobody, not even for 127.0.0.1', async () => {
     const c = await converse(server.mxPort, '127.0.0.1');
     expect(await c.send('EHLO mail.sender.test')).toMatch(/^250/);
-    expect(await c.send('MAIL FROM:<alice@example.org>')).toMatch(/^250/);
+    expect(await c.send('MAIL FROM:<someone@sender.test>')).toMatch(/^250/);
     expect(await c.send('RCPT TO:<someone@elsewhere.test>')).toMatch(/^550 5\.7\.1 Relaying denied/);
     expect(await c.send('RCPT TO:<alice@example.org.elsewhere.test>')).toMatch(/^550 5\.7\.1/);
     c.close();
