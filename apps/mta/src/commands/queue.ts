@@ -1,9 +1,15 @@
 import { stat } from 'node:fs/promises';
-import { isQueueError, type ListFilter, type MessageInfo, openFileQueue, type Queue } from '@homing/queue';
+import { type FileQueueOptions, type MessageInfo, openFileQueue, type Queue } from '@homing/queue';
 import type { Command } from 'commander';
+import { defaultConfigFile } from '../config/load-config';
+import { callControl } from '../server/control/control-client';
+import { runControlCommand } from '../server/control/control-commands';
+import { isControlError } from '../server/control/control-error';
+import { locateServer } from '../server/control/locate-server';
 
 interface QueueCommandOptions {
   spool?: string;
+  config?: string;
   json?: boolean;
   sender?: string;
   recipient?: string;
@@ -12,47 +18,94 @@ interface QueueCommandOptions {
 }
 
 const states = ['pending', 'deferred', 'delivered', 'failed', 'held'];
+// list and show only read: with no server running they open the spool read-only, which works
+// even while another process holds it; the others change it and need it to themselves.
+const readOnlyCommands = new Set(['queue.list', 'queue.show']);
 
 function addCommonOptions(command: Command): Command {
   return command
-    .option('--spool <dir>', 'the spool directory (default: $HOMING_SPOOL)')
+    .option(
+      '--config <file>',
+      `the server's config, to find its control socket and spool (default ${defaultConfigFile})`,
+    )
+    .option('--spool <dir>', 'work on this spool directory directly (default: $HOMING_SPOOL)')
     .option('--json', 'print one JSON object on one line');
 }
 
-/** Opens the spool named by --spool or HOMING_SPOOL, refusing to create one that is not there. */
-async function openSpool(options: QueueCommandOptions): Promise<Queue> {
-  const spool = options.spool ?? process.env.HOMING_SPOOL;
-  if (spool === undefined || spool === '') throw new Error('no spool directory: pass --spool DIR or set HOMING_SPOOL');
+function inUse(spool: string, hint: string): Error {
+  return new Error(`the spool ${spool} is in use by another process, most likely a running homing server; ${hint}`);
+}
+
+/** Runs the command on the spool itself, through the same code the control socket runs. */
+async function onSpool(spool: string, command: string, args: Record<string, unknown>, busyHint: string) {
   const info = await stat(spool).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) {
     throw new Error(`spool directory ${spool} does not exist: pass the --spool DIR the server uses`);
   }
+  const readOnly = readOnlyCommands.has(command);
+  // `readOnly` is new in @homing/queue; passed as a variable so the call compiles on either side of that change.
+  const options = { spool, readOnly };
+  let queue: Queue;
   try {
-    const queue = await openFileQueue({ spool });
+    queue = await openFileQueue(options as FileQueueOptions);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'LOCKED') throw inUse(spool, busyHint);
+    throw new Error(`cannot open the spool ${spool}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  try {
     for (const { file, reason } of queue.recovery.corrupt) {
       process.stderr.write(`homing: warning: damaged spool file ${file}: ${reason}\n`);
     }
-    return queue;
-  } catch (error) {
-    throw new Error(`cannot open the spool ${spool}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-/** Runs `work` on the open queue, turning queue errors into messages that say what to do. */
-async function withQueue(
-  command: Command,
-  work: (queue: Queue, options: QueueCommandOptions) => Promise<void>,
-): Promise<void> {
-  const options = command.optsWithGlobals<QueueCommandOptions>();
-  const queue = await openSpool(options);
-  try {
-    await work(queue, options);
-  } catch (error) {
-    if (isQueueError(error, 'NOT_FOUND')) throw new Error(`${error.message} (see homing queue list)`);
-    throw error;
+    const refuse = async () => ({ ok: false as const, error: 'not a server' });
+    return await runControlCommand({ queue, reload: refuse, status: () => ({}) }, command, args);
   } finally {
     await queue.close();
   }
+}
+
+/**
+ * Runs one queue command where the operator pointed: `--spool DIR` (or HOMING_SPOOL) on that spool;
+ * otherwise through the control socket of the server of `--config`, or, when no server answers
+ * there, on that config's spool directly. The result is the same value either way.
+ */
+async function execute(options: QueueCommandOptions, command: string, args: Record<string, unknown>): Promise<unknown> {
+  if (options.spool !== undefined && options.config !== undefined) {
+    throw new Error('give --config FILE (through the server) or --spool DIR (the spool itself), not both');
+  }
+  const envSpool = process.env.HOMING_SPOOL;
+  const spool = options.spool ?? (options.config === undefined && envSpool !== '' ? envSpool : undefined);
+  let outcome: Awaited<ReturnType<typeof runControlCommand>>;
+  if (spool !== undefined) {
+    outcome = await onSpool(spool, command, args, 'run the command with --config FILE to go through the server');
+  } else {
+    const file = options.config ?? defaultConfigFile;
+    const location = await locateServer(file);
+    if (location.configProblem !== undefined) {
+      process.stderr.write(
+        `homing: warning: ${file} has errors (see homing config check ${file}); using its control socket and spool anyway\n`,
+      );
+    }
+    try {
+      outcome = { result: await callControl(location.control, command, args) };
+    } catch (error) {
+      if (!isControlError(error)) throw error;
+      if (error.code === 'NOT_RUNNING') {
+        outcome = await onSpool(
+          location.spool,
+          command,
+          args,
+          `yet nothing answers on its control socket ${location.control}: is the server stuck, or running with another listen.control?`,
+        );
+      } else {
+        outcome = { error: { code: error.code, message: error.message } };
+      }
+    }
+  }
+  if ('error' in outcome) {
+    const { code, message } = outcome.error;
+    throw new Error(code === 'NOT_FOUND' ? `${message} (see homing queue list)` : message);
+  }
+  return outcome.result;
 }
 
 function print(options: QueueCommandOptions, value: unknown, text: string): void {
@@ -88,10 +141,12 @@ function details(message: MessageInfo): string {
   return lines.join('\n');
 }
 
-/** Adds `homing queue list|show|hold|release|remove|flush` on a spool directory. */
+/** Adds `homing queue list|show|hold|release|remove|flush`, through the running server or on its spool. */
 export function registerQueueCommand(program: Command): void {
   const queue = addCommonOptions(
-    program.command('queue').description('Inspect and manage the mail queue in a spool directory'),
+    program
+      .command('queue')
+      .description('Inspect and manage the mail queue, through the running server or on its spool directly'),
   );
 
   addCommonOptions(queue.command('list').description('List queued messages, oldest first'))
@@ -100,43 +155,38 @@ export function registerQueueCommand(program: Command): void {
     .option('--domain <domain>', 'only messages with a recipient at this domain')
     .option('--state <state>', `only messages with a recipient in this state (${states.join(', ')})`)
     .action(async (_options, command: Command) => {
-      await withQueue(command, async (q, options) => {
-        if (options.state !== undefined && !states.includes(options.state)) {
-          throw new Error(`--state must be one of ${states.join(', ')}, not "${options.state}"`);
-        }
-        const filter: ListFilter = {};
-        if (options.sender !== undefined) filter.sender = options.sender;
-        if (options.recipient !== undefined) filter.recipient = options.recipient;
-        if (options.domain !== undefined) filter.domain = options.domain;
-        if (options.state !== undefined) filter.state = options.state as ListFilter['state'];
-        const messages = await q.list(filter);
-        const text = messages.length === 0 ? 'the queue is empty' : messages.map(summary).join('\n');
-        print(options, { messages }, text);
-      });
+      const options = command.optsWithGlobals<QueueCommandOptions>();
+      if (options.state !== undefined && !states.includes(options.state)) {
+        throw new Error(`--state must be one of ${states.join(', ')}, not "${options.state}"`);
+      }
+      const args: Record<string, unknown> = {};
+      for (const key of ['sender', 'recipient', 'domain', 'state'] as const) {
+        if (options[key] !== undefined) args[key] = options[key];
+      }
+      const { messages } = (await execute(options, 'queue.list', args)) as { messages: MessageInfo[] };
+      const text = messages.length === 0 ? 'the queue is empty' : messages.map(summary).join('\n');
+      print(options, { messages }, text);
     });
 
   addCommonOptions(queue.command('show').argument('<id>', 'the message id').description('Show one message')).action(
     async (id: string, _options, command: Command) => {
-      await withQueue(command, async (q, options) => {
-        const message = await q.inspect(id);
-        if (message === undefined) throw new Error(`no message ${id} in the queue (see homing queue list)`);
-        print(options, message, details(message));
-      });
+      const options = command.optsWithGlobals<QueueCommandOptions>();
+      const message = (await execute(options, 'queue.show', { id })) as MessageInfo;
+      print(options, message, details(message));
     },
   );
 
-  const simple: [string, string, (q: Queue, id: string) => Promise<void>, string][] = [
-    ['hold', 'Keep a message from being delivered until released', (q, id) => q.hold(id), 'held'],
-    ['release', 'Let a held message be delivered again', (q, id) => q.release(id), 'released'],
-    ['remove', 'Delete a message and all its recipients, without a bounce', (q, id) => q.remove(id), 'removed'],
+  const simple: [string, string, string][] = [
+    ['hold', 'Keep a message from being delivered until released', 'held'],
+    ['release', 'Let a held message be delivered again', 'released'],
+    ['remove', 'Delete a message and all its recipients, without a bounce', 'removed'],
   ];
-  for (const [name, description, act, done] of simple) {
+  for (const [name, description, done] of simple) {
     addCommonOptions(queue.command(name).argument('<id>', 'the message id').description(description)).action(
       async (id: string, _options, command: Command) => {
-        await withQueue(command, async (q, options) => {
-          await act(q, id);
-          print(options, { id, [done]: true }, `${done} ${id}`);
-        });
+        const options = command.optsWithGlobals<QueueCommandOptions>();
+        const result = await execute(options, `queue.${name}`, { id });
+        print(options, result, `${done} ${id}`);
       },
     );
   }
@@ -147,9 +197,10 @@ export function registerQueueCommand(program: Command): void {
       .argument('[id]', 'one message id (default: every message)')
       .description('Make deferred messages due now (they are tried at the next queue run)'),
   ).action(async (id: string | undefined, _options, command: Command) => {
-    await withQueue(command, async (q, options) => {
-      const count = await q.reschedule(id);
-      print(options, { rescheduled: count }, `rescheduled ${count} message${count === 1 ? '' : 's'}`);
-    });
+    const options = command.optsWithGlobals<QueueCommandOptions>();
+    const { rescheduled } = (await execute(options, 'queue.flush', id === undefined ? {} : { id })) as {
+      rescheduled: number;
+    };
+    print(options, { rescheduled }, `rescheduled ${rescheduled} message${rescheduled === 1 ? '' : 's'}`);
   });
 }
