@@ -133,9 +133,7 @@ describe('homing queue', { timeout: 30_000 }, () => {
       const { code, stdout, stderr } = await homing(['queue', 'list', '--spool', damaged, '--json']);
       expect(code).toBe(0);
       expect(json(stdout)).toEqual({ messages: [] });
-      expect(stderr).toMatch(
-        /^homing: warning: damaged spool file data\/broken\.batch: .*\n$/,
-      );
+      expect(stderr).toMatch(/^homing: warning: damaged spool file data\/broken\.batch: .*\n$/);
     } finally {
       await rm(damaged, { recursive: true, force: true });
     }
