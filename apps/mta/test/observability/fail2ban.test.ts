@@ -54,6 +54,9 @@ function sessionLog() {
   // A typo now and then: counted, below maxretry.
   failedCommand('192.0.2.10', 'RCPT TO:<bbo@example.org>', '550 5.1.1 <bbo@example.org>: no such user');
   failedCommand('192.0.2.10', 'RCPT TO:<bob@example.org >', '501 5.1.3 Bad recipient address syntax');
+  // A multi-line reply, as the server sends it, and a bare code.
+  failedCommand('192.0.2.11', 'DATA', '554-5.7.1 refused\r\n554 5.7.1 see https://example.org/why');
+  failedCommand('192.0.2.11', 'VRFY', '502');
   // Temporary failures never count: a DNS outage must not ban the senders it delays.
   for (let i = 0; i < 8; i++)
     failedCommand('192.0.2.20', 'MAIL FROM:<a@b.example>', '451 4.4.3 DNS lookup failed, try later');
@@ -89,7 +92,15 @@ describe.skipIf(missing !== undefined)('the fail2ban filter, through fail2ban-re
     expect(result.missed).toBe(lines - log.matching());
     expect(result.addresses).not.toContain('1.2.3.4');
     expect(new Set(result.addresses)).toEqual(
-      new Set(['203.0.113.66', '2001:db8::bad', '198.51.100.23', '198.51.100.24', '198.51.100.25', '192.0.2.10']),
+      new Set([
+        '203.0.113.66',
+        '2001:db8::bad',
+        '198.51.100.23',
+        '198.51.100.24',
+        '198.51.100.25',
+        '192.0.2.10',
+        '192.0.2.11',
+      ]),
     );
     const maxretry = Number(await jailSetting('maxretry'));
     expect(maxretry).toBe(5);
