@@ -203,6 +203,45 @@ describe('homing queue --config', { timeout: 180_000 }, () => {
   });
 });
 
+/** True when @homing/queue locks its spool (a second open of a held spool fails with LOCKED). */
+async function queueLocksItsSpool(): Promise<boolean> {
+  const spool = await mkdtemp(join(tmpdir(), 'homing-queue-lock-'));
+  const one = await openFileQueue({ spool });
+  try {
+    const two = await openFileQueue({ spool }).catch((error: unknown) => error);
+    if ((two as { code?: unknown }).code === 'LOCKED') return true;
+    await (two as Queue).close?.();
+    return false;
+  } finally {
+    await one.close();
+    await rm(spool, { recursive: true, force: true });
+  }
+}
+
+describe('homing queue beside a process that holds the spool', { timeout: 180_000 }, async () => {
+  const locks = await queueLocksItsSpool();
+  if (!locks) console.log('skipping the spool lock tests: this @homing/queue does not lock its spool yet (no LOCKED)');
+
+  it.skipIf(!locks)('says in plain words that the spool is in use, and still lists it read-only', async () => {
+    const holder = await openFileQueue({ spool: join(state, 'spool') });
+    try {
+      const spool = join(state, 'spool');
+      const hold = await homing('queue', 'hold', first, '--spool', spool);
+      expect(hold.code).toBe(1);
+      expect(hold.stderr).toBe(
+        `homing: the spool ${spool} is in use by another process, most likely a running homing server; run the command with --config FILE to go through the server\n`,
+      );
+      const viaConfig = await homing('queue', 'hold', first, '--config', config);
+      expect(viaConfig.stderr).toMatch(/in use by another process.*nothing answers on its control socket/);
+      const listed = await homing('queue', 'list', '--config', config, '--json');
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout).messages).toHaveLength(2);
+    } finally {
+      await holder.close();
+    }
+  });
+});
+
 describe('homing reload', { timeout: 180_000 }, () => {
   it('asks the running server to reload and prints that it did', async () => {
     const { logged } = await startServer();
