@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerAuthCommand } from './commands/auth';
+import { registerConfigCommand } from './commands/config';
 import { registerDkimCommand } from './commands/dkim';
 import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
@@ -10,6 +11,7 @@ import { registerSendCommand } from './commands/send';
 import { registerSinkCommand } from './commands/sink';
 import { registerSpfCommand } from './commands/spf';
 import { registerStartCommand } from './commands/start';
+import { registerUserCommand } from './commands/user';
 
 /** Builds the `homing` program with every subcommand registered. */
 export function createProgram(): Command {
@@ -22,6 +24,8 @@ export function createProgram(): Command {
     .exitOverride();
   // Each command lives in its own file under src/commands/ and registers itself here, one line each.
   registerStartCommand(program);
+  registerConfigCommand(program);
+  registerUserCommand(program);
   registerDnsCommand(program);
   registerDkimCommand(program);
   registerSpfCommand(program);

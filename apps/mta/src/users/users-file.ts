@@ -95,13 +95,51 @@ export function formatUsers(users: readonly User[]): string {
  * crash. A reader sees the old file or the new one, never half of one.
  */
 export async function writeUsersFile(path: string, users: readonly User[]): Promise<void> {
+  await writeTextAtomically(path, formatUsers(users));
+}
+
+/**
+ * Sets the hash of `address` (adding its line at the end when it has none), or removes its line
+ * when `hash` is undefined. Every other line is kept as it was, comments and broken lines too, so
+ * an edit by `homing user` never loses what an administrator wrote. Written like writeUsersFile.
+ */
+export async function updateUsersFile(path: string, address: string, hash: string | undefined): Promise<void> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw new ConfigError(
+      'FILE_UNREADABLE',
+      [{ file: path, line: 0, column: 0, path: '', message: `cannot read the users file: ${describe(error)}` }],
+      { cause: error },
+    );
+  });
+  const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  const isFor = (line: string) => {
+    const colon = line.indexOf(':');
+    const parsed = colon > 0 && !line.trim().startsWith('#') ? parseAddress(line.slice(0, colon)) : undefined;
+    return parsed?.ok === true && parsed.value === address;
+  };
+  const kept: string[] = [];
+  let done = false;
+  for (const line of lines) {
+    if (!isFor(line)) kept.push(line);
+    else if (hash !== undefined && !done) {
+      kept.push(`${address}:${hash}`);
+      done = true;
+    }
+  }
+  if (hash !== undefined && !done) kept.push(`${address}:${hash}`);
+  const body = kept.join('\n');
+  await writeTextAtomically(path, text === '' ? formatUsers([]) + body + '\n' : `${body}\n`);
+}
+
+async function writeTextAtomically(path: string, text: string): Promise<void> {
   const directory = dirname(path);
   const temporary = join(directory, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   try {
     const file = await open(temporary, 'wx', 0o600);
     try {
-      await file.writeFile(formatUsers(users));
-      // The mode of `open` is masked by the umask; the hashes must never be world-readable.
+      await file.writeFile(text);
+      // The mode of `open` is masked by the umask; the hashes must never be readable by others.
       await file.chmod(0o600);
       await file.sync();
     } finally {

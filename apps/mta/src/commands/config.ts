@@ -1,0 +1,79 @@
+import { type Command, CommanderError } from 'commander';
+import { isConfigError } from '../config/config-error';
+import { configToKeys, formatConfigYaml } from '../config/config-text';
+import type { Config } from '../config/config-types';
+import { defaultConfigFile, loadConfig } from '../config/load-config';
+import { readUsersFile } from '../users/users-file';
+
+interface ConfigFlags {
+  config?: string;
+  json?: boolean;
+}
+
+/** Exit codes of `homing config check|show`, as the README documents them. */
+export const configExitCodes = { ok: 0, invalid: 1, usage: 2, missing: 3 } as const;
+
+function fileOf(file: string | undefined, flags: ConfigFlags): string | undefined {
+  if (file !== undefined && flags.config !== undefined && file !== flags.config) {
+    process.stderr.write('homing: give the config file once, as FILE or as --config FILE\n');
+    process.exitCode = configExitCodes.usage;
+    return undefined;
+  }
+  return file ?? flags.config ?? defaultConfigFile;
+}
+
+/** Loads the config, printing every problem (one per line) and setting the exit code when it fails. */
+async function load(file: string): Promise<Config | undefined> {
+  try {
+    return await loadConfig(file);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = error.code === 'FILE_NOT_FOUND' ? configExitCodes.missing : configExitCodes.invalid;
+    return undefined;
+  }
+}
+
+/** Adds `homing config check [FILE]` and `homing config show [FILE] [--json]`. */
+export function registerConfigCommand(program: Command): void {
+  const config = program
+    .command('config')
+    .description('Check or show the config of homing start')
+    .addHelpText(
+      'after',
+      `\nExit codes: 0 valid, 1 invalid (every problem printed as file:line:column: key: message), 2 usage error, 3 no such file.`,
+    )
+    // Usage errors exit 2 here, so a script can tell them from an invalid config (1).
+    .exitOverride((error) => {
+      throw error.exitCode === 0 ? error : new CommanderError(configExitCodes.usage, error.code, error.message);
+    });
+
+  config
+    .command('check')
+    .argument('[file]', `the config file (default ${defaultConfigFile})`)
+    .option('--config <file>', 'the config file (same as FILE)')
+    .description('Validate the config: prints FILE: ok, or every problem with its line and column')
+    .action(async (file: string | undefined, flags: ConfigFlags) => {
+      const path = fileOf(file, flags);
+      const loaded = path === undefined ? undefined : await load(path);
+      if (loaded === undefined) return;
+      const users = await readUsersFile(loaded.users);
+      for (const problem of users.problems) {
+        process.stderr.write(`${loaded.users}:${problem.line}: warning: ${problem.message}\n`);
+      }
+      process.stdout.write(`${path}: ok\n`);
+    });
+
+  config
+    .command('show')
+    .argument('[file]', `the config file (default ${defaultConfigFile})`)
+    .option('--config <file>', 'the config file (same as FILE)')
+    .option('--json', 'print the same keys as one JSON object on one line')
+    .description('Print the effective config with every default filled in (like postconf -n)')
+    .action(async (file: string | undefined, flags: ConfigFlags) => {
+      const path = fileOf(file, flags);
+      const loaded = path === undefined ? undefined : await load(path);
+      if (loaded === undefined) return;
+      process.stdout.write(flags.json ? `${JSON.stringify(configToKeys(loaded))}\n` : formatConfigYaml(loaded));
+    });
+}
