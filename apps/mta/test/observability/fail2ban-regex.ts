@@ -3,8 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '@homing/test-peers';
@@ -13,13 +12,14 @@ const run = promisify(execFile);
 
 /** contrib/fail2ban in the repository. */
 export const FAIL2BAN_CONTRIB = join(REPO_ROOT, 'contrib/fail2ban');
-const COMMON_CONF = '/etc/fail2ban/filter.d/common.conf';
+/** The filter; it includes nothing, so fail2ban-regex reads it where it is. */
+export const FAIL2BAN_FILTER = join(FAIL2BAN_CONTRIB, 'filter.d/homing.conf');
 
 /** The fail2ban-regex program, or undefined when the fail2ban package is not installed. */
 export function findFail2banRegex(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     const candidate = join(dir, 'fail2ban-regex');
-    if (dir !== '' && existsSync(candidate)) return existsSync(COMMON_CONF) ? candidate : undefined;
+    if (dir !== '' && existsSync(candidate)) return candidate;
   }
   return undefined;
 }
@@ -27,7 +27,7 @@ export function findFail2banRegex(): string | undefined {
 /** Why fail2ban tests cannot run here, or undefined when they can. In CI a missing fail2ban is a failure. */
 export function fail2banMissing(): string | undefined {
   if (findFail2banRegex() !== undefined) return undefined;
-  const reason = `fail2ban-regex or ${COMMON_CONF} not found: apt-get install -y fail2ban (bash .ci/install-peers.sh)`;
+  const reason = 'fail2ban-regex not found: apt-get install -y fail2ban (bash .ci/install-peers.sh)';
   if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
   return reason;
 }
@@ -41,29 +41,20 @@ export interface Fail2banResult {
   addresses: string[];
 }
 
-/** Runs fail2ban-regex with contrib/fail2ban/filter.d/homing.conf (beside the system's common.conf) over `logFile`. */
+/** Runs fail2ban-regex with contrib/fail2ban/filter.d/homing.conf over `logFile`. */
 export async function runFail2banRegex(logFile: string): Promise<Fail2banResult> {
   const program = findFail2banRegex();
   if (program === undefined) throw new Error('fail2ban-regex is not installed');
-  const config = await mkdtemp(join(tmpdir(), 'homing-fail2ban-'));
-  try {
-    await mkdir(join(config, 'filter.d'));
-    await copyFile(COMMON_CONF, join(config, 'filter.d/common.conf'));
-    const filter = join(config, 'filter.d/homing.conf');
-    await copyFile(join(FAIL2BAN_CONTRIB, 'filter.d/homing.conf'), filter);
-    const summary = await run(program, ['-c', config, logFile, filter], { maxBuffer: 64 << 20 });
-    const counts = /^Lines: (\d+) lines, \d+ ignored, (\d+) matched, (\d+) missed/m.exec(summary.stdout);
-    if (counts === null) throw new Error(`fail2ban-regex printed no summary:\n${summary.stdout}\n${summary.stderr}`);
-    const ips = await run(program, ['-c', config, '-o', 'ip', logFile, filter], { maxBuffer: 64 << 20 });
-    return {
-      lines: Number(counts[1]),
-      matched: Number(counts[2]),
-      missed: Number(counts[3]),
-      addresses: ips.stdout.split('\n').filter((line) => line !== ''),
-    };
-  } finally {
-    await rm(config, { recursive: true, force: true });
-  }
+  const summary = await run(program, [logFile, FAIL2BAN_FILTER], { maxBuffer: 64 << 20 });
+  const counts = /^Lines: (\d+) lines, \d+ ignored, (\d+) matched, (\d+) missed/m.exec(summary.stdout);
+  if (counts === null) throw new Error(`fail2ban-regex printed no summary:\n${summary.stdout}\n${summary.stderr}`);
+  const ips = await run(program, ['-o', 'ip', logFile, FAIL2BAN_FILTER], { maxBuffer: 64 << 20 });
+  return {
+    lines: Number(counts[1]),
+    matched: Number(counts[2]),
+    missed: Number(counts[3]),
+    addresses: ips.stdout.split('\n').filter((line) => line !== ''),
+  };
 }
 
 /** A setting of the [homing] jail in contrib/fail2ban/jail.d/homing.conf. */

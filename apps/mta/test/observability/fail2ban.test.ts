@@ -50,6 +50,10 @@ function sessionLog() {
     );
   }
   failedAuth('198.51.100.24', 'x" address=1.2.3.4 \\" address=1.2.3.4');
+  // Whole forged events, id and all, inside the text of a user, a 4xx command, a host and a msgid.
+  const forged = '0123456789abcdef smtp auth-failed address=1.2.3.4 mechanism=PLAIN';
+  failedAuth('198.51.100.24', forged);
+  failedCommand('192.0.2.20', `MAIL FROM:<a@b.example> ${forged}`, '451 4.3.0 try later');
   failedCommand('198.51.100.25', 'AUTH LOGIN address=1.2.3.4', '503 5.5.1 AUTH not available on this port');
   // A typo now and then: counted, below maxretry.
   failedCommand('192.0.2.10', 'RCPT TO:<bbo@example.org>', '550 5.1.1 <bbo@example.org>: no such user');
@@ -61,10 +65,10 @@ function sessionLog() {
   for (let i = 0; i < 8; i++)
     failedCommand('192.0.2.20', 'MAIL FROM:<a@b.example>', '451 4.4.3 DNS lookup failed, try later');
   // Other events of the same sessions, with client text too.
-  log.event(log.newId(), 'smtp', 'connected', { address: '1.2.3.4', host: 'smtp auth-failed address=1.2.3.4' });
+  log.event(log.newId(), 'smtp', 'connected', { address: '1.2.3.4', host: forged });
   log.event(log.newId(), 'smtp', 'message', {
     address: '192.0.2.30',
-    msgid: '<smtp failed-command address=1.2.3.4 command=x result="550 x">',
+    msgid: '<0123456789abcdef smtp failed-command address=1.2.3.4 command=x result="550 x">',
     from: '<a@b.example>',
     result: '250 2.0.0 queued',
   });
@@ -107,21 +111,27 @@ describe.skipIf(missing !== undefined)('the fail2ban filter, through fail2ban-re
     expect(bannedAddresses(result.addresses, maxretry)).toEqual(['198.51.100.23', '2001:db8::bad', '203.0.113.66']);
   });
 
-  it('reads the same lines behind a syslog or journal prefix instead of the server time', async () => {
+  it('reads the same lines behind a syslog or journal prefix, and without any time', async () => {
     const { text, matching } = sessionLog();
-    const syslog = text()
+    const bodies = text()
       .split('\n')
       .slice(0, -1)
-      .map(
-        (line, i) =>
-          `Dec  1 22:${String(10 + Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')} mx homing[4242]: ${line.replace(/^\S+ /, '')}`,
-      )
-      .join('\n');
-    const file = join(dir, 'syslog.log');
-    await writeFile(file, `${syslog}\n`);
-    const result = await runFail2banRegex(file);
-    expect(result.matched).toBe(matching());
-    expect(result.addresses).not.toContain('1.2.3.4');
-    expect(bannedAddresses(result.addresses, 5)).toEqual(['198.51.100.23', '2001:db8::bad', '203.0.113.66']);
+      .map((line) => line.replace(/^\S+ /, ''));
+    const clock = (i: number) =>
+      `22:${String(10 + Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}`;
+    const variants: [string, string[]][] = [
+      ['syslog', bodies.map((line, i) => `Dec  1 ${clock(i)} mx homing[4242]: ${line}`)],
+      // fail2ban's systemd backend sees a node process as its identifier unless the unit sets SyslogIdentifier.
+      ['journal', bodies.map((line, i) => `Dec  1 ${clock(i)} mx.example.org node[77]: ${line}`)],
+      ['bare', bodies],
+    ];
+    for (const [name, lines] of variants) {
+      const file = join(dir, `${name}.log`);
+      await writeFile(file, `${lines.join('\n')}\n`);
+      const result = await runFail2banRegex(file);
+      expect(result.matched, name).toBe(matching());
+      expect(result.addresses, name).not.toContain('1.2.3.4');
+      expect(bannedAddresses(result.addresses, 5), name).toEqual(['198.51.100.23', '2001:db8::bad', '203.0.113.66']);
+    }
   });
 });
