@@ -77,10 +77,10 @@ export async function parseConfig(text: string, file: string): Promise<Config> {
     throw new ConfigError('INVALID_CONFIG', problems);
   }
 
-  const result = configSchema.safeParse(input);
-  if (!result.success) {
-    for (const issue of result.error.issues) reportIssue(issue, input, at);
-  }
+  // Each top-level key on its own, so a bad key does not hide the checks across the others.
+  const { parsed, complete: allParsed } = parseKeys(input as Record<string, unknown>, (issue) =>
+    reportIssue(issue, input, at),
+  );
   // The files are checked even when other keys are wrong, so one run reports every problem.
   const paths = pathsOf(input, file);
   if (paths.cert !== undefined && paths.key !== undefined) {
@@ -93,10 +93,8 @@ export async function parseConfig(text: string, file: string): Promise<Config> {
   const stateProblem = paths.state === undefined ? undefined : await checkStateDirectory(paths.state);
   if (stateProblem !== undefined) at(['state'], stateProblem);
 
-  const config = result.success
-    ? await complete(result.data, input, file, at, () => problems.length, usersProblem === undefined)
-    : undefined;
-  if (problems.length > 0 || config === undefined) {
+  const config = await complete(parsed, input, file, at, usersProblem === undefined);
+  if (problems.length > 0 || config === undefined || !allParsed) {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new ConfigError('INVALID_CONFIG', problems);
   }
@@ -112,6 +110,30 @@ export const minimalExample = [
 ].join('\n');
 
 type At = (path: readonly PropertyKey[], message: string, key?: boolean) => void;
+
+/** Parses each top-level key with its schema: the values that parsed, and whether all did. */
+function parseKeys(
+  input: Record<string, unknown>,
+  report: (issue: z.core.$ZodIssue) => void,
+): { parsed: Partial<ParsedYaml>; complete: boolean } {
+  const shape = configSchema.shape as Record<string, z.ZodType>;
+  const parsed: Record<string, unknown> = {};
+  let complete = true;
+  for (const [key, schema] of Object.entries(shape)) {
+    const result = schema.safeParse(input[key]);
+    if (result.success) parsed[key] = result.data;
+    else {
+      complete = false;
+      for (const issue of result.error.issues) report({ ...issue, path: [key, ...issue.path] });
+    }
+  }
+  const unknown = Object.keys(input).filter((key) => !(key in shape));
+  if (unknown.length > 0) {
+    complete = false;
+    report({ code: 'unrecognized_keys', keys: unknown, path: [], message: '', input });
+  }
+  return { parsed: parsed as Partial<ParsedYaml>, complete };
+}
 
 function reportIssue(issue: z.core.$ZodIssue, input: object, at: At): void {
   if (issue.code === 'unrecognized_keys') {
@@ -153,41 +175,47 @@ function absolute(path: string, file: string): string {
 
 /** The checks across keys, then the effective Config with the defaults that depend on other keys. */
 async function complete(
-  parsed: ParsedYaml,
+  parsed: Partial<ParsedYaml>,
   input: object,
   file: string,
   at: At,
-  count: () => number,
   usersReadable: boolean,
 ): Promise<Config | undefined> {
-  const before = count();
+  const failed = { count: 0 };
+  const fail: At = (...args) => {
+    failed.count++;
+    at(...args);
+  };
   let domains: string[] = [];
-  if (parsed.domain !== undefined && parsed.domains.length > 0) {
-    at(['domains'], 'give either domain (one) or domains (a list), not both', true);
+  const given = (key: string) => valueAt(input, [key]) !== undefined;
+  if (parsed.domain !== undefined && parsed.domains !== undefined && parsed.domains.length > 0) {
+    fail(['domains'], 'give either domain (one) or domains (a list), not both', true);
   } else if (parsed.domain !== undefined) {
     domains = [parsed.domain];
-  } else if (parsed.domains.length > 0) {
+  } else if (parsed.domains !== undefined && parsed.domains.length > 0) {
     domains = [...new Set(parsed.domains)];
-  } else {
-    at(['domain'], 'missing; add the mail domain, e.g. domain: example.org (or domains: [example.org, example.net])');
+  } else if (!given('domain') && !given('domains')) {
+    fail(['domain'], 'missing; add the mail domain, e.g. domain: example.org (or domains: [example.org, example.net])');
+  } else if (given('domains') && parsed.domains?.length === 0) {
+    fail(['domains'], 'empty; give at least one domain, e.g. domains: [example.org]');
   }
   const ours = (domain: string) => domains.includes(domain);
   const list = domains.join(', ');
 
   const aliases: Record<string, string[]> = {};
-  for (const [written, targets] of Object.entries(parsed.aliases)) {
+  for (const [written, targets] of Object.entries(parsed.aliases ?? {})) {
     let key: string | undefined;
     if (written.startsWith('@')) {
       const domain = parseDomain(written.slice(1), 'example.org');
-      if (!domain.ok) at(['aliases', written], `catch-all ${domain.message}`, true);
+      if (!domain.ok) fail(['aliases', written], `catch-all ${domain.message}`, true);
       else if (domains.length > 0 && !ours(domain.value)) {
-        at(['aliases', written], `the catch-all is for ${domain.value}, not one of our domains (${list})`, true);
+        fail(['aliases', written], `the catch-all is for ${domain.value}, not one of our domains (${list})`, true);
       } else key = `@${domain.value}`;
     } else {
       const address = parseAddress(written);
-      if (!address.ok) at(['aliases', written], address.message, true);
+      if (!address.ok) fail(['aliases', written], address.message, true);
       else if (domains.length > 0 && !ours(domainOf(address.value))) {
-        at(
+        fail(
           ['aliases', written],
           `${address.value} is not in our domains (${list}); an alias is an address at one of them`,
           true,
@@ -199,7 +227,7 @@ async function complete(
         const path = Array.isArray(valueAt(input, ['aliases', written]))
           ? ['aliases', written, index]
           : ['aliases', written];
-        at(
+        fail(
           path,
           `${target} is outside our domains (${list}); forwarding is not supported yet, so give a local address`,
         );
@@ -207,57 +235,54 @@ async function complete(
     });
     if (key === undefined) continue;
     if (aliases[key] !== undefined)
-      at(['aliases', written], `${key} is given twice; merge its targets into one list`, true);
+      fail(['aliases', written], `${key} is given twice; merge its targets into one list`, true);
     aliases[key] = [...new Set(targets)];
   }
 
   let postmaster = parsed.postmaster;
   for (const [index, address] of (postmaster ?? []).entries()) {
     if (domains.length > 0 && !ours(domainOf(address))) {
-      at(
-        parsed.postmaster!.length > 1 ? ['postmaster', index] : ['postmaster'],
+      fail(
+        postmaster!.length > 1 ? ['postmaster', index] : ['postmaster'],
         `${address} is outside our domains (${list}); give a local user`,
       );
     }
   }
-  const users = absolute(parsed.users, file);
-  if (postmaster === undefined) {
+  const users = parsed.users === undefined ? undefined : absolute(parsed.users, file);
+  if (postmaster === undefined && users !== undefined) {
     // Default: the first user of the users file; an empty (or unreadable) file gives none.
     const first = usersReadable ? (await readUsersFile(users).catch(() => undefined))?.users[0] : undefined;
     postmaster = first === undefined ? [] : [first.address];
   }
 
-  const state = absolute(parsed.state, file);
-  const control =
-    parsed.listen.control === undefined ? join(state, 'control.sock') : absolute(parsed.listen.control, file);
-  if (Buffer.byteLength(control) > maxSocketPath) {
-    at(
-      parsed.listen.control === undefined ? ['state'] : ['listen', 'control'],
-      `the control socket ${control} is ${Buffer.byteLength(control)} bytes long; a unix socket path has at most ${maxSocketPath}, so give a shorter listen.control`,
-    );
+  const state = parsed.state === undefined ? undefined : absolute(parsed.state, file);
+  const listen = parsed.listen;
+  let control: string | undefined;
+  if (listen !== undefined && (state !== undefined || listen.control !== undefined)) {
+    control = listen.control === undefined ? join(state!, 'control.sock') : absolute(listen.control, file);
+    if (Buffer.byteLength(control) > maxSocketPath) {
+      fail(
+        listen.control === undefined ? ['state'] : ['listen', 'control'],
+        `the control socket ${control} is ${Buffer.byteLength(control)} bytes long; a unix socket path has at most ${maxSocketPath}, so give a shorter listen.control`,
+      );
+    }
   }
-  const listen = {
-    mx: parsed.listen.mx,
-    submission: parsed.listen.submission,
-    submissions: parsed.listen.submissions,
-    metrics: parsed.listen.metrics,
-    control,
-  };
   const taken = new Map<string, string>();
   for (const name of ['mx', 'submission', 'submissions', 'metrics'] as const) {
-    for (const [index, address] of listen[name].entries()) {
+    for (const [index, address] of (listen?.[name] ?? []).entries()) {
       const text = formatListenAddress(address);
       const other = taken.get(text);
       if (address.port !== 0 && other !== undefined) {
-        at(
-          listen[name].length > 1 ? ['listen', name, index] : ['listen', name],
+        fail(
+          listen![name].length > 1 ? ['listen', name, index] : ['listen', name],
           `${text} is also listen.${other}; give each listener its own port`,
         );
       }
       taken.set(text, name);
     }
   }
-  if (count() !== before) return undefined;
+  if (failed.count > 0 || !isComplete(parsed) || users === undefined || state === undefined) return undefined;
+  if (control === undefined || postmaster === undefined) return undefined;
 
   const filters = parsed.filters;
   const config: Config = {
@@ -267,7 +292,7 @@ async function complete(
     tls: { cert: absolute(parsed.tls.cert, file), key: absolute(parsed.tls.key, file) },
     users,
     state,
-    listen,
+    listen: { ...parsed.listen, control },
     dns: parsed.dns,
     aliases,
     postmaster,
@@ -312,6 +337,11 @@ async function complete(
   };
   if (parsed.quota !== undefined) config.quota = parsed.quota;
   return config;
+}
+
+/** True when every key of the schema parsed (absent ones take their defaults). */
+function isComplete(parsed: Partial<ParsedYaml>): parsed is ParsedYaml {
+  return Object.keys(configSchema.shape).every((key) => key in parsed);
 }
 
 function domainOf(address: string): string {

@@ -252,6 +252,9 @@ describe('problems', () => {
     expect(await problems(['domain: example.org', 'domains: [example.net]', ...base()].join('\n'))).toEqual([
       'homing.yml:2:1: domains: give either domain (one) or domains (a list), not both',
     ]);
+    expect(await problems(['domains: []', ...base()].join('\n'))).toEqual([
+      'homing.yml:1:10: domains: empty; give at least one domain, e.g. domains: [example.org]',
+    ]);
     expect(await problems(['domain: localhost', ...base()].join('\n'))).toEqual([
       'homing.yml:1:9: domain: "localhost" is not a fully qualified domain name (it needs a dot); e.g. example.org',
     ]);
@@ -277,6 +280,20 @@ describe('problems', () => {
       'homing.yml:8:42: aliases.sales@example.org[1]: carol@gmail.test is outside our domains (example.org); forwarding is not supported yet, so give a local address',
       'homing.yml:9:3: aliases.bad address: "bad address" is not a mail address (local@domain); e.g. alice@example.org',
       'homing.yml:10:13: postmaster: root@example.net is outside our domains (example.org); give a local user',
+    ]);
+  });
+
+  it('still checks aliases against the domains when another key is wrong', async () => {
+    const text = [
+      'domain: example.org',
+      'hostname: 42',
+      `tls: { cert: ${fx.cert}, key: ${fx.key} }`,
+      `users: ${fx.users}`,
+    ];
+    text.push('aliases: { info@example.org: bob@example.net }');
+    expect(await problems(text.join('\n'))).toEqual([
+      'homing.yml:2:11: hostname: 42 is not a domain; e.g. mx.example.org',
+      'homing.yml:5:30: aliases.info@example.org: bob@example.net is outside our domains (example.org); forwarding is not supported yet, so give a local address',
     ]);
   });
 
