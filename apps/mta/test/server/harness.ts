@@ -52,6 +52,8 @@ export interface HomingServerOptions {
   dir?: string;
   dns?: DnsServer;
   cert?: HomingServer['cert'];
+  /** The ports of an earlier run (a restart). */
+  ports?: { mx: number; submission: number; submissions: number; metrics: number };
 }
 
 /** The zones most tests need: our domain and a well-configured sending host at 127.0.0.1. */
@@ -82,12 +84,9 @@ export async function startHoming(options: HomingServerOptions = {}): Promise<Ho
     const lines = await Promise.all(users.map(async (u) => `${u.address}:${await hashPassword(u.password)}`));
     writeFileSync(usersPath, `${lines.join('\n')}\n`, { mode: 0o600 });
   }
-  const [mxPort, submissionPort, submissionsPort, metricsPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
+  const [mxPort, submissionPort, submissionsPort, metricsPort] = options.ports
+    ? [options.ports.mx, options.ports.submission, options.ports.submissions, options.ports.metrics]
+    : await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const fill = (text: string) =>
     text
       .replaceAll('{cert}', cert.certPath)

@@ -25,8 +25,16 @@ export function converse(port: number, localAddress?: string): Promise<Conversat
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, localAddress });
     let buffer = '';
-    const pending: ((reply: string) => void)[] = [];
-    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    const pending: { resolve: (reply: string) => void; reject: (error: Error) => void }[] = [];
+    let ended = false;
+    const closed = new Promise<void>((done) =>
+      socket.once('close', () => {
+        ended = true;
+        // Whoever still waits for a reply learns that none will come.
+        for (const waiter of pending.splice(0)) waiter.reject(new Error('the server closed the connection'));
+        done();
+      }),
+    );
     const replies: string[] = [];
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
@@ -38,32 +46,35 @@ export function converse(port: number, localAddress?: string): Promise<Conversat
         buffer = buffer.slice(match[0].length);
         const reply = match[0].trimEnd().split('\r\n').join('\n');
         const waiter = pending.shift();
-        if (waiter) waiter(reply);
+        if (waiter) waiter.resolve(reply);
         else replies.push(reply);
       }
     });
     socket.once('error', reject);
     const next = () =>
-      new Promise<string>((done) => {
+      new Promise<string>((done, fail) => {
         const ready = replies.shift();
         if (ready !== undefined) done(ready);
-        else pending.push(done);
+        else if (ended) fail(new Error('the server closed the connection'));
+        else pending.push({ resolve: done, reject: fail });
       });
-    void next().then((greeting) =>
-      resolve({
-        greeting,
-        send: (line) => {
-          socket.write(`${line}\r\n`);
-          return next();
-        },
-        sendRaw: (data) => {
-          socket.write(data);
-          return next();
-        },
-        closed,
-        socket,
-        close: () => socket.destroy(),
-      }),
+    next().then(
+      (greeting) =>
+        resolve({
+          greeting,
+          send: (line) => {
+            socket.write(`${line}\r\n`);
+            return next();
+          },
+          sendRaw: (data) => {
+            socket.write(data);
+            return next();
+          },
+          closed,
+          socket,
+          close: () => socket.destroy(),
+        }),
+      reject,
     );
   });
 }
