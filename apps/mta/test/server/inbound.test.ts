@@ -134,4 +134,20 @@ describe('homing start: the MX', () => {
     c.close();
     expect(await server.waitForNew('bob@example.org', before)).toContain(`\r\n\r\n${long}\r\n`);
   }, 15_000);
+
+  it('counts what it did on the Prometheus endpoint', async () => {
+    const before = server.maildir('alice@example.org');
+    await swaks(['--server', '127.0.0.1', '--port', String(server.mxPort), '--from', 'someone@sender.test', '--to', 'alice@example.org']);
+    await swaks(['--server', '127.0.0.1', '--port', String(server.mxPort), '--from', 'someone@sender.test', '--to', 'nobody@example.org']);
+    await server.waitForNew('alice@example.org', before);
+    const response = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await response.text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    expect(value(/^homing_messages_accepted_total\{listener="mx"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^homing_messages_rejected_total\{reason="unknown-user"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^homing_local_deliveries_total\{result="ok",folder="INBOX"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^homing_connections_total\{listener="mx"\} (\d+)/m)).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/^homing_queue_messages\{state="pending"\} \d+/m);
+  }, 20_000);
 });
