@@ -2,8 +2,8 @@ import { type Command, CommanderError } from 'commander';
 import { isConfigError } from '../config/config-error';
 import { configToKeys, formatConfigYaml } from '../config/config-text';
 import type { Config } from '../config/config-types';
+import { configWarnings } from '../config/config-warnings';
 import { defaultConfigFile, loadConfig } from '../config/load-config';
-import { readUsersFile } from '../users/users-file';
 
 interface ConfigFlags {
   config?: string;
@@ -57,9 +57,11 @@ export function registerConfigCommand(program: Command): void {
       const path = fileOf(file, flags);
       const loaded = path === undefined ? undefined : await load(path);
       if (loaded === undefined) return;
-      const users = await readUsersFile(loaded.users);
-      for (const problem of users.problems) {
-        process.stderr.write(`${loaded.users}:${problem.line}: warning: ${problem.message}\n`);
+      for (const warning of await configWarnings(loaded)) {
+        const where = warning.line > 0 ? `${warning.file}:${warning.line}` : warning.file;
+        process.stderr.write(
+          `${where}: warning: ${warning.path === '' ? '' : `${warning.path}: `}${warning.message}\n`,
+        );
       }
       process.stdout.write(`${path}: ok\n`);
     });
