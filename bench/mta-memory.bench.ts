@@ -50,9 +50,13 @@ writeFileSync(
     `limits: { connections: ${connections + 100}, connections_per_ip: ${connections + 100}, message_size: ${messageMiB + 10}M }`,
   ].join('\n'),
 );
-const child: ChildProcess = spawn(process.execPath, [join(root, 'apps/mta/bin/homing.js'), 'start', '--config', join(dir, 'homing.yml')], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const child: ChildProcess = spawn(
+  process.execPath,
+  [join(root, 'apps/mta/bin/homing.js'), 'start', '--config', join(dir, 'homing.yml')],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 await new Promise<void>((resolve, reject) => {
   let seen = '';
   const onData = (chunk: Buffer) => {
@@ -89,7 +93,9 @@ try {
   }
   await new Promise((r) => setTimeout(r, 1000));
   peak = Math.max(peak, rssMiB(pid));
-  console.log(`| ${connections} idle connections | RSS ${idle.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB peak | goal < 200 MB | ${peak * 1.048576 < 200 ? 'met' : 'NOT met'} |`);
+  console.log(
+    `| ${connections} idle connections | RSS ${idle.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB peak | goal < 200 MB | ${peak * 1.048576 < 200 ? 'met' : 'NOT met'} |`,
+  );
   for (const socket of sockets.splice(0)) socket.destroy();
   await new Promise((r) => setTimeout(r, 2000));
 

@@ -46,6 +46,12 @@ export interface PostfixOptions {
   concurrency?: number;
   /** Postfix's myhostname; default postfix.example.net. */
   hostname?: string;
+  /**
+   * Local delivery through local(8) instead of holding: mail for `domain` goes to the Maildir of
+   * each local part (an alias to a path ending in `/`, written as `default_privs`, so the
+   * directories must be writable by the daemon user). Nothing is held unless `hold` is given.
+   */
+  localDelivery?: { domain: string; maildirs: Record<string, string> };
 }
 
 /**
@@ -92,13 +98,17 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
       `maillog_file_prefixes = ${dir}`,
       `maillog_file = ${dir}/maillog`,
       `myhostname = ${options.hostname ?? 'postfix.example.net'}`,
-      'mydestination =',
+      `mydestination = ${options.localDelivery?.domain ?? ''}`,
       'inet_interfaces = 127.0.0.1',
       'inet_protocols = ipv4',
       'mynetworks = 127.0.0.0/8',
       `smtpd_recipient_restrictions = ${access ? `check_recipient_access inline:{ ${access} }, ` : ''}permit_mynetworks, reject`,
       `relayhost = [127.0.0.1]:${options.relayPort ?? 9}`,
-      'alias_maps =',
+      options.localDelivery
+        ? `alias_maps = inline:{ ${Object.entries(options.localDelivery.maildirs)
+            .map(([local, path]) => `{ ${local} = ${path.endsWith('/') ? path : `${path}/`} }`)
+            .join(' ')} }`
+        : 'alias_maps =',
       'alias_database =',
       'local_recipient_maps =',
       `header_checks = regexp:${etc}/header_checks`,
@@ -118,7 +128,8 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
       'biff = no',
     ].join('\n') + '\n',
   );
-  writeFileSync(join(etc, 'header_checks'), `${options.hold ?? '/^/'} HOLD\n`);
+  const hold = options.hold ?? (options.localDelivery ? undefined : '/^/');
+  writeFileSync(join(etc, 'header_checks'), hold === undefined ? '' : `${hold} HOLD\n`);
   // post-install (run by `postfix start`) reads the list of files it creates from meta_directory.
   copyFileSync(join(POSTFIX_DIR, 'etc/postfix/postfix-files'), join(etc, 'postfix-files'));
   writeFileSync(
@@ -137,6 +148,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
       'flush unix n - n 1000? 0 flush',
       'proxymap unix - - n - - proxymap',
       'smtp unix - - n - - smtp',
+      'local unix - n n - - local',
       'relay unix - - n - - smtp',
       'showq unix n - n - - showq',
       'error unix - - n - - error',

@@ -15,6 +15,7 @@ interface StartFlags {
   config?: string;
   dev?: boolean;
   logFormat: string;
+  logTimestamps?: boolean;
   grace: string;
 }
 
@@ -26,6 +27,7 @@ export function registerStartCommand(program: Command): void {
     .option('--config <file>', `the config file (default ${DEFAULT_CONFIG})`)
     .option('--dev', 'run on the embedded development default (example.test on 127.0.0.1:2525, state in ./var)')
     .option('--log-format <format>', 'text (key=value lines) or json (pino)', 'text')
+    .option('--log-timestamps', 'start each text line with an ISO 8601 UTC time (journald and syslog add their own)')
     .option('--grace <seconds>', 'how long SIGTERM lets sessions in progress finish', '30')
     .addHelpText(
       'after',
@@ -50,7 +52,9 @@ async function start(flags: StartFlags): Promise<number> {
     process.stderr.write('homing: give either --dev or --config, not both\n');
     return 2;
   }
-  const log = createEventLog({ format: flags.logFormat });
+  // A closed stdout (a log reader that went away) must not take the mail server down with it.
+  process.stdout.on('error', () => {});
+  const log = createEventLog({ format: flags.logFormat, timestamps: flags.logTimestamps === true });
   let config: Config;
   const notes: string[] = [];
   try {

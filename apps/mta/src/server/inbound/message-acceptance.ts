@@ -74,7 +74,7 @@ async function decideAndQueue(
       authHeader = `Authentication-Results: ${config.hostname}; none (the checks took longer than ${config.filters.timeoutMs} ms)`;
     const dmarcVerdict = dmarcFilter(context, authResults);
     if (dmarcVerdict) {
-      logVerdict(context, session.id, dmarcVerdict);
+      logVerdict(context, session, dmarcVerdict);
       if (dmarcVerdict.action === 'junk') verdicts.push(dmarcVerdict);
       if (firstRefusal([dmarcVerdict])) {
         context.metrics.messageRejected('dmarc');
@@ -216,6 +216,7 @@ export function logMessage(
   fields: { messageId?: string; sender: string; to: string; size: number; result: string; id?: string },
 ): void {
   context.log.event(session.id, 'smtp', 'message', {
+    address: session.remoteAddress,
     queueid: fields.id,
     msgid: fields.messageId,
     from: `<${fields.sender}>`,

@@ -59,9 +59,13 @@ export function inboundSession(session: SessionInfo): InboundSession {
 }
 
 /** Logs a verdict that did something (junk, reject, tempfail) and counts it. */
-export function logVerdict(context: InboundContext, id: string, verdict: FilterVerdict): void {
+export function logVerdict(context: InboundContext, session: SessionInfo, verdict: FilterVerdict): void {
   if (verdict.action === 'accept') return;
-  context.log.event(id, 'filter', verdict.action, { name: verdict.filter, reason: verdict.reason });
+  context.log.event(session.id, 'filter', verdict.action, {
+    address: session.remoteAddress,
+    name: verdict.filter,
+    reason: verdict.reason,
+  });
   if (verdict.action === 'junk') context.metrics.junked(verdict.filter);
   if (verdict.dnsError) context.metrics.dnsFailure(verdict.filter);
 }
@@ -103,7 +107,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
         address: session.remoteAddress,
         host: findings.host ?? 'unknown',
       });
-      for (const verdict of findings.verdicts) logVerdict(context, session.id, verdict);
+      for (const verdict of findings.verdicts) logVerdict(context, session, verdict);
       const refusal = firstRefusal(findings.verdicts);
       if (refusal) return refuse(context, refusal, true);
       state.connectJunk = findings.verdicts.filter((v) => v.action === 'junk');
@@ -148,7 +152,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
         };
       }
       if (verdict === undefined) return { action: 'accept' };
-      logVerdict(context, session.id, verdict);
+      logVerdict(context, session, verdict);
       if (verdict.action === 'junk') state.mailJunk.push(verdict);
       if (firstRefusal([verdict])) return refuse(context, verdict);
       return { action: 'accept' };

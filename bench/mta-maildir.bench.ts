@@ -1,0 +1,71 @@
+// Messages per second from SMTP accept to the file in the Maildir: `homing start` (accept, queue,
+// local delivery, each step fsynced) beside a throw-away Postfix 3.7 delivering to a Maildir through
+// its local(8), same load (smtp-source -s 20 -l 10240 -d), same run. The clock stops when the last
+// message's file is in new/.
+// Env: MTA_BENCH_MESSAGES (default 20000), MTA_BENCH_RUNS (default 3; the median is printed).
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPostfix } from '@homing/test-peers';
+import { median } from './lib/measure';
+import { smtpSource, startBenchDns, startHomingProcess } from './lib/mta';
+
+const messages = Number(process.env.MTA_BENCH_MESSAGES ?? 20000);
+const runs = Number(process.env.MTA_BENCH_RUNS ?? 3);
+const load = { sessions: 20, size: 10240, reuse: true };
+
+function count(dir: string): number {
+  try {
+    return readdirSync(dir).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Drives `messages` into a server, then waits until `newDir` holds `target` files. */
+async function toMaildir(port: number, newDir: string, target: number): Promise<number> {
+  const started = performance.now();
+  await smtpSource(port, { ...load, messages });
+  while (count(newDir) < target) await new Promise((r) => setTimeout(r, 5));
+  return messages / ((performance.now() - started) / 1000);
+}
+
+const dns = await startBenchDns();
+const dir = mkdtempSync(join(tmpdir(), 'homing-bench-maildir-'));
+const homing = await startHomingProcess(dir, dns.address, ['limits: { connections: 2000, connections_per_ip: 1000 }']);
+const homingNew = join(homing.state, 'mail/example.org/alice/new');
+// Postfix's local(8) writes aliases' files as default_privs (daemon, uid 1).
+const postfixMaildir = join(dir, 'postfix-maildir');
+for (const sub of ['', 'new', 'cur', 'tmp']) mkdirSync(join(postfixMaildir, sub), { recursive: true });
+for (const sub of ['', 'new', 'cur', 'tmp']) chownSync(join(postfixMaildir, sub), 1, 1);
+const postfix = await startPostfix({
+  hostname: 'mx.postfix.test',
+  localDelivery: { domain: 'example.org', maildirs: { alice: postfixMaildir } },
+});
+const postfixNew = join(postfixMaildir, 'new');
+const samples = { homing: [] as number[], postfix: [] as number[] };
+try {
+  for (let run = 0; run < runs; run++) {
+    const order = run % 2 === 0 ? (['homing', 'postfix'] as const) : (['postfix', 'homing'] as const);
+    for (const name of order) {
+      const [port, newDir] = name === 'homing' ? [homing.port, homingNew] : [postfix.port, postfixNew];
+      samples[name].push(await toMaildir(port, newDir, count(newDir) + messages));
+    }
+  }
+} finally {
+  homing.child.kill('SIGTERM');
+  await postfix.stop();
+  await dns.close();
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(dir, { recursive: true, force: true });
+}
+const h = median(samples.homing);
+const p = median(samples.postfix);
+console.log(
+  `smtp-source -s ${load.sessions} -m ${messages} -l ${load.size} -d, median of ${runs} run(s), messages per second until the last file is in new/\n`,
+);
+console.log('| server | msg/s SMTP accept to Maildir file |');
+console.log('| --- | ---: |');
+console.log(`| homing start (queue + local delivery, fsynced) | ${Math.round(h)} |`);
+console.log(`| Postfix 3.7 (smtpd, cleanup, qmgr, local(8) to Maildir) | ${Math.round(p)} |`);
+console.log(`- homing / Postfix: ${(h / p).toFixed(2)}x (goal 3x) ${h / p >= 3 ? 'met' : 'NOT met'}`);
