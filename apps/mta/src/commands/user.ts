@@ -71,7 +71,7 @@ export function registerUserCommand(program: Command): void {
         throw new Error(`${name} already exists in ${file.path}; change its password with homing user passwd ${name}`);
       }
       const password = await newPassword(flags);
-      await updateUsersFile(file.path, name, await hashPassword(password));
+      await updateUsersFile(file.path, name, await hashPassword(password), { must: 'not-exist' });
       process.stdout.write(`added ${name} to ${file.path}; ${reloadHint}\n`);
     });
 
@@ -89,7 +89,7 @@ export function registerUserCommand(program: Command): void {
         throw new Error(`no user ${name} in ${file.path} (see homing user list; add one with homing user add)`);
       }
       const password = await newPassword(flags);
-      await updateUsersFile(file.path, name, await hashPassword(password));
+      await updateUsersFile(file.path, name, await hashPassword(password), { must: 'exist' });
       process.stdout.write(`changed the password of ${name} in ${file.path}; ${reloadHint}\n`);
     });
 
@@ -100,7 +100,7 @@ export function registerUserCommand(program: Command): void {
       if (!file.users.some((u) => u.address === name)) {
         throw new Error(`no user ${name} in ${file.path} (see homing user list)`);
       }
-      await updateUsersFile(file.path, name, undefined);
+      await updateUsersFile(file.path, name, undefined, { must: 'exist' });
       process.stdout.write(`removed ${name} from ${file.path}; ${reloadHint}\n`);
     },
   );

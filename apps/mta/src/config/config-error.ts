@@ -6,8 +6,12 @@ export type ConfigErrorCode =
   | 'FILE_UNREADABLE'
   /** YAML syntax, unknown keys, bad values, missing files the config names: see `problems`. */
   | 'INVALID_CONFIG'
-  /** A users file cannot be written. */
-  | 'USERS_FILE_UNWRITABLE';
+  /** A users file cannot be written (or locked). */
+  | 'USERS_FILE_UNWRITABLE'
+  /** `homing user add` of an address the users file already has. */
+  | 'USER_EXISTS'
+  /** `homing user passwd|remove` of an address the users file does not have. */
+  | 'USER_NOT_FOUND';
 
 /** One thing wrong, at a place in a file: printed as `file:line:column: path: message`. */
 export interface ConfigProblem {

@@ -1,6 +1,7 @@
 // The users file: one `address:hash` line per user, `#` comments and blank lines allowed, the hash
 // a PHC argon2id string (see password-hash.ts). Dovecot's passwd-file reads the same lines with
 // the hash prefixed by `{ARGON2ID}`; that prefix is accepted here too, so one file can serve both.
+import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../config/config-error';
@@ -95,7 +96,7 @@ export function formatUsers(users: readonly User[]): string {
  * crash. A reader sees the old file or the new one, never half of one.
  */
 export async function writeUsersFile(path: string, users: readonly User[]): Promise<void> {
-  await writeTextAtomically(path, formatUsers(users));
+  await withLock(path, () => writeTextAtomically(path, formatUsers(users)));
 }
 
 /**
@@ -103,7 +104,16 @@ export async function writeUsersFile(path: string, users: readonly User[]): Prom
  * when `hash` is undefined. Every other line is kept as it was, comments and broken lines too, so
  * an edit by `homing user` never loses what an administrator wrote. Written like writeUsersFile.
  */
-export async function updateUsersFile(path: string, address: string, hash: string | undefined): Promise<void> {
+export async function updateUsersFile(
+  path: string,
+  address: string,
+  hash: string | undefined,
+  options: { must?: 'exist' | 'not-exist' } = {},
+): Promise<void> {
+  await withLock(path, () => update(path, address, hash, options.must));
+}
+
+async function update(path: string, address: string, hash: string | undefined, must?: 'exist' | 'not-exist') {
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return '';
     throw new ConfigError(
@@ -127,14 +137,72 @@ export async function updateUsersFile(path: string, address: string, hash: strin
       done = true;
     }
   }
+  // Checked again under the lock: another command may have changed the file since it was read.
+  const exists = lines.some(isFor);
+  const where = { file: path, line: 0, column: 0, path: '' };
+  if (must === 'not-exist' && exists) {
+    throw new ConfigError('USER_EXISTS', [{ ...where, message: `${address} already exists in the users file` }]);
+  }
+  if (must === 'exist' && !exists) {
+    throw new ConfigError('USER_NOT_FOUND', [{ ...where, message: `no user ${address} in the users file` }]);
+  }
   if (hash !== undefined && !done) kept.push(`${address}:${hash}`);
   const body = kept.join('\n');
   await writeTextAtomically(path, text === '' ? formatUsers([]) + body + '\n' : `${body}\n`);
 }
 
+/**
+ * Runs `work` holding `{path}.lock` (created exclusively, holding our pid), so two `homing user`
+ * commands at once never lose each other's change. A lock whose process is gone is taken over.
+ */
+async function withLock<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const file = await open(lock, 'wx', 0o600);
+      await file.writeFile(String(process.pid));
+      await file.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new ConfigError(
+          'USERS_FILE_UNWRITABLE',
+          [{ file: path, line: 0, column: 0, path: '', message: `cannot lock the users file: ${describe(error)}` }],
+          { cause: error },
+        );
+      }
+      const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      if (holder > 0 && !alive(holder)) {
+        await rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        const message = `another homing user command holds ${lock}; wait for it, or remove that file if none runs`;
+        throw new ConfigError('USERS_FILE_UNWRITABLE', [{ file: path, line: 0, column: 0, path: '', message }]);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function writeTextAtomically(path: string, text: string): Promise<void> {
   const directory = dirname(path);
-  const temporary = join(directory, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const temporary = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const file = await open(temporary, 'wx', 0o600);
     try {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConfigError } from '../../src/config/config-error';
 import { hashPassword, parseArgon2Hash, verifyPassword } from '../../src/users/password-hash';
-import { parseUsers, readUsersFile, writeUsersFile } from '../../src/users/users-file';
+import { parseUsers, readUsersFile, updateUsersFile, writeUsersFile } from '../../src/users/users-file';
 
 const run = promisify(execFile);
 let dir = '';
@@ -135,6 +135,27 @@ describe('the users file', () => {
     await rm(join(dir, 'users-umask'));
   });
 
+  it('loses no change when several updates run at once', async () => {
+    const path = join(dir, 'users-concurrent');
+    const addresses = Array.from({ length: 12 }, (_, i) => `user${i}@example.org`);
+    await Promise.all(addresses.map((address) => updateUsersFile(path, address, hash, { must: 'not-exist' })));
+    expect((await readUsersFile(path)).users.map((u) => u.address).sort()).toEqual([...addresses].sort());
+    expect(await readdir(dir)).not.toContain('users-concurrent.lock');
+    const twice = await updateUsersFile(path, 'user0@example.org', hash, { must: 'not-exist' }).catch((e) => e);
+    expect(isConfigError(twice, 'USER_EXISTS')).toBe(true);
+    const absent = await updateUsersFile(path, 'nobody@example.org', undefined, { must: 'exist' }).catch((e) => e);
+    expect(isConfigError(absent, 'USER_NOT_FOUND')).toBe(true);
+    await rm(path);
+  });
+
+  it('takes over a lock left by a process that is gone', async () => {
+    const path = join(dir, 'users-stale');
+    await writeFile(`${path}.lock`, '999999999');
+    await updateUsersFile(path, 'alice@example.org', hash);
+    expect((await readUsersFile(path)).users.map((u) => u.address)).toEqual(['alice@example.org']);
+    await rm(path);
+  });
+
   it('says what to do when it is missing or cannot be written', async () => {
     const missing = await readUsersFile(join(dir, 'nope')).catch((e) => e);
     expect(isConfigError(missing, 'FILE_NOT_FOUND')).toBe(true);
@@ -143,6 +164,6 @@ describe('the users file', () => {
     );
     const unwritable = await writeUsersFile(join(dir, 'no-such-dir', 'users'), []).catch((e) => e);
     expect(isConfigError(unwritable, 'USERS_FILE_UNWRITABLE')).toBe(true);
-    expect(unwritable.message).toMatch(/cannot write the users file: its directory does not exist$/);
+    expect(unwritable.message).toMatch(/: cannot lock the users file: its directory does not exist$/);
   });
 });
