@@ -236,6 +236,22 @@ describe('problems', () => {
     ]);
   });
 
+  it('wants a map where a section goes', async () => {
+    const text = [
+      'domain: example.org',
+      ...base(),
+      'limits: 5',
+      'aliases: [a@example.org]',
+      'filters: { spf: 5, dnsbl: { zones: bl.example.net, message: "" } }',
+    ];
+    expect(await problems(text.join('\n'))).toEqual([
+      'homing.yml:5:9: limits: expected a map of key: value lines here, not 5',
+      'homing.yml:6:10: aliases: expected a map of address: target lines here, not ["a@example.org"]',
+      'homing.yml:7:17: filters.spf: expected a map of key: value lines here, not 5',
+      'homing.yml:7:61: filters.dnsbl.message: "" is not a one-line reply text',
+    ]);
+  });
+
   it('says what is missing and where', async () => {
     expect(await problems('domain: example.org\ntls: {}\n')).toEqual([
       'homing.yml:1:1: hostname: missing; add the name of this host, e.g. hostname: mx.example.org',
