@@ -82,12 +82,12 @@ describe.skipIf(!hasDovecot)('Dovecot reads the Maildirs', () => {
       `Received: from client.example.net by mx.example.org\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.net>\r\n\r\nHello ${subject}\r\n`;
     const inbox = await queue.enqueue(
       { sender: 'zoe@example.net', recipients: ['alice@example.org'] },
-      message('inbox'),
+      Buffer.from(message('inbox')),
     );
     const inboxCreatedAt = (await queue.inspect(inbox.id))?.createdAt ?? 0;
     const junk = await queue.enqueue(
       { sender: 'spam@example.net', recipients: ['alice@example.org'], attributes: { folder: 'Junk' } },
-      message('junk'),
+      Buffer.from(message('junk')),
     );
     const store = createMaildirStore({ root, hostname: 'mx.example.org' });
     const worker = startLocalDeliveryWorker({

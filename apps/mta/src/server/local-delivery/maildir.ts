@@ -42,8 +42,8 @@ export interface MaildirDelivery {
   sender: string;
   /** When the message was queued (ms since the epoch, `Claim.createdAt`): the first part of the name. */
   createdAt: number;
-  /** The queued bytes, streamed (never gathered in memory). */
-  body: AsyncIterable<Uint8Array | string>;
+  /** The queued bytes, streamed (never gathered in memory): a Readable, or any (async) iterable of chunks. */
+  body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
   /** The size the queue recorded; when given, a body of another size is refused (`SIZE_MISMATCH`). */
   size?: number;
   /**
@@ -158,7 +158,7 @@ async function writeFile(
   fs: MaildirFileSystem,
   path: string,
   header: Buffer,
-  body: AsyncIterable<Uint8Array | string>,
+  body: MaildirDelivery['body'],
   expectedBodySize: number | undefined,
 ): Promise<number> {
   const file = await fs.create(path);
