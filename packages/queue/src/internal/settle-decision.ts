@@ -22,6 +22,8 @@ export function decideSettle(
     schedule: Required<RetryScheduleOptions>;
     random: () => number;
     delayWarningMs: number | false;
+    /** The claim was handed out because the message expired: its failures are expiries. */
+    expired: boolean;
   },
 ): SettleDecision {
   const { now } = context;
@@ -37,6 +39,7 @@ export function decideSettle(
     if (outcome.reply !== undefined) r.reply = outcome.reply;
     if (outcome.status === 'delivered' || outcome.status === 'failed') {
       r.state = outcome.status;
+      if (outcome.status === 'failed' && context.expired) r.expired = true;
     } else {
       const decision = nextAttempt(
         { attempts: r.attempts, createdAt: entry.stored.createdAt, now, random: context.random() },
