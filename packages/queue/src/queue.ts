@@ -116,7 +116,12 @@ export interface SettleResult {
   id: string;
   /** True when every recipient is now final and the message left the queue. */
   complete: boolean;
-  /** Recipients that failed in this settle, expired ones included: the caller bounces these. */
+  /**
+   * Recipients that failed in this settle: those given `failed`, and those deferred on an `expired`
+   * claim (marked `expired`). Their bounce belongs in this settle's `options.enqueue`. A deferral
+   * after the lifetime ran out on a claim handed out before it does not fail the recipient: it
+   * comes back at once in an expired claim.
+   */
   failed: RecipientInfo[];
   /** Deferred recipients to report in a delay warning; non-empty once per message. */
   delayWarning: RecipientInfo[];

@@ -102,6 +102,37 @@ describe('a read-only open', () => {
     await writer.close();
   });
 
+  it('opens read-only again and again while a live writer compacts its journal many times a second', async () => {
+    spool = await mkdtemp(join(tmpdir(), 'homing-queue-ro-'));
+    // A tiny journal limit: nearly every hold or release rotates the journal and deletes the old file.
+    const writer = await openFileQueue({ spool, journalBytes: 256 });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i += 1) ids.push((await writer.enqueue(envelope, Buffer.from(`m${i}`))).id);
+    let writing = true;
+    const churn = (async () => {
+      for (let i = 0; writing; i += 1) {
+        const id = ids[i % ids.length]!;
+        await writer.hold(id);
+        await writer.release(id);
+      }
+    })();
+    const opened: number[] = [];
+    try {
+      for (let i = 0; i < 100; i += 1) {
+        const reader = await openFileQueue({ spool, readOnly: true });
+        expect(reader.recovery.corrupt).toEqual([]);
+        expect((await reader.list()).map((m) => m.id)).toEqual(ids);
+        opened.push(reader.recovery.messages);
+        await reader.close();
+      }
+    } finally {
+      writing = false;
+      await churn;
+    }
+    expect(opened).toEqual(Array.from({ length: 100 }, () => 20));
+    await writer.close();
+  });
+
   it('reads a spool never opened for writing as empty, and rejects a missing one', async () => {
     spool = await mkdtemp(join(tmpdir(), 'homing-queue-ro-'));
     const empty = await openFileQueue({ spool, readOnly: true });

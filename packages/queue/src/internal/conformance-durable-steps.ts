@@ -121,13 +121,25 @@ export function registerDurableStepCases(
       await queue.close();
     });
 
-    it('does not mark a message claimed before its lifetime ran out as expired', async () => {
+    it('hands a recipient deferred after the lifetime ran out, on a claim from before, back as an expired claim to bounce', async () => {
       const s = setup();
       const { queue } = await make(s);
-      await queue.enqueue({ sender: 's@o.test', recipients: ['a@x.test'] }, Buffer.from('m'));
+      const { id } = await queue.enqueue({ sender: 's@o.test', recipients: ['a@x.test'] }, Buffer.from('m'));
       s.clock.advance(lifetime - 1);
       const [claim] = await queue.claim();
       expect(claim?.expired).toBeUndefined();
+      s.clock.advance(10_000); // the delivery outlasted the lifetime, then deferred
+      const deferred = await queue.settle(claim!.leaseId, [{ recipient: 'a@x.test', status: 'deferred' }]);
+      // Not failed here, where no bounce came with it: it is due again at once, as an expired claim.
+      expect(deferred).toMatchObject({ complete: false, failed: [], nextAttemptAt: s.clock.time });
+      const [expired] = await queue.claim();
+      expect(expired).toMatchObject({ id, expired: true, recipients: [{ address: 'a@x.test', attempts: 1 }] });
+      const result = await queue.settle(expired!.leaseId, [{ recipient: 'a@x.test', status: 'deferred' }], {
+        enqueue: [bounceOf(id, 'a@x.test')],
+      });
+      expect(result.complete).toBe(true);
+      expect(result.failed).toMatchObject([{ address: 'a@x.test', state: 'failed', expired: true }]);
+      expect(result.enqueued.length).toBe(1);
       await queue.close();
     });
   });

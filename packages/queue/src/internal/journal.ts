@@ -74,7 +74,7 @@ export async function replayJournal(fs: SpoolFileSystem, directory: string): Pro
     try {
       return await replayOnce(fs, directory);
     } catch (error) {
-      if ((error as { code?: string } | null)?.code !== 'ENOENT' || attempt >= 5) throw error;
+      if ((error as { code?: string } | null)?.code !== 'ENOENT' || attempt >= 10) throw error;
     }
   }
 }

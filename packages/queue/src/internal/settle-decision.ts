@@ -45,9 +45,15 @@ export function decideSettle(
         { attempts: r.attempts, createdAt: entry.stored.createdAt, now, random: context.random() },
         context.schedule,
       );
-      if (decision.action === 'expire') {
+      if (decision.action === 'expire' && context.expired) {
         r.state = 'failed';
         r.expired = true;
+      } else if (decision.action === 'expire') {
+        // The lifetime ran out during a delivery that began before it: the worker could not know
+        // to pass a bounce. Due at once, the recipient comes back in an expired claim, whose settle
+        // fails it together with its bounce.
+        r.state = 'deferred';
+        r.next = now;
       } else {
         r.state = 'deferred';
         r.next = decision.at;
