@@ -8,6 +8,7 @@ import { BatchStore } from './internal/batch-store';
 import { DueIndex } from './internal/due-index';
 import { prepareFollowUps, storeFollowUps } from './internal/follow-ups';
 import { Journal, type JournalRecord } from './internal/journal';
+import { LeaseTable } from './internal/lease-table';
 import { listMessages } from './internal/list-filter';
 import {
   claimOf,
@@ -52,7 +53,7 @@ export class FileQueue implements Queue {
   private journal: Journal | undefined;
   private entries = new Map<string, MessageEntry>();
   private batches = new BatchOccupancy();
-  private leases = new Map<string, { id: string; domain: string; until: number; expired: boolean }>();
+  private readonly leases = new LeaseTable();
   private readonly due = new DueIndex();
   private closed = false;
   private lock: SpoolLock | undefined;
@@ -166,14 +167,8 @@ export class FileQueue implements Queue {
       if (entry.held && !expired) continue;
       for (const [domain, rcpts] of dueByDomain(entry, expired ? undefined : now, wantedDomain)) {
         if (claims.length >= limit) break;
-        const current = entry.leases.get(domain);
-        const lease = current === undefined ? undefined : this.leases.get(current);
-        if (lease !== undefined && lease.until > now) continue;
-        if (current !== undefined) this.leases.delete(current);
-        const id = entry.stored.id;
-        const leaseId = `${id}.${randomBytes(6).toString('hex')}`;
-        this.leases.set(leaseId, { id, domain, until, expired });
-        entry.leases.set(domain, leaseId);
+        const leaseId = this.leases.grant(entry, domain, now, until, expired);
+        if (leaseId === undefined) continue;
         claims.push(claimOf(entry, { leaseId, until, domain, expired }, rcpts));
       }
     }
@@ -192,7 +187,7 @@ export class FileQueue implements Queue {
     }
     entry.version += 1;
     if (!this.entries.has(entry.stored.id)) return;
-    const at = wakeTime(entry, this.expiresAt(entry), (leaseId) => this.leases.get(leaseId)?.until ?? 0);
+    const at = wakeTime(entry, this.expiresAt(entry), (leaseId) => this.leases.until(leaseId));
     if (at === undefined) return;
     this.due.push(entry.stored.id, at, entry.stored.seq, entry.version);
   }
@@ -214,11 +209,11 @@ export class FileQueue implements Queue {
     options: SettleOptions = {},
   ): Promise<SettleResult> {
     this.assertWritable();
-    const { lease, entry } = this.heldLease(leaseId);
+    const { lease, entry } = this.leases.held(leaseId, this.entries);
     // Checked before anything is written: a bad follow-up fails the whole settle.
     const prepared = prepareFollowUps(options.enqueue ?? [], () => randomBytes(8).toString('hex'));
     return this.withLock(entry, async () => {
-      this.heldLease(leaseId);
+      this.leases.held(leaseId, this.entries);
       const followUps =
         prepared.length === 0
           ? []
@@ -228,7 +223,7 @@ export class FileQueue implements Queue {
               crc: (data) => crc32(data),
             });
       // Re-checked after the follow-ups' write: the lease may have run out and gone to another worker.
-      this.heldLease(leaseId);
+      this.leases.held(leaseId, this.entries);
       const { rcpts, failed, warn, complete } = decideSettle(entry, lease.domain, outcomes, {
         now: this.clock.now(),
         schedule: this.schedule,
@@ -244,8 +239,7 @@ export class FileQueue implements Queue {
       await this.writeState(entry, record);
       entry.rcpts = rcpts;
       if (warn) entry.warned = true;
-      entry.leases.delete(lease.domain);
-      this.leases.delete(leaseId);
+      this.leases.end(entry, lease, leaseId);
       if (complete) this.forget(entry);
       else this.wake(entry);
       const enqueued = followUps.map((committed) => {
@@ -271,24 +265,11 @@ export class FileQueue implements Queue {
     if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
       throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
     }
-    const { lease, entry } = this.heldLease(leaseId);
+    const { lease, entry } = this.leases.held(leaseId, this.entries);
     // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
     lease.until = this.clock.now() + leaseMs;
     this.wake(entry);
     return lease.until;
-  }
-
-  /** The lease and its message, or LEASE_LOST when it was handed out again, settled, or never existed. */
-  private heldLease(leaseId: string) {
-    const lease = this.leases.get(leaseId);
-    const entry = lease === undefined ? undefined : this.entries.get(lease.id);
-    if (lease === undefined || entry === undefined || entry.leases.get(lease.domain) !== leaseId) {
-      throw new QueueError(
-        'LEASE_LOST',
-        `lease ${leaseId} is not held any more (expired and claimed again, settled, removed, or unknown)`,
-      );
-    }
-    return { lease, entry };
   }
 
   /** Makes a committed message live: indexed, due, and counted in its batch. */
@@ -313,7 +294,7 @@ export class FileQueue implements Queue {
     await this.withLock(entry, async () => {
       if (!this.entries.has(id)) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
       await this.writeState(entry, { id, done: 1, q: this.highestSeq });
-      for (const leaseId of entry.leases.values()) this.leases.delete(leaseId);
+      this.leases.endAll(entry);
       this.forget(entry);
     });
   }

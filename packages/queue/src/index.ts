@@ -4,7 +4,7 @@
  * The embedded file backend:
  * - `openFileQueue(options)`: opens (and recovers) the queue in a spool directory.
  * - `FileQueue`: the backend of `Queue` that `openFileQueue` returns; `recovery` says what recovery found.
- * - `FileQueueOptions`: spool, retry timing, delay warning, lease, batch and journal limits, clock, random, logger, file system.
+ * - `FileQueueOptions`: spool, read-only open, retry timing, delay warning, lease, batch and journal limits, clock, random, logger, file system.
  */
 export { FileQueue, openFileQueue } from './file-queue';
 export type { FileQueueOptions } from './file-queue-options';
