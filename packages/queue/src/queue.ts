@@ -117,10 +117,10 @@ export interface SettleResult {
   /** True when every recipient is now final and the message left the queue. */
   complete: boolean;
   /**
-   * Recipients that failed in this settle: those given `failed`, and those deferred on an `expired`
-   * claim (marked `expired`). Their bounce belongs in this settle's `options.enqueue`. A deferral
-   * after the lifetime ran out on a claim handed out before it does not fail the recipient: it
-   * comes back at once in an expired claim.
+   * Recipients that failed in this settle: those given `failed`, and those deferred on an
+   * `expired` claim (marked `expired`), so always known before the call: their bounce belongs in
+   * this settle's `options.enqueue`. A deferral after the lifetime ran out, on a claim handed out
+   * before it, does not fail the recipient: it comes back at once in an expired claim.
    */
   failed: RecipientInfo[];
   /** Deferred recipients to report in a delay warning; non-empty once per message. */
