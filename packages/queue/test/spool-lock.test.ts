@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,29 @@ describe('the spool lock', () => {
     const n = Number(released!.slice('lock.'.length)) + 1;
     const stale = { ...owner, released: undefined, pid: process.pid, start: '1' };
     await writeFile(join(spool, `lock.${String(n).padStart(12, '0')}`), JSON.stringify(stale));
+    const queue = await openFileQueue({ spool });
+    await queue.close();
+  });
+
+  it('takes over a lock whose holder was killed but not yet reaped (a zombie)', async (context) => {
+    if (!existsSync('/proc/self/stat')) context.skip('no /proc here: zombies cannot be told from live processes');
+    spool = await mkdtemp(join(tmpdir(), 'homing-queue-lock-'));
+    // `sleep 0` ends at once, and its parent, replaced by `sleep 5`, never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(parent);
+    const pid = Number(
+      await new Promise<string>((resolve) => createInterface({ input: parent.stdout! }).once('line', resolve)),
+    );
+    let stat = '';
+    for (let i = 0; i < 100 && !stat.includes(') Z '); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    }
+    expect(stat).toContain(') Z ');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    const owner = { pid, host: hostname(), boot, start: fields[19], since: new Date().toISOString() };
+    await writeFile(join(spool, 'lock.000000000001'), JSON.stringify(owner));
     const queue = await openFileQueue({ spool });
     await queue.close();
   });

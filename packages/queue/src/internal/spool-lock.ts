@@ -49,10 +49,13 @@ function bootId(): string | undefined {
   return readQuietly('/proc/sys/kernel/random/boot_id')?.trim();
 }
 
-function startTime(pid: number): string | undefined {
+/** Fields 3 (state) and 22 (start time) of /proc/<pid>/stat, where there is one. */
+function processStat(pid: number): { state: string; start: string } | undefined {
   const stat = readQuietly(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
   // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
-  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', start: fields[19] ?? '' };
 }
 
 function pidAlive(pid: number): boolean {
@@ -72,8 +75,11 @@ export function ownerAlive(owner: LockOwner): boolean {
   const boot = bootId();
   if (owner.boot !== undefined && boot !== undefined && owner.boot !== boot) return false;
   if (!pidAlive(owner.pid)) return false;
-  const start = owner.start === undefined ? undefined : startTime(owner.pid);
-  return !(start !== undefined && start !== owner.start);
+  const stat = processStat(owner.pid);
+  if (stat === undefined) return true; // no /proc: the pid is all there is to go by
+  // A zombie (killed, not yet reaped by its parent) holds nothing; another start time is pid reuse.
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return owner.start === undefined || stat.start === owner.start;
 }
 
 function describeOwner(spool: string, owner: LockOwner, file: string): string {
@@ -122,7 +128,7 @@ export class SpoolLock {
   static async acquire(spool: string): Promise<SpoolLock> {
     const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
     const boot = bootId();
-    const start = startTime(process.pid);
+    const start = processStat(process.pid)?.start;
     if (boot !== undefined) owner.boot = boot;
     if (start !== undefined) owner.start = start;
     // Each pass either decides or saw another process move the chain on; a few passes suffice.
