@@ -1,7 +1,8 @@
 // @homing/queue's file backend against the disk it runs on: enqueues per second of 10 KiB
 // messages at concurrency 1, 16 and 64 (each enqueue resolves only when fsynced), beside the
 // raw rate of one write+fsync at a time on the same filesystem; then claim+settle per second
-// with 100,000 messages queued, and the memory that queue takes.
+// with 100,000 messages queued, and the memory that queue takes; then claim + settle that fails
+// each message and queues its bounce in the same step.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -115,6 +116,40 @@ while (performance.now() - settleStarted < 3000) {
 const settleRate = settled / ((performance.now() - settleStarted) / 1000);
 await queue.close();
 
+// The same with every recipient failed and its bounce queued by the settle itself (one journal
+// line for both), on a fresh queue of 30,000: what a bounce costs when it is atomic with the settle.
+const bounceSpool = await mkdtemp(join(root, 'bounce-'));
+queue = await openFileQueue({ spool: bounceSpool });
+let bounceFilled = 0;
+await Promise.all(
+  Array.from({ length: 256 }, async () => {
+    while (bounceFilled < 30_000) {
+      bounceFilled += 1;
+      await queue.enqueue(envelope, small);
+    }
+  }),
+);
+const bounceBody = Buffer.alloc(1024, 0x62);
+let bounced = 0;
+const bounceStarted = performance.now();
+while (performance.now() - bounceStarted < 3000) {
+  // The bounces go to example.org, which this loop does not claim: only the failures are counted.
+  const claims = await queue.claim({ limit: 256, domain: 'example.net' });
+  if (claims.length === 0) break;
+  await Promise.all(
+    claims.map((claim) =>
+      queue.settle(
+        claim.leaseId,
+        claim.recipients.map((r) => ({ recipient: r.address, status: 'failed' as const, reply: '550 5.1.1 no' })),
+        { enqueue: [{ envelope: { sender: '', recipients: [envelope.sender] }, body: bounceBody }] },
+      ),
+    ),
+  );
+  bounced += claims.length;
+}
+const bounceRate = bounced / ((performance.now() - bounceStarted) / 1000);
+await queue.close();
+
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 console.log();
 console.log(`| with ${FILL} messages queued | value |`);
@@ -122,6 +157,9 @@ console.log('| --- | ---: |');
 console.log(`| fill (enqueue 1 KiB, concurrency 256) | ${Math.round(FILL / fillSeconds)} /s |`);
 console.log(`| open + recovery | ${openSeconds.toFixed(2)} s |`);
 console.log(`| claim + settle (delivered), 256 in flight | ${Math.round(settleRate)} /s |`);
+console.log(
+  `| claim + settle (failed, 1 KiB bounce committed with it), 256 in flight, of 30000 | ${Math.round(bounceRate)} /s |`,
+);
 console.log(`| heap taken by the index | ${mib(after.heapUsed - before.heapUsed)} |`);
 console.log(`| RSS taken | ${mib(after.rss - before.rss)} |`);
 await rm(root, { recursive: true, force: true });

@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import type { FileQueueOptions } from './file-queue-options';
+import { BatchOccupancy } from './internal/batch-occupancy';
 import { BatchStore } from './internal/batch-store';
 import { DueIndex } from './internal/due-index';
+import { prepareFollowUps, storeFollowUps } from './internal/follow-ups';
 import { Journal, type JournalRecord } from './internal/journal';
+import { LeaseTable } from './internal/lease-table';
+import { listMessages } from './internal/list-filter';
 import {
+  claimOf,
   dueByDomain,
   entryFrom,
   isFinal,
@@ -16,8 +23,9 @@ import {
   wakeTime,
 } from './internal/message-entry';
 import { checkEnvelope, receiveBody, storageError } from './internal/receive-body';
-import { type QueueLogger, recoverSpool } from './internal/recover-spool';
+import { recoverSpool } from './internal/recover-spool';
 import { decideSettle } from './internal/settle-decision';
+import { SpoolLock } from './internal/spool-lock';
 import type {
   BodyInput,
   Claim,
@@ -30,44 +38,27 @@ import type {
   Queue,
   RecipientOutcome,
   RecoveryReport,
+  SettleOptions,
   SettleResult,
 } from './queue';
 import { QueueError } from './queue-error';
 import { type RetryScheduleOptions, retryScheduleDefaults } from './retry-schedule';
 import { nodeSpoolFileSystem, type SpoolFileSystem } from './spool-file-system';
 
-/** Options of `openFileQueue`; see the README for each default. */
-export interface FileQueueOptions extends RetryScheduleOptions {
-  /** The spool directory (created if missing). */
-  spool: string;
-  /** `false` turns the delay warning off; default 4 h. */
-  delayWarningMs?: number | false;
-  /** Default lease of a claim, ms (10 min). */
-  leaseMs?: number;
-  /** Most body bytes in one commit batch file (4 MiB). */
-  maxBatchBytes?: number;
-  /** Bodies up to this size are gathered in memory; bigger ones stream to their own file (256 KiB). */
-  inlineBodyBytes?: number;
-  /** The journal is compacted past this size (16 MiB). */
-  journalBytes?: number;
-  clock?: { now(): number };
-  random?: () => number;
-  logger?: QueueLogger;
-  fileSystem?: SpoolFileSystem;
-}
-
 /** The embedded file backend of `Queue`. Create it with `openFileQueue`. */
 export class FileQueue implements Queue {
   recovery: RecoveryReport = { removedTemporary: 0, corrupt: [], messages: 0 };
   private readonly fs: SpoolFileSystem;
   private readonly store: BatchStore;
-  private journal!: Journal;
+  private journal: Journal | undefined;
   private entries = new Map<string, MessageEntry>();
-  private live = new Map<string, Set<string>>();
-  private gone = new Map<string, Set<string>>();
-  private leases = new Map<string, { id: string; domain: string; until: number }>();
+  private batches = new BatchOccupancy();
+  private readonly leases = new LeaseTable();
   private readonly due = new DueIndex();
   private closed = false;
+  private lock: SpoolLock | undefined;
+  /** The highest message sequence handed out; persisted in batch trailers and journal records. */
+  private highestSeq = 0;
   private readonly clock: { now(): number };
   private readonly random: () => number;
   private readonly schedule: Required<RetryScheduleOptions>;
@@ -86,27 +77,44 @@ export class FileQueue implements Queue {
     };
   }
 
-  /** Recovers the spool (see `RecoveryReport`); called once by `openFileQueue`. */
+  /** Takes the spool's lock and recovers the spool (see `RecoveryReport`); called once by `openFileQueue`. */
   async open(): Promise<void> {
-    const recovered = await recoverSpool(this.fs, this.options.spool, this.store, this.options.logger);
+    const readOnly = this.options.readOnly === true;
+    if (!readOnly) {
+      await this.fs.mkdir(this.options.spool);
+      // Before recovery touches anything: two writers would corrupt each other's journal.
+      this.lock = await SpoolLock.acquire(this.options.spool);
+    }
+    try {
+      await this.recover(readOnly);
+    } catch (error) {
+      await this.lock?.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async recover(readOnly: boolean): Promise<void> {
+    const recovered = await recoverSpool(this.fs, this.options.spool, this.store, this.options.logger, readOnly);
     this.entries = recovered.entries;
-    this.live = recovered.live;
-    this.gone = recovered.gone;
+    this.batches = new BatchOccupancy(recovered.live, recovered.gone);
+    this.highestSeq = recovered.highestSeq;
     this.recovery = recovered.report;
     for (const entry of this.entries.values()) this.wake(entry);
-    this.journal = new Journal(
+    if (readOnly) return;
+    const journal = new Journal(
       this.fs,
       join(this.options.spool, 'journal'),
       recovered.lastSequence,
       this.options.journalBytes ?? 16 * 1024 * 1024,
       () => this.snapshot(),
     );
-    await this.journal.rotateNow();
+    this.journal = journal;
+    await journal.rotateNow();
     this.options.logger?.info({ ...this.recovery, corrupt: this.recovery.corrupt.length }, 'queue recovered');
   }
 
   async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
-    this.assertOpen();
+    this.assertWritable();
     const recipients = checkEnvelope(envelope);
     const id = randomBytes(8).toString('hex');
     const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
@@ -126,6 +134,8 @@ export class FileQueue implements Queue {
       recipients,
       attributes: { ...(envelope.attributes ?? {}) },
       createdAt: this.clock.now(),
+      // Taken when the commit is requested: commits complete in request order.
+      seq: ++this.highestSeq,
     };
     let committed: Awaited<ReturnType<BatchStore['store']>>;
     try {
@@ -133,17 +143,12 @@ export class FileQueue implements Queue {
     } catch (error) {
       throw storageError(error, 'committing a message');
     }
-    const entry = entryFrom(committed.stored, committed.batch, undefined);
-    this.entries.set(id, entry);
-    this.wake(entry);
-    const ids = this.live.get(committed.batch) ?? new Set<string>();
-    this.live.set(committed.batch, ids);
-    ids.add(id);
+    this.admit(committed.batch, entryFrom(committed.stored, committed.batch, undefined), false);
     return { id, size: committed.stored.length };
   }
 
   async claim(options: ClaimOptions = {}): Promise<Claim[]> {
-    this.assertOpen();
+    this.assertWritable();
     const limit = options.limit ?? 100;
     const now = this.clock.now();
     const until = now + (options.leaseMs ?? this.options.leaseMs ?? 600_000);
@@ -155,29 +160,16 @@ export class FileQueue implements Queue {
       const item = this.due.popDue(now);
       if (item === undefined) break;
       const entry = this.entries.get(item.id);
-      if (entry === undefined || entry.version !== item.version || entry.held) continue;
+      if (entry === undefined || entry.version !== item.version) continue;
       touched.push(entry);
-      for (const [domain, rcpts] of dueByDomain(entry, now, wantedDomain)) {
+      // Past its lifetime a message, held or not, is handed out whole, to be bounced.
+      const expired = now >= this.expiresAt(entry);
+      if (entry.held && !expired) continue;
+      for (const [domain, rcpts] of dueByDomain(entry, expired ? undefined : now, wantedDomain)) {
         if (claims.length >= limit) break;
-        const current = entry.leases.get(domain);
-        const lease = current === undefined ? undefined : this.leases.get(current);
-        if (lease !== undefined && lease.until > now) continue;
-        if (current !== undefined) this.leases.delete(current);
-        const id = entry.stored.id;
-        const leaseId = `${id}.${randomBytes(6).toString('hex')}`;
-        this.leases.set(leaseId, { id, domain, until });
-        entry.leases.set(domain, leaseId);
-        claims.push({
-          id,
-          leaseId,
-          leaseUntil: until,
-          domain,
-          sender: entry.stored.sender,
-          attributes: { ...entry.stored.attributes },
-          size: entry.stored.length,
-          createdAt: entry.stored.createdAt,
-          recipients: rcpts.map((r) => ({ address: r.address, attempts: r.attempts })),
-        });
+        const leaseId = this.leases.grant(entry, domain, now, until, expired);
+        if (leaseId === undefined) continue;
+        claims.push(claimOf(entry, { leaseId, until, domain, expired }, rcpts));
       }
     }
     for (const entry of touched) this.wake(entry);
@@ -194,10 +186,14 @@ export class FileQueue implements Queue {
       return;
     }
     entry.version += 1;
-    if (entry.held || !this.entries.has(entry.stored.id)) return;
-    const at = wakeTime(entry, (leaseId) => this.leases.get(leaseId)?.until ?? 0);
+    if (!this.entries.has(entry.stored.id)) return;
+    const at = wakeTime(entry, this.expiresAt(entry), (leaseId) => this.leases.until(leaseId));
     if (at === undefined) return;
-    this.due.push(entry.stored.id, at, entry.stored.createdAt, entry.version);
+    this.due.push(entry.stored.id, at, entry.stored.seq, entry.version);
+  }
+
+  private expiresAt(entry: MessageEntry): number {
+    return entry.stored.createdAt + this.schedule.maximalLifetimeMs;
   }
 
   /** Drops the stale items that rescheduling leaves behind. */
@@ -207,48 +203,81 @@ export class FileQueue implements Queue {
     for (const entry of this.entries.values()) this.wake(entry);
   }
 
-  async settle(leaseId: string, outcomes: readonly RecipientOutcome[]): Promise<SettleResult> {
-    this.assertOpen();
-    const lease = this.leases.get(leaseId);
-    const entry = lease === undefined ? undefined : this.entries.get(lease.id);
-    if (lease === undefined || entry === undefined || entry.leases.get(lease.domain) !== leaseId) {
-      throw new QueueError(
-        'LEASE_LOST',
-        `lease ${leaseId} is not held any more (expired and claimed again, or unknown)`,
-      );
-    }
+  async settle(
+    leaseId: string,
+    outcomes: readonly RecipientOutcome[],
+    options: SettleOptions = {},
+  ): Promise<SettleResult> {
+    this.assertWritable();
+    const { lease, entry } = this.leases.held(leaseId, this.entries);
+    // Checked before anything is written: a bad follow-up fails the whole settle.
+    const prepared = prepareFollowUps(options.enqueue ?? [], () => randomBytes(8).toString('hex'));
     return this.withLock(entry, async () => {
-      if (!this.entries.has(entry.stored.id) || entry.leases.get(lease.domain) !== leaseId) {
-        throw new QueueError('LEASE_LOST', `lease ${leaseId} is not held any more (message removed or claimed again)`);
-      }
+      this.leases.held(leaseId, this.entries);
+      const followUps =
+        prepared.length === 0
+          ? []
+          : await storeFollowUps(this.store, prepared, {
+              now: this.clock.now(),
+              nextSeq: () => ++this.highestSeq,
+              crc: (data) => crc32(data),
+            });
+      // Re-checked after the follow-ups' write: the lease may have run out and gone to another worker.
+      this.leases.held(leaseId, this.entries);
       const { rcpts, failed, warn, complete } = decideSettle(entry, lease.domain, outcomes, {
         now: this.clock.now(),
         schedule: this.schedule,
         random: this.random,
         delayWarningMs: this.options.delayWarningMs ?? 4 * 3600_000,
+        expired: lease.expired,
       });
-      await this.writeState(
-        entry,
-        complete
-          ? { id: entry.stored.id, done: 1 }
-          : recordOf(entry.stored.id, entry.held, entry.warned || warn, rcpts),
-      );
+      const record: JournalRecord = complete
+        ? { id: entry.stored.id, done: 1, q: this.highestSeq }
+        : recordOf(entry.stored.id, entry.held, entry.warned || warn, rcpts);
+      // One journal line holds the outcomes and names the follow-ups: the commit point of both.
+      if (followUps.length > 0) record.f = followUps.map((message) => message.stored.id);
+      await this.writeState(entry, record);
       entry.rcpts = rcpts;
       if (warn) entry.warned = true;
-      entry.leases.delete(lease.domain);
-      this.leases.delete(leaseId);
+      this.leases.end(entry, lease, leaseId);
       if (complete) this.forget(entry);
       else this.wake(entry);
+      const enqueued = followUps.map((committed) => {
+        // Journaled: every later snapshot holds a record of it, which keeps it confirmed.
+        this.admit(committed.batch, entryFrom(committed.stored, committed.batch, undefined), true);
+        return { id: committed.stored.id, size: committed.stored.length };
+      });
       const open = rcpts.filter((r) => !isFinal(r.state));
       const result: SettleResult = {
         id: entry.stored.id,
         complete,
         failed,
         delayWarning: warn ? rcpts.filter((r) => r.state === 'deferred').map(recipientInfo) : [],
+        enqueued,
       };
       if (open.length > 0) result.nextAttemptAt = Math.min(...open.map((r) => r.next));
       return result;
     });
+  }
+
+  async renewLease(leaseId: string, leaseMs: number): Promise<number> {
+    this.assertWritable();
+    if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
+    }
+    const { lease, entry } = this.leases.held(leaseId, this.entries);
+    // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
+    lease.until = this.clock.now() + leaseMs;
+    this.wake(entry);
+    return lease.until;
+  }
+
+  /** Makes a committed message live: indexed, due, and counted in its batch. */
+  private admit(batch: string, entry: MessageEntry, journaled: boolean): void {
+    entry.journaled = journaled;
+    this.entries.set(entry.stored.id, entry);
+    this.wake(entry);
+    this.batches.add(batch, entry.stored.id);
   }
 
   async hold(id: string): Promise<void> {
@@ -260,17 +289,18 @@ export class FileQueue implements Queue {
   }
 
   async remove(id: string): Promise<void> {
+    this.assertWritable();
     const entry = this.find(id);
     await this.withLock(entry, async () => {
       if (!this.entries.has(id)) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
-      await this.writeState(entry, { id, done: 1 });
-      for (const leaseId of entry.leases.values()) this.leases.delete(leaseId);
+      await this.writeState(entry, { id, done: 1, q: this.highestSeq });
+      this.leases.endAll(entry);
       this.forget(entry);
     });
   }
 
   async reschedule(id?: string): Promise<number> {
-    this.assertOpen();
+    this.assertWritable();
     const now = this.clock.now();
     const targets = id === undefined ? [...this.entries.values()] : [this.find(id)];
     const due = targets.filter((entry) => entry.rcpts.some((r) => !isFinal(r.state) && r.next > now));
@@ -287,21 +317,7 @@ export class FileQueue implements Queue {
 
   async list(filter: ListFilter = {}): Promise<MessageInfo[]> {
     this.assertOpen();
-    const result: MessageInfo[] = [];
-    const recipient = filter.recipient?.toLowerCase();
-    const domain = filter.domain?.toLowerCase();
-    for (const entry of this.entries.values()) {
-      if (filter.limit !== undefined && result.length >= filter.limit) break;
-      if (filter.sender !== undefined && entry.stored.sender.toLowerCase() !== filter.sender.toLowerCase()) continue;
-      if (recipient !== undefined && !entry.rcpts.some((r) => r.address.toLowerCase() === recipient)) continue;
-      if (domain !== undefined && !entry.rcpts.some((r) => r.domain === domain)) continue;
-      if (filter.state === 'held' && !entry.held) continue;
-      if (filter.state !== undefined && filter.state !== 'held' && !entry.rcpts.some((r) => r.state === filter.state)) {
-        continue;
-      }
-      result.push(messageInfo(entry));
-    }
-    return result;
+    return listMessages(this.entries.values(), filter);
   }
 
   async inspect(id: string): Promise<MessageInfo | undefined> {
@@ -322,11 +338,25 @@ export class FileQueue implements Queue {
     this.closed = true;
     await this.store.idle();
     await Promise.all([...this.entries.values()].map((entry) => entry.lock.catch(() => undefined)));
-    await this.journal.close();
+    try {
+      await this.journal?.close();
+    } finally {
+      await this.lock?.release().catch((error: unknown) => {
+        // Harmless: the next opener finds this process gone and takes the spool over.
+        this.options.logger?.warn({ err: error }, 'queue could not release the spool lock');
+      });
+    }
   }
 
   private assertOpen(): void {
     if (this.closed) throw new QueueError('CLOSED', 'the queue is closed');
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.options.readOnly === true) {
+      throw new QueueError('READ_ONLY', `the queue in ${this.options.spool} was opened read-only`);
+    }
   }
 
   private find(id: string): MessageEntry {
@@ -343,6 +373,7 @@ export class FileQueue implements Queue {
   }
 
   private change(id: string, next: (entry: MessageEntry) => { held: boolean; rcpts: RecipientEntry[] }): Promise<void> {
+    this.assertWritable();
     const entry = this.find(id);
     return this.withLock(entry, async () => {
       if (!this.entries.has(id)) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
@@ -358,7 +389,8 @@ export class FileQueue implements Queue {
     // Set before the append: if the append fails, a later snapshot must still cover this id.
     entry.journaled = true;
     try {
-      await this.journal.append([record]);
+      // Never undefined here: every path that writes asserts a writable queue first.
+      await this.journal!.append([record]);
     } catch (error) {
       throw storageError(error, 'recording a state change');
     }
@@ -368,16 +400,7 @@ export class FileQueue implements Queue {
   private forget(entry: MessageEntry): void {
     const id = entry.stored.id;
     this.entries.delete(id);
-    const live = this.live.get(entry.batch);
-    live?.delete(id);
-    if (live !== undefined && live.size > 0) {
-      const gone = this.gone.get(entry.batch) ?? new Set<string>();
-      this.gone.set(entry.batch, gone);
-      gone.add(id);
-      return;
-    }
-    this.live.delete(entry.batch);
-    this.gone.delete(entry.batch);
+    if (!this.batches.leave(entry.batch, id)) return;
     this.store.delete(entry.batch).catch((error: unknown) => {
       // Harmless: recovery deletes a batch file whose messages are all done.
       this.options.logger?.warn({ batch: entry.batch, err: error }, 'queue could not delete a finished batch file');
@@ -385,12 +408,13 @@ export class FileQueue implements Queue {
   }
 
   private snapshot(): JournalRecord[] {
-    const records: JournalRecord[] = [];
+    // The high-water mark first: the messages that carried the highest sequences may be gone.
+    const records: JournalRecord[] = [{ id: '', q: this.highestSeq }];
     for (const [id, entry] of this.entries) {
       // A message never journaled is in its initial state, which its batch file already gives.
       if (entry.journaled) records.push(recordOf(id, entry.held, entry.warned, entry.rcpts));
     }
-    for (const ids of this.gone.values()) for (const id of ids) records.push({ id, done: 1 });
+    for (const id of this.batches.goneIds()) records.push({ id, done: 1 });
     return records;
   }
 }

@@ -4,17 +4,19 @@
  * The embedded file backend:
  * - `openFileQueue(options)`: opens (and recovers) the queue in a spool directory.
  * - `FileQueue`: the backend of `Queue` that `openFileQueue` returns; `recovery` says what recovery found.
- * - `FileQueueOptions`: spool, retry timing, delay warning, lease, batch and journal limits, clock, random, logger, file system.
+ * - `FileQueueOptions`: spool, read-only open, retry timing, delay warning, lease, batch and journal limits, clock, random, logger, file system.
  */
-export { FileQueue, type FileQueueOptions, openFileQueue } from './file-queue';
+export { FileQueue, openFileQueue } from './file-queue';
+export type { FileQueueOptions } from './file-queue-options';
 /** `QueueLogger`: a pino-compatible logger (`info`, `warn`, `error`). */
 export type { QueueLogger } from './internal/recover-spool';
 /**
  * The contract every backend implements, and its values:
- * - `Queue`: enqueue, claim, settle, hold, release, remove, reschedule, list, inspect, openBody, close, recovery.
+ * - `Queue`: enqueue, claim, settle, renewLease, hold, release, remove, reschedule, list, inspect, openBody, close, recovery.
  * - `EnvelopeInput`, `BodyInput`, `EnqueueOptions`, `EnqueueResult`: what goes in and what comes back from `enqueue`.
  * - `ClaimOptions`, `Claim`: leased work, one message's due recipients at one domain.
  * - `RecipientOutcome`, `SettleResult`: outcomes given to `settle`, and its decision (complete, to bounce, delay warning).
+ * - `SettleOptions`, `FollowUpMessage`: the follow-up messages (bounces) a settle commits with its outcomes.
  * - `MessageInfo`, `RecipientInfo`, `RecipientState`, `ListFilter`: what `list` and `inspect` show, and the filter.
  * - `RecoveryReport`: removed temporary files, corrupt files, messages after recovery.
  */
@@ -25,6 +27,7 @@ export type {
   EnqueueOptions,
   EnqueueResult,
   EnvelopeInput,
+  FollowUpMessage,
   ListFilter,
   MessageInfo,
   Queue,
@@ -32,6 +35,7 @@ export type {
   RecipientOutcome,
   RecipientState,
   RecoveryReport,
+  SettleOptions,
   SettleResult,
 } from './queue';
 /**

@@ -5,7 +5,10 @@ export type QueueErrorCode =
   | 'BODY_FAILED'
   | 'NOT_FOUND'
   | 'LEASE_LOST'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'LOCKED'
+  | 'READ_ONLY'
+  | 'INVALID_ARGUMENT';
 
 /** An SMTP reply (RFC 5321 4.2), the same shape as `@homing/smtp`'s `Reply`. */
 export interface QueueReply {
@@ -22,6 +25,9 @@ const replies: Record<QueueErrorCode, QueueReply> = {
   NOT_FOUND: { code: 550, enhanced: '5.1.0', lines: ['No such message in the queue'] },
   LEASE_LOST: { code: 451, enhanced: '4.3.0', lines: ['Queue lease lost'] },
   CLOSED: { code: 421, enhanced: '4.3.2', lines: ['Queue closed'] },
+  LOCKED: { code: 451, enhanced: '4.3.0', lines: ['Temporary local problem: queue in use by another process'] },
+  READ_ONLY: { code: 451, enhanced: '4.3.0', lines: ['Temporary local problem: queue opened read-only'] },
+  INVALID_ARGUMENT: { code: 451, enhanced: '4.3.0', lines: ['Temporary local problem: invalid queue request'] },
 };
 
 const marker = Symbol.for('@homing/queue.QueueError');

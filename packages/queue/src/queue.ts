@@ -48,6 +48,8 @@ export interface RecipientInfo {
 /** A queued message as `list` and `inspect` show it (no body). */
 export interface MessageInfo {
   id: string;
+  /** Acceptance order: unique, increasing, kept across restarts; `list` and `claim` order by it. */
+  seq: number;
   sender: string;
   attributes: Record<string, string>;
   size: number;
@@ -81,6 +83,11 @@ export interface Claim {
   size: number;
   createdAt: number;
   recipients: { address: string; attempts: number }[];
+  /**
+   * True when the message outlived the maximal lifetime (held or never tried included): do not
+   * deliver, settle these recipients `failed` and bounce them in the same `settle` (`enqueue`).
+   */
+  expired?: boolean;
 }
 
 /** The outcome of one delivery attempt to one recipient. */
@@ -91,17 +98,37 @@ export interface RecipientOutcome {
   reply?: string;
 }
 
+/** A message that a `settle` queues in the same durable step as its outcomes (a bounce, a delay notice). */
+export interface FollowUpMessage {
+  envelope: EnvelopeInput;
+  body: Buffer | string;
+  options?: EnqueueOptions;
+}
+
+/** Options of `settle`. */
+export interface SettleOptions {
+  /** Messages committed with the outcomes, all or nothing: a crash never keeps one without the other. */
+  enqueue?: readonly FollowUpMessage[];
+}
+
 /** What `settle` decided, as values the caller acts on. */
 export interface SettleResult {
   id: string;
   /** True when every recipient is now final and the message left the queue. */
   complete: boolean;
-  /** Recipients that failed in this settle, expired ones included: the caller bounces these. */
+  /**
+   * Recipients that failed in this settle: those given `failed`, and those deferred on an
+   * `expired` claim (marked `expired`), so always known before the call: their bounce belongs in
+   * this settle's `options.enqueue`. A deferral after the lifetime ran out, on a claim handed out
+   * before it, does not fail the recipient: it comes back at once in an expired claim.
+   */
   failed: RecipientInfo[];
   /** Deferred recipients to report in a delay warning; non-empty once per message. */
   delayWarning: RecipientInfo[];
   /** When the message is next due, if it still has recipients to try. */
   nextAttemptAt?: number;
+  /** The follow-up messages of `options.enqueue`, in the same order, now queued. */
+  enqueued: EnqueueResult[];
 }
 
 /** Filter of `list`: every given field must match. */
@@ -133,10 +160,21 @@ export interface RecoveryReport {
 export interface Queue {
   /** Stores a message; resolves only once it is durable (the moment to answer 250). */
   enqueue(envelope: EnvelopeInput, body: BodyInput, options?: EnqueueOptions): Promise<EnqueueResult>;
-  /** Leases due recipients, grouped by message and destination domain. Reads no bodies. */
+  /**
+   * Leases due recipients, grouped by message and destination domain, in order of due time and then
+   * acceptance (`seq`); recipients of messages past their lifetime come as `expired` claims. Reads no bodies.
+   */
   claim(options?: ClaimOptions): Promise<Claim[]>;
-  /** Records the outcomes of a claim durably and atomically; settled recipients are never claimed again. */
-  settle(leaseId: string, outcomes: readonly RecipientOutcome[]): Promise<SettleResult>;
+  /**
+   * Records the outcomes of a claim durably and atomically, with the follow-up messages of
+   * `options.enqueue` in the same step; settled recipients are never claimed again.
+   */
+  settle(leaseId: string, outcomes: readonly RecipientOutcome[], options?: SettleOptions): Promise<SettleResult>;
+  /**
+   * Extends a lease to `leaseMs` from now and resolves to its new end; rejects `LEASE_LOST` when
+   * the lease was handed to another worker after it expired, or is unknown.
+   */
+  renewLease(leaseId: string, leaseMs: number): Promise<number>;
   /** Keeps a message from being claimed until released. */
   hold(id: string): Promise<void>;
   /** Lets a held message be claimed again. */
@@ -145,7 +183,7 @@ export interface Queue {
   remove(id: string): Promise<void>;
   /** Makes one message (or all) due now; resolves to the number of messages rescheduled. */
   reschedule(id?: string): Promise<number>;
-  /** Lists messages, oldest first, without reading bodies. */
+  /** Lists messages in acceptance order (`seq`, oldest first), without reading bodies. */
   list(filter?: ListFilter): Promise<MessageInfo[]>;
   /** One message, or undefined. */
   inspect(id: string): Promise<MessageInfo | undefined>;

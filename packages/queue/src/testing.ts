@@ -3,6 +3,7 @@
 // the interface alone. It takes the test runner's functions as an argument (vitest's and jest's
 // fit), so shipping it adds no dependency.
 import { Readable } from 'node:stream';
+import { registerDurableStepCases } from './internal/conformance-durable-steps';
 import type { Queue } from './queue';
 import { isQueueError } from './queue-error';
 
@@ -341,5 +342,7 @@ export function runQueueConformance(
       expect(await text(await reopened.openBody(a.id))).toBe('a');
       await reopened.close();
     });
+
+    registerDurableStepCases(test, make, setup);
   });
 }

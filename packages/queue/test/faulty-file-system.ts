@@ -5,12 +5,13 @@ import { nodeSpoolFileSystem, type SpoolFile, type SpoolFileSystem } from '../sr
 export type FaultyOperation = 'open' | 'write' | 'sync' | 'rename' | 'syncDirectory';
 
 export class FaultyFileSystem implements SpoolFileSystem {
-  fault: { operation: FaultyOperation; code: string } | undefined;
+  /** The operation to fail, optionally only on paths containing `path` (e.g. 'journal'). */
+  fault: { operation: FaultyOperation; code: string; path?: string } | undefined;
   readonly calls: Record<FaultyOperation, number> = { open: 0, write: 0, sync: 0, rename: 0, syncDirectory: 0 };
 
   private check(operation: FaultyOperation, path = ''): void {
     this.calls[operation] += 1;
-    if (this.fault?.operation === operation) {
+    if (this.fault?.operation === operation && (this.fault.path === undefined || path.includes(this.fault.path))) {
       throw Object.assign(new Error(`${this.fault.code}: injected ${operation} failure ${path}`), {
         code: this.fault.code,
         syscall: operation,

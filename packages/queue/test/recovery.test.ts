@@ -81,12 +81,16 @@ describe('recovery on open', () => {
     await torn.close();
     const [next] = await readdir(join(spool, 'journal'));
     const lines = (await readFile(join(spool, 'journal', next!), 'utf8')).split('\n');
-    // Damage the first of the two records (a's hold); b's hold on the next line survives.
-    lines[0] = lines[0]!.replace('"held":1', '"held":0');
+    // Damage a's hold record (after the snapshot's high-water mark); b's hold on the next line survives.
+    const held = lines.findIndex((line) => line.includes(a.id));
+    expect(lines[held + 1]).toContain(b.id);
+    lines[held] = lines[held]!.replace('"held":1', '"held":0');
     await writeFile(join(spool, 'journal', next!), lines.join('\n'));
     const damaged = await openFileQueue({ spool });
     expect(damaged.recovery.corrupt).toHaveLength(1);
-    expect(damaged.recovery.corrupt[0]?.reason).toMatch(/journal line 1 damaged; copied to corrupt\//);
+    expect(damaged.recovery.corrupt[0]?.reason).toMatch(
+      new RegExp(`journal line ${held + 1} damaged; copied to corrupt/`),
+    );
     expect((await readdir(join(spool, 'corrupt'))).length).toBe(1);
     expect((await damaged.inspect(b.id))?.held).toBe(true);
     await damaged.close();

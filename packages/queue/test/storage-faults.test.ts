@@ -79,6 +79,38 @@ describe('storage faults', () => {
     await reopened.close();
   });
 
+  it('keeps neither the outcome nor the bounce of a settle whose journal write fails, also after a restart', async () => {
+    spool = await mkdtemp(join(tmpdir(), 'homing-queue-fault-'));
+    const fs = new FaultyFileSystem();
+    const queue = await openFileQueue({ spool, fileSystem: fs });
+    const { id } = await queue.enqueue({ sender: 'a@b.test', recipients: ['x@y.test'] }, Buffer.from('m'));
+    const [claim] = await queue.claim();
+    const bounce = { envelope: { sender: '', recipients: ['a@b.test'] }, body: 'bounce' };
+    // The bounce's batch file is written and fsynced; the journal line that would commit it is not.
+    fs.fault = { operation: 'sync', code: 'EIO', path: 'journal' };
+    const error = await queue
+      .settle(claim!.leaseId, [{ recipient: 'x@y.test', status: 'failed', reply: '550 no' }], { enqueue: [bounce] })
+      .catch((e) => e);
+    expect(isQueueError(error, 'STORAGE_UNAVAILABLE')).toBe(true);
+    expect((await readdir(join(spool, 'data'))).length).toBe(2); // the bounce's batch is on disk
+    expect((await queue.list()).map((m) => m.id)).toEqual([id]);
+    fs.fault = undefined;
+    await queue.close();
+    const reopened = await openFileQueue({ spool });
+    expect((await reopened.list()).map((m) => [m.id, m.recipients[0]?.state])).toEqual([[id, 'pending']]);
+    expect(reopened.recovery.corrupt).toEqual([]);
+    expect((await readdir(join(spool, 'data'))).length).toBe(1); // the unconfirmed bounce's batch is gone
+    // Settled again, the bounce is queued exactly once.
+    const [again] = await reopened.claim();
+    const result = await reopened.settle(again!.leaseId, [{ recipient: 'x@y.test', status: 'failed' }], {
+      enqueue: [bounce],
+    });
+    await reopened.close();
+    const last = await openFileQueue({ spool });
+    expect((await last.list()).map((m) => m.id)).toEqual([result.enqueued[0]!.id]);
+    await last.close();
+  });
+
   it('rejects opening a spool it cannot create with STORAGE_UNAVAILABLE', async () => {
     spool = await mkdtemp(join(tmpdir(), 'homing-queue-fault-'));
     const fs = new FaultyFileSystem();

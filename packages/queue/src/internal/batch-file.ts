@@ -13,6 +13,13 @@ export interface StoredMessage {
   recipients: string[];
   attributes: Record<string, string>;
   createdAt: number;
+  /** Acceptance order, monotonic across restarts (0 for a message stored before sequences existed). */
+  seq: number;
+  /**
+   * 1 for a follow-up of a settle (a bounce, a delay notice): it exists only once the journal
+   * record of that settle, which names it, is durable (all or nothing with the outcomes).
+   */
+  c?: 1;
   offset: number;
   length: number;
   crc: number;
@@ -57,6 +64,8 @@ export async function readTrailer(file: SpoolFile): Promise<StoredMessage[]> {
     ) {
       throw new Error('batch trailer entry out of range');
     }
+    // Written before sequences existed: ordered after nothing, by creation time (recovery's sort).
+    if (typeof message.seq !== 'number') message.seq = 0;
   }
   return parsed.messages;
 }

@@ -1,7 +1,8 @@
 /** One scheduled wake-up of a message; stale once the message's `version` moved on. */
 export interface DueItem {
   at: number;
-  createdAt: number;
+  /** The message's acceptance sequence: the tie-break between messages due at the same time. */
+  seq: number;
   sequence: number;
   id: string;
   version: number;
@@ -9,7 +10,7 @@ export interface DueItem {
 
 function before(a: DueItem, b: DueItem): boolean {
   if (a.at !== b.at) return a.at < b.at;
-  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt;
+  if (a.seq !== b.seq) return a.seq < b.seq;
   return a.sequence < b.sequence;
 }
 
@@ -26,8 +27,8 @@ export class DueIndex {
     return this.heap.length;
   }
 
-  push(id: string, at: number, createdAt: number, version: number): void {
-    this.heap.push({ at, createdAt, id, version, sequence: this.sequence++ });
+  push(id: string, at: number, seq: number, version: number): void {
+    this.heap.push({ at, seq, id, version, sequence: this.sequence++ });
     let index = this.heap.length - 1;
     while (index > 0) {
       const parent = (index - 1) >> 1;

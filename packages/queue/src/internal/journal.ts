@@ -17,13 +17,20 @@ export interface JournalRecipient {
   x?: 1;
 }
 
-/** The full mutable state of one message; the last record of an id wins. `done` means gone. */
+/**
+ * The full mutable state of one message; the last record of an id wins. `done` means gone.
+ * The record of id '' carries only `q`: a snapshot's high-water mark of message sequences.
+ */
 export interface JournalRecord {
   id: string;
   done?: 1;
   held?: 1;
   warned?: 1;
   rcpts?: JournalRecipient[];
+  /** Follow-up messages (bounces) committed by this record: they exist from this line on. */
+  f?: string[];
+  /** The highest message sequence handed out when this record was written. */
+  q?: number;
 }
 
 /** What replaying the journal found. */
@@ -31,6 +38,10 @@ export interface JournalReplay {
   states: Map<string, JournalRecord>;
   damaged: { file: string; reason: string }[];
   lastSequence: number;
+  /** Follow-up messages committed (`f`) by a record of the last file, even if a later record superseded it. */
+  confirmed: Set<string>;
+  /** The highest message sequence any record mentions. */
+  highestSeq: number;
 }
 
 const fileName = (sequence: number) => `${String(sequence).padStart(12, '0')}.log`;
@@ -53,11 +64,27 @@ function decodeLine(line: string): JournalRecord | undefined {
   }
 }
 
-/** Reads every journal file in order; a torn last line (a crash mid-append, never acknowledged) is ignored. */
+/**
+ * Reads every journal file in order; a torn last line (a crash mid-append, never acknowledged) is
+ * ignored. A file that vanishes while it is read (a live writer rotated the journal under a
+ * read-only reader) restarts the replay, which then finds the newer snapshot.
+ */
 export async function replayJournal(fs: SpoolFileSystem, directory: string): Promise<JournalReplay> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await replayOnce(fs, directory);
+    } catch (error) {
+      if ((error as { code?: string } | null)?.code !== 'ENOENT' || attempt >= 10) throw error;
+    }
+  }
+}
+
+async function replayOnce(fs: SpoolFileSystem, directory: string): Promise<JournalReplay> {
   const names = (await fs.readdir(directory)).filter((name) => /^\d{12}\.log$/.test(name)).sort();
   const states = new Map<string, JournalRecord>();
   const damaged: { file: string; reason: string }[] = [];
+  const confirmed = new Set<string>();
+  let highestSeq = 0;
   for (const [fileIndex, name] of names.entries()) {
     const file = await fs.open(join(directory, name), 'r');
     let text: string;
@@ -72,7 +99,11 @@ export async function replayJournal(fs: SpoolFileSystem, directory: string): Pro
       if (line === '') continue;
       const record = decodeLine(line);
       if (record !== undefined) {
-        states.set(record.id, record);
+        if (typeof record.q === 'number' && record.q > highestSeq) highestSeq = record.q;
+        // Each file opens with a snapshot that holds a record of every confirmed follow-up, so only
+        // the last file's `f` counts: an older one may hold an append that failed and was rejected.
+        if (isLastFile && Array.isArray(record.f)) for (const id of record.f) confirmed.add(id);
+        if (record.id !== '') states.set(record.id, record);
         continue;
       }
       // The last line of any file may be torn: a crash during an append, or during a failed write
@@ -84,7 +115,13 @@ export async function replayJournal(fs: SpoolFileSystem, directory: string): Pro
     }
   }
   const last = names.at(-1);
-  return { states, damaged, lastSequence: last === undefined ? 0 : Number.parseInt(last, 10) };
+  return {
+    states,
+    damaged,
+    lastSequence: last === undefined ? 0 : Number.parseInt(last, 10),
+    confirmed,
+    highestSeq,
+  };
 }
 
 /**
@@ -122,6 +159,10 @@ export class Journal {
 
   async close(): Promise<void> {
     await this.commit.idle();
+    // A failed append (say a failed fsync) may still have left its line in the file, though its
+    // caller was told it failed: a snapshot of the state in memory, which never applied it,
+    // supersedes it, so that a reopen does not apply a change that was refused.
+    if (this.needsRotation && this.file !== undefined) await this.rotate().catch(() => undefined);
     await this.file?.close().catch(() => undefined);
     this.file = undefined;
   }

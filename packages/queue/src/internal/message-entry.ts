@@ -1,4 +1,4 @@
-import type { MessageInfo, RecipientInfo, RecipientState } from '../queue';
+import type { Claim, MessageInfo, RecipientInfo, RecipientState } from '../queue';
 import type { StoredMessage } from './batch-file';
 import type { JournalRecord } from './journal';
 
@@ -104,6 +104,7 @@ export function recipientInfo(r: RecipientEntry): RecipientInfo {
 export function messageInfo(entry: MessageEntry): MessageInfo {
   return {
     id: entry.stored.id,
+    seq: entry.stored.seq,
     sender: entry.stored.sender,
     attributes: { ...entry.stored.attributes },
     size: entry.stored.length,
@@ -114,11 +115,18 @@ export function messageInfo(entry: MessageEntry): MessageInfo {
   };
 }
 
-/** The open recipients of a message due at `now`, grouped by domain (optionally one domain only). */
-export function dueByDomain(entry: MessageEntry, now: number, domain?: string): Map<string, RecipientEntry[]> {
+/**
+ * The open recipients of a message due at `now`, grouped by domain (optionally one domain only);
+ * every open one, due or not, when `now` is undefined (an expired message).
+ */
+export function dueByDomain(
+  entry: MessageEntry,
+  now: number | undefined,
+  domain?: string,
+): Map<string, RecipientEntry[]> {
   const byDomain = new Map<string, RecipientEntry[]>();
   for (const r of entry.rcpts) {
-    if (isFinal(r.state) || r.next > now) continue;
+    if (isFinal(r.state) || (now !== undefined && r.next > now)) continue;
     if (domain !== undefined && r.domain !== domain) continue;
     const list = byDomain.get(r.domain);
     if (list === undefined) byDomain.set(r.domain, [r]);
@@ -129,14 +137,41 @@ export function dueByDomain(entry: MessageEntry, now: number, domain?: string): 
 
 /**
  * The earliest time a message may have claimable work: the earliest next attempt of an open
- * recipient, or the end of the lease covering its domain; undefined when nothing is open.
+ * recipient (for a held message, its expiry, when it is handed out to be bounced), but not before
+ * the end of the lease covering its domain; undefined when nothing is open.
  */
-export function wakeTime(entry: MessageEntry, leaseUntil: (leaseId: string) => number): number | undefined {
+export function wakeTime(
+  entry: MessageEntry,
+  expiresAt: number,
+  leaseUntil: (leaseId: string) => number,
+): number | undefined {
   let at = Number.POSITIVE_INFINITY;
   for (const r of entry.rcpts) {
     if (isFinal(r.state)) continue;
     const leaseId = entry.leases.get(r.domain);
-    at = Math.min(at, Math.max(r.next, leaseId === undefined ? 0 : leaseUntil(leaseId)));
+    const due = entry.held ? expiresAt : Math.min(r.next, expiresAt);
+    at = Math.min(at, Math.max(due, leaseId === undefined ? 0 : leaseUntil(leaseId)));
   }
   return at === Number.POSITIVE_INFINITY ? undefined : at;
+}
+
+/** The claim handed out for recipients `rcpts` of one domain of a message, under a lease. */
+export function claimOf(
+  entry: MessageEntry,
+  lease: { leaseId: string; until: number; domain: string; expired: boolean },
+  rcpts: readonly RecipientEntry[],
+): Claim {
+  const claim: Claim = {
+    id: entry.stored.id,
+    leaseId: lease.leaseId,
+    leaseUntil: lease.until,
+    domain: lease.domain,
+    sender: entry.stored.sender,
+    attributes: { ...entry.stored.attributes },
+    size: entry.stored.length,
+    createdAt: entry.stored.createdAt,
+    recipients: rcpts.map((r) => ({ address: r.address, attempts: r.attempts })),
+  };
+  if (lease.expired) claim.expired = true;
+  return claim;
 }

@@ -22,6 +22,8 @@ export function decideSettle(
     schedule: Required<RetryScheduleOptions>;
     random: () => number;
     delayWarningMs: number | false;
+    /** The claim was handed out because the message expired: its failures are expiries. */
+    expired: boolean;
   },
 ): SettleDecision {
   const { now } = context;
@@ -37,14 +39,21 @@ export function decideSettle(
     if (outcome.reply !== undefined) r.reply = outcome.reply;
     if (outcome.status === 'delivered' || outcome.status === 'failed') {
       r.state = outcome.status;
+      if (outcome.status === 'failed' && context.expired) r.expired = true;
     } else {
       const decision = nextAttempt(
         { attempts: r.attempts, createdAt: entry.stored.createdAt, now, random: context.random() },
         context.schedule,
       );
-      if (decision.action === 'expire') {
+      if (decision.action === 'expire' && context.expired) {
         r.state = 'failed';
         r.expired = true;
+      } else if (decision.action === 'expire') {
+        // The lifetime ran out during a delivery that began before it: the worker could not know
+        // to pass a bounce. Due at once, the recipient comes back in an expired claim, whose settle
+        // fails it together with its bounce.
+        r.state = 'deferred';
+        r.next = now;
       } else {
         r.state = 'deferred';
         r.next = decision.at;
