@@ -46,6 +46,8 @@ export interface PostfixOptions {
   concurrency?: number;
   /** Postfix's myhostname; default postfix.example.net. */
   hostname?: string;
+  /** More main.cf lines, written last (so they win), e.g. `smtpd_end_of_data_restrictions = ...`. */
+  mainCf?: string[];
 }
 
 /**
@@ -116,6 +118,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
             `default_process_limit = ${concurrency * 5}`,
           ]),
       'biff = no',
+      ...(options.mainCf ?? []),
     ].join('\n') + '\n',
   );
   writeFileSync(join(etc, 'header_checks'), `${options.hold ?? '/^/'} HOLD\n`);

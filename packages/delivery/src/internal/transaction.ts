@@ -36,10 +36,8 @@ const DEAD_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
  *   for the message; the retry sends nothing that the deferral it replaces would not send later.
  */
 export function isDeadSession(error: unknown): boolean {
-  const shaped = error as { code?: unknown; cause?: { code?: unknown } } | null;
-  const code = shaped?.code;
-  if (code === 'SESSION_UNUSABLE' || code === 'CONNECTION_CLOSED') return true;
-  return DEAD_SOCKET.has(String(code)) || DEAD_SOCKET.has(String(shaped?.cause?.code));
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SESSION_UNUSABLE' || code === 'CONNECTION_CLOSED' || DEAD_SOCKET.has(String(code));
 }
 
 /**
@@ -163,7 +161,11 @@ async function transact(
         reason: `${host} answered MAIL with ${result.mailReply.code} on a reused session`,
       };
     }
-    context.pool.put(session);
+    // A refused end of data may leave the server holding that transaction (Postfix with
+    // smtpd_end_of_data_restrictions answers the next MAIL with 503): close the session, as
+    // Postfix's own client does, rather than reuse it.
+    if (result.dataReply !== undefined && result.dataReply.code >= 300) context.pool.discard(session);
+    else context.pool.put(session);
     return { kind: 'outcomes', outcomes: outcomesOf(result, recipients, host) };
   } catch (error) {
     // The client keeps a session usable only when nothing was sent (SIZE, SMTPUTF8 refused up front).
