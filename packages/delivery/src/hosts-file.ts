@@ -14,9 +14,6 @@ export interface HostsLookupOptions {
   now?: () => number;
 }
 
-// RFC 6761 6.3: `localhost` and names under it are the loopback host, whatever DNS would say.
-const LOOPBACK = ['::1', '127.0.0.1'];
-
 /** Parses hosts(5): `address name [aliases...]` per line, `#` starts a comment; names are case-insensitive. */
 export function parseHostsFile(text: string): Map<string, string[]> {
   const table = new Map<string, string[]>();
@@ -36,9 +33,9 @@ export function parseHostsFile(text: string): Map<string, string[]> {
 
 /**
  * The system's static host table as delivery consults it before DNS (the `files dns` order of
- * nsswitch.conf): names an operator put in the hosts file, and `localhost` (RFC 6761 6.3) even
- * when the file does not list it. The file is read lazily, kept parsed, and read again when its
- * mtime changes (checked at most every `recheckMs`); a missing or unreadable file is an empty table.
+ * nsswitch.conf): the names an operator put in the hosts file. The file is read lazily, kept
+ * parsed, and read again when its mtime changes (checked at most every `recheckMs`); a missing
+ * or unreadable file is an empty table.
  */
 export function createHostsLookup(options: HostsLookupOptions = {}): HostsLookup {
   const path = options.path ?? '/etc/hosts';
@@ -70,10 +67,7 @@ export function createHostsLookup(options: HostsLookupOptions = {}): HostsLookup
       });
       await loading;
     }
-    const key = name.toLowerCase().replace(/\.$/, '');
-    const found = table.get(key);
-    if (found !== undefined) return [...found];
-    if (key === 'localhost' || key.endsWith('.localhost')) return [...LOOPBACK];
-    return undefined;
+    const found = table.get(name.toLowerCase().replace(/\.$/, ''));
+    return found === undefined ? undefined : [...found];
   };
 }

@@ -160,6 +160,8 @@ export interface HostAddressOptions {
   signal?: AbortSignal;
 }
 
+const LOOPBACK = ['::1', '127.0.0.1'];
+
 /** Addresses in the order of `preference`, without the family it excludes. */
 function ordered(four: string[], six: string[], preference: AddressPreference): string[] {
   if (preference === 'ipv4-only') return four;
@@ -169,8 +171,9 @@ function ordered(four: string[], six: string[], preference: AddressPreference): 
 
 /**
  * The addresses of a mail exchanger or smarthost, in the order to try. The order of sources is
- * the system's (`hosts: files dns`): an IP literal as it is; then the hosts file and `localhost`
- * (RFC 6761 6.3), which are never DNSSEC-authenticated; then A and AAAA through `resolver`.
+ * the system's (`hosts: files dns`): an IP literal as it is; then the hosts file; then
+ * `localhost` and `*.localhost` as the loopback addresses (RFC 6761 6.3); then A and AAAA through
+ * `resolver`. Addresses from the first two are never DNSSEC-authenticated (no DANE).
  */
 export async function resolveHostAddresses(
   host: string,
@@ -180,7 +183,10 @@ export async function resolveHostAddresses(
   if (isIP(host) !== 0) return { addresses: [host], authenticated: false };
   const preference = options.preference ?? 'ipv6';
   const hosts = options.hosts === undefined ? createHostsLookup({ recheckMs: 0 }) : options.hosts;
-  const listed = hosts === false ? undefined : await hosts(host);
+  const name = host.toLowerCase().replace(/\.$/, '');
+  // RFC 6761 6.3: `localhost` and names under it are the loopback host, never asked of DNS.
+  const localhost = name === 'localhost' || name.endsWith('.localhost') ? LOOPBACK : undefined;
+  const listed = (hosts === false ? undefined : await hosts(host)) ?? localhost;
   if (listed !== undefined) {
     const addresses = ordered(
       listed.filter((address) => isIP(address) === 4),
