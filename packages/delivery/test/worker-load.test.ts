@@ -172,7 +172,10 @@ describe('runDeliveryWorker under load', { timeout: 30_000 }, () => {
     });
     const spy: DeliveryAgent = {
       ...agent,
-      deliver: (envelope, message, options) => (seen.push(message), agent.deliver(envelope, message, options)),
+      deliver: (envelope, message, options) => {
+        seen.push(message);
+        return agent.deliver(envelope, message, options);
+      },
     };
     await queue.enqueue({ sender: 'a@example.org', recipients: ['b@example.net'] }, body('streamed'));
     const stop = new AbortController();
