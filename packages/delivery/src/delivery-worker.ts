@@ -97,7 +97,11 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
     byAddress = new Map(result.recipients.map((outcome) => [outcome.recipient, outcome]));
     // A settle that completes the message removes its body: keep the headers a DSN may need first.
     if (result.recipients.some((outcome) => outcome.status !== 'delivered') && claim.sender !== '') {
-      headers = await readHeaders(queue, claim.id);
+      // Settling what was delivered matters more than quoting headers: a read failure only loses the quote.
+      headers = await readHeaders(queue, claim.id).catch((error: unknown) => {
+        options.logger?.warn({ id: claim.id, err: error }, 'could not read the headers for a DSN');
+        return Buffer.alloc(0);
+      });
     }
     settled = await queue.settle(
       claim.leaseId,

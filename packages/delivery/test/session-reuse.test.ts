@@ -44,7 +44,10 @@ async function server(onMail: (socket: Socket, mailOnConnection: number, connect
   const received: Received[] = [];
   const mails: string[] = [];
   let connections = 0;
+  const open = new Set<Socket>();
   const raw = await rawServer((socket) => {
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
     const connection = ++connections;
     let mailCount = 0;
     let current: Received | undefined;
@@ -87,7 +90,7 @@ async function server(onMail: (socket: Socket, mailOnConnection: number, connect
     });
   });
   closers.push(raw.close);
-  return { ...raw, received, mails };
+  return { ...raw, received, mails, sockets: () => [...open] };
 }
 
 function agent(port: number): DeliveryAgent {
@@ -127,6 +130,20 @@ describe('a reused session that turns out unusable', { timeout: 20_000 }, () => 
       [2, ['RCPT TO:<c@example.net>']],
     ]);
     expect(peer.received[1]!.body).toContain('the second message');
+  });
+
+  it('a pooled session the peer closed while idle (421, then FIN) is not used again', async () => {
+    const peer = await server(() => false);
+    const delivering = agent(peer.port);
+    await delivering.deliver({ from: 'a@example.org', to: ['b@example.net'] }, first);
+    // The server times the idle session out, as Postfix does after smtpd_timeout.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(peer.connections()).toBe(1);
+    for (const socket of peer.sockets()) socket.end('421 4.4.2 raw.example Error: timeout exceeded\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const two = await delivering.deliver({ from: 'a@example.org', to: ['c@example.net'] }, second);
+    expect(two.recipients[0]!.status).toBe('delivered');
+    expect(peer.received.map((message) => message.connection)).toEqual([1, 2]);
   });
 
   it('a 503 to MAIL on a reused session: sent again on a fresh connection, never failed', async () => {
