@@ -228,7 +228,7 @@ describe('the lease of a claim', { timeout: 20_000 }, () => {
     expect(settled.complete).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1100);
     // Every third of the 300 ms lease is left when it is renewed: about every 200 ms.
-    expect(renewals.length).toBeGreaterThanOrEqual(4);
+    expect(renewals.length).toBeGreaterThanOrEqual(3);
     expect(renewals.every((renewal) => renewal.leaseId === claim.leaseId && renewal.leaseMs > 200)).toBe(true);
     const count = renewals.length;
     await new Promise((resolve) => setTimeout(resolve, 500));
