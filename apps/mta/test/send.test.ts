@@ -162,6 +162,30 @@ describe('homing send', { timeout: 30_000 }, () => {
     expect(received.at(-1)!.to).toEqual(['z@nomail.example']);
   });
 
+  it('relays through --smarthost localhost:PORT, a name the system resolves without DNS (RFC 6761 6.3)', async () => {
+    const run = await homing(
+      [
+        'send',
+        '--from',
+        'a@example.org',
+        '--to',
+        'y@nomail.example',
+        '--smarthost',
+        `localhost:${port}`,
+        '--dns',
+        dns.address,
+        '--timeout',
+        '5',
+        '--json',
+      ],
+      message,
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).recipients[0]).toMatchObject({ address: 'y@nomail.example', status: 'delivered' });
+    expect(received.at(-1)!.to).toEqual(['y@nomail.example']);
+  });
+
   it('asks for the smarthost password in HOMING_SMARTHOST_PASSWORD', async () => {
     const run = await homing(
       [...base(), '--to', 'b@example.net', '--smarthost', 'relay.example.net', '--smarthost-user', 'me'],

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { formatReplyLine, type SmtpReply } from './reply-class';
+import type { Reply } from '@homing/smtp';
+import { formatReplyLine } from './reply-class';
 
 /** One recipient reported in a DSN (RFC 3464 2.3). */
 export interface BounceRecipient {
@@ -14,7 +15,7 @@ export interface BounceRecipient {
   /** The host that gave the reply (Remote-MTA), when one did. */
   remoteMta?: string;
   /** The remote SMTP reply (Diagnostic-Code), when there was one. */
-  reply?: SmtpReply;
+  reply?: Reply;
   /** Why, when there was no reply (connection refused, null MX...). */
   diagnostic?: string;
   /** When delivery to this recipient was last attempted. */

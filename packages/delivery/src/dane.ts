@@ -1,12 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-
-/** A TLSA record (RFC 6698 2.1); the same shape as `@homing/dns`'s `TlsaRecord`. */
-export interface TlsaRecord {
-  usage: number;
-  selector: number;
-  matchingType: number;
-  data: Uint8Array;
-}
+import type { TlsaRecord } from '@homing/dns';
 
 /** The outcome of matching a certificate chain against a TLSA RRset (RFC 7672 2.2, 3). */
 export interface DaneMatch {

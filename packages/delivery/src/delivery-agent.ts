@@ -3,22 +3,20 @@ import { hostname as osHostname } from 'node:os';
 import { createResolver } from '@homing/dns';
 import type { ClientTimeouts, ClientTlsOptions } from '@homing/smtp/client';
 import { DeliveryError } from './delivery-error';
-import {
-  type DeliveryContext,
-  deliverToDomain,
-  type PreparedMessage,
-  type RecipientOutcome,
-  type Smarthost,
-} from './internal/domain-delivery';
+import { createHostsLookup } from './hosts-file';
+import { type DeliveryContext, deliverToDomain } from './internal/domain-delivery';
 import { Limiter } from './internal/limiter';
+import { PreparedBody, type PreparedMessage } from './internal/prepared-message';
 import { SessionPool } from './internal/session-pool';
-import type { MtaStsPolicySource } from './mta-sts';
-import { createMtaStsSource } from './mta-sts-source';
+import type { Smarthost } from './internal/smarthost';
+import type { MessageSource } from './message-source';
+import { createMtaStsSource, type MtaStsPolicySource } from './mta-sts-source';
 import { type AddressPreference, type DeliveryResolver, domainOfAddress, toALabelDomain } from './mx-routing';
+import { failAll, type RecipientOutcome } from './recipient-outcome';
 import { classifyFailure } from './reply-class';
 import { type TlsDomainCounters, TlsReportCounters } from './tls-report';
 
-export type { RecipientOutcome, Smarthost } from './internal/domain-delivery';
+export type { Smarthost } from './internal/smarthost';
 
 /** A pino-compatible logger; delivery uses `debug`, `info` and `warn`. */
 export interface DeliveryLogger {
@@ -38,7 +36,14 @@ export interface DeliveryOptions {
   hostname?: string;
   /** Port of the MX hosts. Default 25. */
   port?: number;
+  /** Relay everything through this host (its name looked up like an MX host's: hosts file, then DNS). */
   smarthost?: Smarthost;
+  /**
+   * The hosts file consulted for MX and smarthost names before DNS (the system's `files dns`
+   * order), with `localhost` always the loopback host (RFC 6761 6.3); `false` for DNS only.
+   * Default `/etc/hosts`.
+   */
+  hostsFile?: string | false;
   /**
    * Where MTA-STS policies come from; `false` for none. Default: `createMtaStsSource()` over the
    * default resolver when `resolver` is not given; none when it is (pass
@@ -80,10 +85,13 @@ export interface DeliveryResult {
 
 /** A long-lived delivery agent: session pool, limits, TLS counters. */
 export interface DeliveryAgent {
-  /** Delivers one message; resolves with every recipient's outcome (never rejects for a delivery problem). */
+  /**
+   * Delivers one message, given whole or as a `MessageSource` opened per transaction; resolves
+   * with every recipient's outcome (never rejects for a delivery problem).
+   */
   deliver(
     envelope: DeliveryEnvelope,
-    message: string | Uint8Array,
+    message: string | Uint8Array | MessageSource,
     options?: { signal?: AbortSignal },
   ): Promise<DeliveryResult>;
   /** TLS-RPT style counters per domain and policy. */
@@ -131,6 +139,7 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
     sessionSignal: closing.signal,
     report,
     logger: options.logger ?? SILENT,
+    hosts: options.hostsFile === false ? false : createHostsLookup({ path: options.hostsFile ?? '/etc/hosts' }),
   };
 
   async function limited<T>(domain: string, signal: AbortSignal, run: () => Promise<T>): Promise<T> {
@@ -159,10 +168,13 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
       setMaxListeners(0, signal);
       const prepared: PreparedMessage = {
         from: envelope.from,
-        body:
+        body: new PreparedBody(
           typeof message === 'string'
             ? Buffer.from(message, 'utf8')
-            : Buffer.from(message.buffer, message.byteOffset, message.byteLength),
+            : message instanceof Uint8Array
+              ? Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+              : message,
+        ),
         ...(envelope.envelopeId === undefined ? {} : { envelopeId: envelope.envelopeId }),
       };
       const outcomes = new Map<string, RecipientOutcome>();
@@ -174,13 +186,7 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
           list.push(address);
           byDomain.set(domain, list);
         } catch (error) {
-          const failure = classifyFailure(error);
-          outcomes.set(address, {
-            address,
-            status: failure.status,
-            enhanced: failure.enhanced,
-            reason: failure.reason,
-          });
+          outcomes.set(address, failAll([address], classifyFailure(error))[0]!);
         }
       }
       // RFC 5321 4.5.3.1.8: servers must take 100 recipients per message; more go in further transactions.
@@ -194,12 +200,8 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
         batches.map(async ([domain, recipients]) => {
           let results: RecipientOutcome[];
           if (signal.aborted) {
-            results = recipients.map((address) => ({
-              address,
-              status: 'deferred' as const,
-              enhanced: '4.3.2',
-              reason: 'delivery agent closed or aborted',
-            }));
+            const reason = 'delivery agent closed or aborted';
+            results = failAll(recipients, { status: 'deferred', enhanced: '4.3.2', reason });
           } else {
             results = await limited(domain, signal, () =>
               deliverToDomain(context, domain, recipients, prepared, signal),
@@ -209,15 +211,10 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
                   ? new DeliveryError('ABORTED', 'delivery agent closed or aborted', { cause: error })
                   : error,
               );
-              return recipients.map((address) => ({
-                address,
-                status: failure.status,
-                enhanced: failure.enhanced,
-                reason: failure.reason,
-              }));
+              return failAll(recipients, failure);
             });
           }
-          for (const result of results) outcomes.set(result.address, result);
+          for (const result of results) outcomes.set(result.recipient, result);
         }),
       );
       return { recipients: envelope.to.map((address) => outcomes.get(address)!) };
@@ -233,7 +230,7 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
 /** Delivers one message with a throw-away agent, then closes its sessions. */
 export async function deliver(
   envelope: DeliveryEnvelope,
-  message: string | Uint8Array,
+  message: string | Uint8Array | MessageSource,
   options: DeliveryOptions & { signal?: AbortSignal },
 ): Promise<DeliveryResult> {
   const agent = createDeliveryAgent(options);

@@ -1,8 +1,8 @@
 import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
 import { type BounceRecipient, createBounce, createDelayWarning } from './bounce';
 import type { DeliveryAgent, DeliveryLogger } from './delivery-agent';
-import type { RecipientOutcome } from './internal/domain-delivery';
-import { formatReplyLine } from './reply-class';
+import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
+import type { RecipientOutcome } from './recipient-outcome';
 
 /** Options of `runDeliveryWorker` and `processClaim`. */
 export interface DeliveryWorkerOptions {
@@ -11,19 +11,44 @@ export interface DeliveryWorkerOptions {
   agent: DeliveryAgent;
   /** Our host name, for the DSNs (Reporting-MTA). */
   reportingMta: string;
-  /** Claims worked on at once. Default 20. */
+  /** Claims delivered at once. Default 20. */
   concurrency?: number;
+  /**
+   * Claims of one destination domain delivered at once; more claims of it wait without taking a
+   * slot, so a slow domain cannot hold every slot. Default half of `concurrency` (at least 1).
+   */
+  maxClaimsPerDomain?: number;
   /** Wait between polls of an empty queue. Default 1000 ms. */
   pollIntervalMs?: number;
+  /**
+   * The lease asked for each claim. With a queue that has `renewLease`, the queue's default lease,
+   * renewed every third of it while the claim is worked on; without, 1 hour, longer than the SMTP
+   * client's default timeouts chained for one host (see the README).
+   */
+  leaseMs?: number;
   /** Stops the worker; claims in flight finish first. */
   signal?: AbortSignal;
   logger?: DeliveryLogger;
 }
 
-async function readBody(queue: Queue, id: string): Promise<Buffer> {
+// RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** The header section of a queued message (up to MAX_HEADER_BYTES), read from its stream and nothing after. */
+async function readHeaders(queue: Queue, id: string): Promise<Buffer> {
+  const stream = await queue.openBody(id);
   const chunks: Buffer[] = [];
-  for await (const chunk of await queue.openBody(id)) {
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      chunks.push(bytes);
+      size += bytes.length;
+      const seen = Buffer.concat(chunks);
+      if (size > MAX_HEADER_BYTES || seen.includes('\r\n\r\n') || seen.includes('\n\n')) break;
+    }
+  } finally {
+    stream.destroy();
   }
   return Buffer.concat(chunks);
 }
@@ -44,47 +69,61 @@ function reportedRecipient(
     status,
     lastAttemptAt: now,
     ...(outcome?.mx === undefined ? {} : { remoteMta: outcome.mx }),
-    ...(outcome?.reply === undefined
+    ...(outcome?.remoteReply === undefined
       ? { diagnostic: outcome?.reason ?? info.reply ?? status }
-      : { reply: outcome.reply }),
+      : { reply: outcome.remoteReply }),
   };
 }
 
 /**
- * Works one claim: reads the body, delivers to the claimed recipients, settles every outcome,
- * then queues a DSN (from the null sender) for the recipients the settle says failed (expired
- * ones included) and a delay warning when the queue asks for one.
+ * Works one claim: delivers the body streamed from the queue (`openBody`, opened per transaction)
+ * to the claimed recipients while keeping the lease (see `leaseMs`), settles every outcome, then
+ * queues a DSN (from the null sender) for the recipients the settle says failed (expired ones
+ * included) and a delay warning when the queue asks for one.
  */
 export async function processClaim(options: DeliveryWorkerOptions, claim: Claim): Promise<SettleResult> {
   const { queue, agent } = options;
-  const body = await readBody(queue, claim.id);
-  const result = await agent.deliver(
-    { from: claim.sender, to: claim.recipients.map((recipient) => recipient.address) },
-    body,
-    options.signal === undefined ? {} : { signal: options.signal },
-  );
-  const byAddress = new Map(result.recipients.map((outcome) => [outcome.address, outcome]));
-  const settled = await queue.settle(
-    claim.leaseId,
-    result.recipients.map((outcome) => ({
-      recipient: outcome.address,
-      status: outcome.status,
-      reply: outcome.reply === undefined ? outcome.reason : formatReplyLine(outcome.reply),
-    })),
-  );
+  const lease = leaseKeeper(queue, claim, options.logger);
+  let settled: SettleResult;
+  let byAddress: Map<string, RecipientOutcome>;
+  let headers: Buffer | undefined;
+  try {
+    const signal = options.signal === undefined ? lease.signal : AbortSignal.any([options.signal, lease.signal]);
+    const result = await agent.deliver(
+      { from: claim.sender, to: claim.recipients.map((recipient) => recipient.address) },
+      { open: () => queue.openBody(claim.id), size: claim.size },
+      { signal },
+    );
+    byAddress = new Map(result.recipients.map((outcome) => [outcome.recipient, outcome]));
+    // A settle that completes the message removes its body: keep the headers a DSN may need first.
+    if (result.recipients.some((outcome) => outcome.status !== 'delivered') && claim.sender !== '') {
+      // Settling what was delivered matters more than quoting headers: a read failure only loses the quote.
+      headers = await readHeaders(queue, claim.id).catch((error: unknown) => {
+        options.logger?.warn({ id: claim.id, err: error }, 'could not read the headers for a DSN');
+        return Buffer.alloc(0);
+      });
+    }
+    settled = await queue.settle(
+      claim.leaseId,
+      result.recipients.map(({ recipient, status, reply }) => ({ recipient, status, reply })),
+    );
+  } finally {
+    lease.stop();
+  }
   const now = new Date();
   const report = async (infos: RecipientInfo[], action: 'failed' | 'delayed') => {
-    if (infos.length === 0) return;
+    // A bounce is never bounced (RFC 5321 4.5.5).
+    if (infos.length === 0 || claim.sender === '' || headers === undefined) return;
     const make = action === 'failed' ? createBounce : createDelayWarning;
     const dsn = make({
       reportingMta: options.reportingMta,
       sender: claim.sender,
       recipients: infos.map((info) => reportedRecipient(info, byAddress.get(info.address), action, now)),
-      originalMessage: body,
+      originalMessage: headers,
       arrivalDate: new Date(claim.createdAt),
       date: now,
     });
-    if (dsn === null) return; // a bounce is never bounced (RFC 5321 4.5.5)
+    if (dsn === null) return;
     await queue.enqueue({ sender: dsn.sender, recipients: dsn.recipients }, dsn.message);
     options.logger?.info({ id: claim.id, action, recipients: infos.length }, 'queued a DSN');
   };
@@ -93,45 +132,98 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   return settled;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts or `wake` is called. */
+function pause(ms: number, signal: AbortSignal | undefined, wakers: Set<() => void>): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
       signal?.removeEventListener('abort', done);
+      wakers.delete(done);
       resolve();
     }
     signal?.addEventListener('abort', done, { once: true });
+    wakers.add(done);
   });
 }
 
 /**
  * Drives a queue until `signal` aborts: claim due work, deliver it, settle it, bounce what failed.
- * A claim that throws (storage trouble, a lost lease) is logged and left to its lease: the queue
- * hands it out again later.
+ * Claiming is continuous: whenever a slot is free the worker claims more, so a slow destination
+ * holds only its own slots (at most `maxClaimsPerDomain`) while the others go on. A claim that
+ * throws (storage trouble, a lost lease) is logged and left to its lease: the queue hands it out
+ * again later. Resolves once the claims in flight are done.
  */
 export async function runDeliveryWorker(options: DeliveryWorkerOptions): Promise<void> {
   const concurrency = options.concurrency ?? 20;
+  const perDomain = options.maxClaimsPerDomain ?? Math.max(1, Math.ceil(concurrency / 2));
   const poll = options.pollIntervalMs ?? 1000;
-  while (options.signal?.aborted !== true) {
-    let claims: Claim[];
-    try {
-      claims = await options.queue.claim({ limit: concurrency });
-    } catch (error) {
-      options.logger?.warn({ err: error }, 'claim failed');
-      await sleep(poll, options.signal);
-      continue;
-    }
-    if (claims.length === 0) {
-      await sleep(poll, options.signal);
-      continue;
-    }
-    await Promise.all(
-      claims.map((claim) =>
-        processClaim(options, claim).catch((error: unknown) => {
+  const renews = typeof (options.queue as { renewLease?: unknown }).renewLease === 'function';
+  const leaseMs = options.leaseMs ?? (renews ? undefined : 3_600_000);
+  const running = new Set<Promise<void>>();
+  const activeByDomain = new Map<string, number>();
+  // Claimed but waiting for their domain to have a free place; they keep their lease meanwhile.
+  const waiting: Claim[] = [];
+  const wakers = new Set<() => void>();
+  const wake = () => {
+    for (const done of [...wakers]) done();
+  };
+
+  const start = (claim: Claim) => {
+    activeByDomain.set(claim.domain, (activeByDomain.get(claim.domain) ?? 0) + 1);
+    const work = processClaim(options, claim)
+      .then(
+        () => undefined,
+        (error: unknown) => {
           options.logger?.warn({ id: claim.id, err: error }, 'claim not settled; it will be retried after its lease');
-        }),
-      ),
-    );
+        },
+      )
+      .finally(() => {
+        const left = (activeByDomain.get(claim.domain) ?? 1) - 1;
+        if (left === 0) activeByDomain.delete(claim.domain);
+        else activeByDomain.set(claim.domain, left);
+        running.delete(work);
+        wake();
+      });
+    running.add(work);
+  };
+  const holding = new Map<Claim, LeaseKeeper>();
+  const startWaiting = (all = false) => {
+    for (let index = 0; index < waiting.length && (all || running.size < concurrency); ) {
+      const claim = waiting[index]!;
+      if (all || (activeByDomain.get(claim.domain) ?? 0) < perDomain) {
+        waiting.splice(index, 1);
+        holding.get(claim)?.stop();
+        holding.delete(claim);
+        start(claim);
+      } else index += 1;
+    }
+  };
+
+  while (options.signal?.aborted !== true) {
+    startWaiting();
+    let claimed = 0;
+    const room = concurrency - running.size;
+    if (room > 0 && waiting.length < concurrency) {
+      try {
+        const claims = await options.queue.claim({ limit: room, ...(leaseMs === undefined ? {} : { leaseMs }) });
+        claimed = claims.length;
+        for (const claim of claims) {
+          if (running.size < concurrency && (activeByDomain.get(claim.domain) ?? 0) < perDomain) start(claim);
+          else {
+            waiting.push(claim);
+            holding.set(claim, leaseKeeper(options.queue, claim, options.logger));
+          }
+        }
+      } catch (error) {
+        options.logger?.warn({ err: error }, 'claim failed');
+      }
+    }
+    // Claim again at once while there was work and room; otherwise wait for a slot or the poll.
+    if (claimed > 0 && running.size < concurrency) continue;
+    await pause(poll, options.signal, wakers);
   }
+  // Claims still waiting are settled now, not left leased: with the signal aborted they end deferred at once.
+  startWaiting(true);
+  await Promise.all(running);
 }

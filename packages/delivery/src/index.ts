@@ -10,7 +10,7 @@ export {
   originalHeaders,
 } from './bounce';
 /** Matches a certificate chain against TLSA records (DANE, RFC 7672). */
-export { type DaneMatch, type DaneMatchOptions, matchTlsa, type TlsaRecord } from './dane';
+export { type DaneMatch, type DaneMatchOptions, matchTlsa } from './dane';
 /** The delivery agent: MX, TLS policy, session reuse, per-recipient outcomes. */
 export {
   createDeliveryAgent,
@@ -20,22 +20,24 @@ export {
   type DeliveryOptions,
   type DeliveryResult,
   deliver,
-  type RecipientOutcome,
   type Smarthost,
 } from './delivery-agent';
 /** The package's one error class, its codes, and the check that recognises it. */
 export { DeliveryError, type DeliveryErrorCode, isDeliveryError } from './delivery-error';
 /** The worker that drives a `@homing/queue` Queue: claim, deliver, settle, bounce. */
 export { type DeliveryWorkerOptions, processClaim, runDeliveryWorker } from './delivery-worker';
-/** MTA-STS policy type, the injectable policy source, and MX pattern matching (RFC 8461). */
-export { type MtaStsPolicy, type MtaStsPolicySource, matchesMxPattern, mtaStsAllowsMx } from './mta-sts';
-/** `@homing/policy`'s MTA-STS discovery as a policy source (the default without a resolver). */
-export { createMtaStsSource, type MtaStsSourceOptions } from './mta-sts-source';
+/** The static host table (hosts file, `localhost`) consulted before DNS for MX and smarthost names. */
+export { createHostsLookup, type HostsLookup, type HostsLookupOptions } from './hosts-file';
+/** A message opened per transaction (a queued body) instead of held in memory. */
+export type { MessageSource } from './message-source';
+/** `@homing/policy`'s MTA-STS discovery as delivery's policy source (the default without a resolver). */
+export { createMtaStsSource, type MtaStsPolicySource, type MtaStsSourceOptions } from './mta-sts-source';
 /** MX routing (RFC 5321 5.1, RFC 7505) and IDN normalisation. */
 export {
   type AddressPreference,
   type DeliveryResolver,
   domainOfAddress,
+  type HostAddressOptions,
   type MailExchanger,
   type MailRoute,
   type RouteOptions,
@@ -43,6 +45,8 @@ export {
   resolveMailRoute,
   toALabelDomain,
 } from './mx-routing';
+/** One recipient's outcome: `@homing/queue`'s `RecipientOutcome` with the reply, status code and MX. */
+export type { RecipientOutcome } from './recipient-outcome';
 /** Reply and failure classification: transient (defer) or permanent (bounce). */
 export {
   classifyFailure,
@@ -51,7 +55,6 @@ export {
   type FailureClass,
   formatReplyLine,
   type ReplyClass,
-  type SmtpReply,
 } from './reply-class';
 /** TLS-RPT style counters (RFC 8460). */
 export {

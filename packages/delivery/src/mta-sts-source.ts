@@ -1,7 +1,20 @@
 import type { LookupFunction } from 'node:net';
 import type { Resolver } from '@homing/dns';
-import { createHttpsFetcher, createMtaStsCache, getMtaStsPolicy, type HttpsFetcherOptions } from '@homing/policy';
-import type { MtaStsPolicySource } from './mta-sts';
+import {
+  createHttpsFetcher,
+  createMtaStsCache,
+  getMtaStsPolicy,
+  type HttpsFetcherOptions,
+  type MtaStsPolicy,
+} from '@homing/policy';
+
+/**
+ * Where delivery gets a domain's MTA-STS policy (`@homing/policy`'s `MtaStsPolicy`, matched with
+ * its `mtaStsAllowsMx`): resolves to the policy, or null when the domain publishes none. A
+ * rejection is treated as "no usable policy" unless a cached enforce policy applies (that caching
+ * is the source's job; `createMtaStsSource` does it).
+ */
+export type MtaStsPolicySource = (domain: string, options?: { signal?: AbortSignal }) => Promise<MtaStsPolicy | null>;
 
 /** Options of `createMtaStsSource`. */
 export interface MtaStsSourceOptions {

@@ -1,23 +1,11 @@
 import { isIP } from 'node:net';
-import punycode from 'punycode/punycode.js';
+import { isDnsError, type Resolver } from '@homing/dns';
+import { normaliseDomain } from '@homing/smtp';
 import { DeliveryError } from './delivery-error';
+import { createHostsLookup, type HostsLookup } from './hosts-file';
 
-/** The DNS answers delivery needs; `@homing/dns`'s `Resolver` fits (see its README). */
-export interface DeliveryResolver {
-  resolveMx(
-    name: string,
-    options?: { signal?: AbortSignal },
-  ): Promise<{ records: { exchange: string; priority: number }[]; authenticated: boolean }>;
-  resolveA(name: string, options?: { signal?: AbortSignal }): Promise<{ records: string[]; authenticated: boolean }>;
-  resolveAaaa(name: string, options?: { signal?: AbortSignal }): Promise<{ records: string[]; authenticated: boolean }>;
-  resolveTlsa(
-    name: string,
-    options?: { signal?: AbortSignal },
-  ): Promise<{
-    records: { usage: number; selector: number; matchingType: number; data: Uint8Array }[];
-    authenticated: boolean;
-  }>;
-}
+/** The DNS lookups delivery makes: these four methods of `@homing/dns`'s `Resolver`. */
+export type DeliveryResolver = Pick<Resolver, 'resolveMx' | 'resolveA' | 'resolveAaaa' | 'resolveTlsa'>;
 
 /** One mail exchanger of a route, in the order to try. */
 export interface MailExchanger {
@@ -47,24 +35,13 @@ export interface RouteOptions {
 }
 
 /**
- * A domain in the form DNS and SMTP want: lower case, no trailing dot, IDN labels as A-labels
- * (RFC 5891, via `punycode`). Throws `INVALID_ADDRESS` for an empty or malformed name.
+ * A domain in the form DNS and SMTP want: lower case, IDN labels as A-labels, by `@homing/smtp`'s
+ * `normaliseDomain` (RFC 5321 4.1.2, RFC 5891), so delivery and the SMTP layer agree on every
+ * name. One trailing dot (the DNS root) is dropped first. Throws `INVALID_ADDRESS` otherwise.
  */
 export function toALabelDomain(domain: string): string {
-  const trimmed = domain.trim().replace(/\.$/, '');
-  let ascii: string;
-  try {
-    ascii = punycode.toASCII(trimmed.normalize('NFC').toLowerCase());
-  } catch (cause) {
-    throw new DeliveryError('INVALID_ADDRESS', `"${domain}" is not a valid domain name`, { cause });
-  }
-  // RFC 1035 2.3.4: labels of 1-63 octets, names up to 253 octets in text form.
-  const labels = ascii.split('.');
-  const valid =
-    ascii.length > 0 &&
-    ascii.length <= 253 &&
-    labels.every((label) => label.length > 0 && label.length <= 63 && /^[a-z0-9_-]+$/.test(label));
-  if (!valid) throw new DeliveryError('INVALID_ADDRESS', `"${domain}" is not a valid domain name`);
+  const ascii = normaliseDomain(domain.endsWith('.') ? domain.slice(0, -1) : domain);
+  if (ascii === null) throw new DeliveryError('INVALID_ADDRESS', `"${domain}" is not a valid domain name`);
   return ascii;
 }
 
@@ -84,12 +61,13 @@ function addressLiteral(domain: string): string | undefined {
   return isIP(match[1]!) === 0 ? undefined : match[1]!.toLowerCase();
 }
 
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
+/** `@homing/dns`'s failure code of a lookup error (NXDOMAIN, NODATA, SERVFAIL...), or undefined for anything else. */
+function dnsCode(error: unknown): string | undefined {
+  return isDnsError(error) ? error.code : undefined;
 }
 
-const NOT_FOUND = new Set(['NXDOMAIN', 'NODATA']);
+/** RFC 2308: the name does not exist, or has no record of the type: an answer, not a failure. */
+const notFound = (error: unknown): boolean => isDnsError(error, 'NXDOMAIN') || isDnsError(error, 'NODATA');
 
 /** Sorted by preference; Fisher-Yates within each group of equal preference (RFC 5321 5.1: randomize equals). */
 function orderExchangers(records: { exchange: string; priority: number }[], random: () => number): MailExchanger[] {
@@ -133,12 +111,11 @@ export async function resolveMailRoute(
   try {
     answer = await resolver.resolveMx(name, lookup);
   } catch (error) {
-    const code = codeOf(error);
-    if (code === 'NXDOMAIN') {
+    if (isDnsError(error, 'NXDOMAIN')) {
       throw new DeliveryError('NO_SUCH_DOMAIN', `${name} does not exist (NXDOMAIN)`, { cause: error });
     }
-    if (code !== 'NODATA') {
-      throw new DeliveryError('DNS_TEMPORARY', `MX lookup for ${name} failed: ${code ?? String(error)}`, {
+    if (!isDnsError(error, 'NODATA')) {
+      throw new DeliveryError('DNS_TEMPORARY', `MX lookup for ${name} failed: ${dnsCode(error) ?? String(error)}`, {
         cause: error,
       });
     }
@@ -162,8 +139,8 @@ export async function resolveMailRoute(
     const authenticated = lookups.every((result) => result.status === 'fulfilled' && result.value.authenticated);
     return { domain: name, exchangers: [{ host: name, preference: 0 }], implicit: true, authenticated };
   }
-  const codes = lookups.map((result) => (result.status === 'rejected' ? codeOf(result.reason) : undefined));
-  if (codes.every((code) => code !== undefined && NOT_FOUND.has(code))) {
+  const codes = lookups.map((result) => (result.status === 'rejected' ? dnsCode(result.reason) : undefined));
+  if (lookups.every((result) => result.status === 'rejected' && notFound(result.reason))) {
     throw new DeliveryError('NO_SUCH_DOMAIN', `${name} has no MX and no A/AAAA records`);
   }
   throw new DeliveryError('DNS_TEMPORARY', `address lookup for ${name} failed: ${codes.join(', ')}`);
@@ -172,15 +149,53 @@ export async function resolveMailRoute(
 /** The order of address families to try: `ipv6` first (default), `ipv4` first, or only one of them. */
 export type AddressPreference = 'ipv6' | 'ipv4' | 'ipv6-only' | 'ipv4-only';
 
-/** The addresses of a mail exchanger host, in the order to try; IP literals as they are. */
+/** Options of `resolveHostAddresses`. */
+export interface HostAddressOptions {
+  preference?: AddressPreference;
+  /**
+   * The static host table consulted before DNS (see `createHostsLookup`), or `false` for DNS only.
+   * Default: `/etc/hosts` read on each call (the agent keeps one parsed copy instead).
+   */
+  hosts?: HostsLookup | false;
+  signal?: AbortSignal;
+}
+
+const LOOPBACK = ['::1', '127.0.0.1'];
+
+/** Addresses in the order of `preference`, without the family it excludes. */
+function ordered(four: string[], six: string[], preference: AddressPreference): string[] {
+  if (preference === 'ipv4-only') return four;
+  if (preference === 'ipv6-only') return six;
+  return preference === 'ipv4' ? [...four, ...six] : [...six, ...four];
+}
+
+/**
+ * The addresses of a mail exchanger or smarthost, in the order to try. The order of sources is
+ * the system's (`hosts: files dns`): an IP literal as it is; then the hosts file; then
+ * `localhost` and `*.localhost` as the loopback addresses (RFC 6761 6.3); then A and AAAA through
+ * `resolver`. Addresses from the first two are never DNSSEC-authenticated (no DANE).
+ */
 export async function resolveHostAddresses(
   host: string,
   resolver: DeliveryResolver,
-  options: { preference?: AddressPreference; signal?: AbortSignal } = {},
+  options: HostAddressOptions = {},
 ): Promise<{ addresses: string[]; authenticated: boolean }> {
   if (isIP(host) !== 0) return { addresses: [host], authenticated: false };
-  const lookup = options.signal === undefined ? {} : { signal: options.signal };
   const preference = options.preference ?? 'ipv6';
+  const hosts = options.hosts === undefined ? createHostsLookup({ recheckMs: 0 }) : options.hosts;
+  const name = host.toLowerCase().replace(/\.$/, '');
+  // RFC 6761 6.3: `localhost` and names under it are the loopback host, never asked of DNS.
+  const localhost = name === 'localhost' || name.endsWith('.localhost') ? LOOPBACK : undefined;
+  const listed = (hosts === false ? undefined : await hosts(host)) ?? localhost;
+  if (listed !== undefined) {
+    const addresses = ordered(
+      listed.filter((address) => isIP(address) === 4),
+      listed.filter((address) => isIP(address) === 6),
+      preference,
+    );
+    if (addresses.length > 0) return { addresses, authenticated: false };
+  }
+  const lookup = options.signal === undefined ? {} : { signal: options.signal };
   const wantV4 = preference !== 'ipv6-only';
   const wantV6 = preference !== 'ipv4-only';
   const [v4, v6] = await Promise.allSettled([
@@ -189,13 +204,17 @@ export async function resolveHostAddresses(
   ]);
   const four = v4.status === 'fulfilled' ? v4.value.records : [];
   const six = v6.status === 'fulfilled' ? v6.value.records : [];
-  const addresses = preference.startsWith('ipv4') ? [...four, ...six] : [...six, ...four];
+  const addresses = ordered(four, six, preference);
   if (addresses.length === 0) {
-    const codes = [v4, v6].map((result) => (result.status === 'rejected' ? codeOf(result.reason) : undefined));
-    const missing = codes.every((code) => code === undefined || NOT_FOUND.has(code));
+    const failures = [v4, v6].filter(
+      (result, index): result is PromiseRejectedResult =>
+        result.status === 'rejected' && (index === 0 ? wantV4 : wantV6),
+    );
+    const missing = failures.every((result) => notFound(result.reason));
+    const codes = failures.map((result) => dnsCode(result.reason) ?? String(result.reason));
     throw new DeliveryError(
       missing ? 'NO_ROUTE' : 'DNS_TEMPORARY',
-      `${host} has no usable address (${codes.filter(Boolean).join(', ') || 'none'})`,
+      `${host} has no usable address (${codes.join(', ') || 'none'})`,
     );
   }
   const authenticated = [v4, v6].every((result) => result.status !== 'fulfilled' || result.value.authenticated);

@@ -1,11 +1,5 @@
+import type { Reply } from '@homing/smtp';
 import { isDeliveryError } from './delivery-error';
-
-/** An SMTP reply as the client reports it (RFC 5321 4.2, RFC 3463); the same shape as `@homing/smtp`'s `Reply`. */
-export interface SmtpReply {
-  code: number;
-  enhanced?: string;
-  lines: string[];
-}
 
 /** What a reply code means for delivery (RFC 5321 4.2.1: the first digit decides). */
 export type ReplyClass = 'success' | 'intermediate' | 'transient' | 'permanent';
@@ -18,14 +12,14 @@ export interface FailureClass {
   /** A one-line reason for logs and the DSN. */
   reason: string;
   /** The remote reply, when the failure came with one. */
-  reply?: SmtpReply;
+  reply?: Reply;
 }
 
 /**
  * Classifies a reply by its first digit (RFC 5321 4.2.1). A code that is not 2xx-5xx is not a
  * valid reply: it is treated as transient, since the peer is broken rather than refusing.
  */
-export function classifyReply(reply: Pick<SmtpReply, 'code'>): ReplyClass {
+export function classifyReply(reply: Pick<Reply, 'code'>): ReplyClass {
   const first = Math.floor(reply.code / 100);
   if (!Number.isInteger(reply.code) || reply.code < 200 || reply.code > 599) return 'transient';
   if (first === 2) return 'success';
@@ -35,7 +29,7 @@ export function classifyReply(reply: Pick<SmtpReply, 'code'>): ReplyClass {
 }
 
 /** One line for logs, DSNs and the CLI: `550 5.1.1 User unknown` (multi-line text joined with spaces, CR/LF removed). */
-export function formatReplyLine(reply: SmtpReply): string {
+export function formatReplyLine(reply: Reply): string {
   const text = reply.lines
     .map((line) => line.replace(/[\r\n\0]+/g, ' ').trim())
     .filter((line) => line !== '')
@@ -47,7 +41,7 @@ export function formatReplyLine(reply: SmtpReply): string {
  * The enhanced status code to report for a reply: its own when its class agrees with the reply
  * code (RFC 3463 2: the reply code wins when they disagree), else `X.0.0`.
  */
-export function enhancedStatusOf(reply: SmtpReply): string {
+export function enhancedStatusOf(reply: Reply): string {
   const first = String(Math.floor(reply.code / 100));
   if (reply.enhanced !== undefined && /^[245]\.\d{1,3}\.\d{1,3}$/.test(reply.enhanced)) {
     if (reply.enhanced[0] === first) return reply.enhanced;
@@ -99,7 +93,7 @@ export function classifyFailure(error: unknown): FailureClass {
     name?: unknown;
     code?: unknown;
     transient?: unknown;
-    reply?: SmtpReply;
+    reply?: Reply;
     message?: unknown;
   };
   const message = typeof shaped.message === 'string' ? shaped.message : String(error);

@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
+import type { TlsaRecord } from '@homing/dns';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { matchTlsa, type TlsaRecord } from '../src/index';
+import { matchTlsa } from '../src/index';
 import { makeCertificates, type TestCertificates } from './certificates';
 
 let certs: TestCertificates;

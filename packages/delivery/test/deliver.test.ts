@@ -67,11 +67,11 @@ describe('deliver over loopback DNS to a real SMTP receiver', { timeout: 30_000 
       { from: 'a@example.org', to: ['b@example.net', 'c@example.net'] },
       message,
     );
-    expect(result.recipients.map((r) => [r.address, r.status])).toEqual([
+    expect(result.recipients.map((r) => [r.recipient, r.status])).toEqual([
       ['b@example.net', 'delivered'],
       ['c@example.net', 'delivered'],
     ]);
-    expect(result.recipients[0]!.reply?.code).toBe(250);
+    expect(result.recipients[0]!.remoteReply?.code).toBe(250);
     expect(result.recipients[0]!.mx).toBe('mx.example.net');
     expect(peer.messages).toHaveLength(1);
     expect(peer.messages[0]!.to).toEqual(['b@example.net', 'c@example.net']);
@@ -92,8 +92,8 @@ describe('deliver over loopback DNS to a real SMTP receiver', { timeout: 30_000 
       message,
     );
     expect(result.recipients.map((r) => r.status)).toEqual(['delivered', 'deferred', 'failed']);
-    expect(result.recipients[1]!.reply?.code).toBe(452);
-    expect(result.recipients[2]!.reply?.code).toBe(550);
+    expect(result.recipients[1]!.remoteReply?.code).toBe(452);
+    expect(result.recipients[2]!.remoteReply?.code).toBe(550);
     expect(result.recipients[2]!.enhanced.startsWith('5.')).toBe(true);
     expect(peer.messages[0]!.to).toEqual(['ok@example.net']);
   });

@@ -80,7 +80,7 @@ describe('delivery to a real Postfix smtpd', { timeout: 60_000 }, () => {
       { from: 'a@example.org', to: ['ok@example.net', 'busy@example.net', 'gone@example.net'] },
       'From: a@example.org\r\nTo: ok@example.net\r\nSubject: to postfix\r\n\r\nHello Postfix.\r\n',
     );
-    expect(result.recipients.map((r) => [r.status, r.reply?.code])).toEqual([
+    expect(result.recipients.map((r) => [r.status, r.remoteReply?.code])).toEqual([
       ['delivered', 250],
       ['deferred', 450],
       ['failed', 550],
@@ -98,11 +98,11 @@ describe('delivery to a real Postfix smtpd', { timeout: 60_000 }, () => {
       originalMessage: 'Subject: to postfix\r\n\r\nHello Postfix.\r\n',
       recipients: [
         {
-          address: failed.address,
+          address: failed.recipient,
           action: 'failed',
           status: failed.enhanced,
           remoteMta: failed.mx!,
-          reply: failed.reply!,
+          reply: failed.remoteReply!,
         },
       ],
     })!;

@@ -64,7 +64,7 @@ describe("delivery to Postfix's smtp-sink over loopback DNS", { timeout: 30_000 
     for (let index = 0; index < 3; index += 1) {
       const result = await delivering.deliver({ from: 'a@example.org', to: [`r${index}@example.net`] }, message);
       expect(result.recipients[0]).toMatchObject({ status: 'delivered', mx: 'mx.example.net' });
-      expect(result.recipients[0]!.reply?.code).toBe(250);
+      expect(result.recipients[0]!.remoteReply?.code).toBe(250);
     }
     await delivering.close();
     const deadline = Date.now() + 3000;
@@ -84,7 +84,7 @@ describe("delivery to Postfix's smtp-sink over loopback DNS", { timeout: 30_000 
     const peer = await sink(['-r', 'RCPT']);
     const result = await agent(peer.port).deliver({ from: 'a@example.org', to: ['b@example.net'] }, message);
     expect(result.recipients[0]!.status).toBe('deferred');
-    expect(Math.floor(result.recipients[0]!.reply!.code / 100)).toBe(4);
+    expect(Math.floor(result.recipients[0]!.remoteReply!.code / 100)).toBe(4);
   });
 
   it('fails a recipient refused with 5xx, and its DSN reads as multipart/report in Python', async () => {
@@ -98,11 +98,11 @@ describe("delivery to Postfix's smtp-sink over loopback DNS", { timeout: 30_000 
       originalMessage: message,
       recipients: [
         {
-          address: outcome.address,
+          address: outcome.recipient,
           action: 'failed',
           status: outcome.enhanced,
           ...(outcome.mx === undefined ? {} : { remoteMta: outcome.mx }),
-          ...(outcome.reply === undefined ? {} : { reply: outcome.reply }),
+          ...(outcome.remoteReply === undefined ? {} : { reply: outcome.remoteReply }),
         },
       ],
     })!;

@@ -1,44 +1,49 @@
+import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/policy';
 import { describe, expect, it } from 'vitest';
-import { type MtaStsPolicy, matchesMxPattern, mtaStsAllowsMx } from '../src/index';
+import { requirementFor } from '../src/internal/tls-requirement';
 
-describe('matchesMxPattern (RFC 8461 4.1)', () => {
-  it('matches exact names case-insensitively, ignoring a trailing dot', () => {
-    expect(matchesMxPattern('MX1.Example.com.', 'mx1.example.com')).toBe(true);
-    expect(matchesMxPattern('mx2.example.com', 'mx1.example.com')).toBe(false);
-  });
-
-  it('lets a leading *. stand for exactly one label', () => {
-    expect(matchesMxPattern('mx1.example.com', '*.example.com')).toBe(true);
-    expect(matchesMxPattern('a.b.example.com', '*.example.com')).toBe(false);
-    expect(matchesMxPattern('example.com', '*.example.com')).toBe(false);
-    expect(matchesMxPattern('mx1.badexample.com', '*.example.com')).toBe(false);
-  });
-
-  it('compares IDNs as A-labels', () => {
-    expect(matchesMxPattern('mx.xn--bcher-kva.example', 'mx.bücher.example')).toBe(true);
-    expect(matchesMxPattern('mx.bücher.example', '*.xn--bcher-kva.example')).toBe(true);
-  });
-
-  it('never matches a wildcard in another position or a malformed name', () => {
-    expect(matchesMxPattern('mx.example.com', 'mx.*.com')).toBe(false);
-    expect(matchesMxPattern('bad..example', '*.example')).toBe(false);
-  });
+// Delivery enforces MTA-STS with @homing/policy's matching (one implementation per rule): these
+// are the cases where delivery's own copy used to disagree with policy's (review 2026-12 §2.4).
+const policy = (mode: MtaStsPolicy['mode'], mx: string[]): MtaStsPolicy => ({
+  domain: 'example.com',
+  id: '20261201',
+  mode,
+  mx,
+  maxAge: 86400,
+  fetchedAt: 0,
+  expiresAt: Number.MAX_SAFE_INTEGER,
 });
 
-describe('mtaStsAllowsMx', () => {
-  const policy = (mode: MtaStsPolicy['mode']): MtaStsPolicy => ({
-    mode,
-    mx: ['mx.example.com', '*.mail.example.com'],
-    maxAge: 86400,
+/** Whether delivery would require authenticated TLS to `host`, i.e. treat it as a listed MX. */
+const enforced = (mx: string[], host: string) => requirementFor(host, 'example.com', null, policy('enforce', mx));
+
+describe("MTA-STS MX matching is @homing/policy's", () => {
+  it.each([
+    [['MX.Example.com'], 'mx.example.com'],
+    [['*.bücher.example'], 'mx.xn--bcher-kva.example'],
+    [[' mx.example.com'], 'mx.example.com'],
+    [['mx.example.com'], 'mx.example.com'],
+    [['*.example.com'], 'mx1.example.com'],
+    [['*.example.com'], 'a.b.example.com'],
+  ])('policy %j and MX %s: delivery decides as mtaStsAllowsMx', (mx, host) => {
+    const allowed = mtaStsAllowsMx(policy('enforce', mx), host);
+    expect(enforced(mx, host)).toMatchObject({ policyType: 'sts', required: allowed, verifyPkix: allowed });
   });
 
-  it('allows only listed hosts under enforce and testing', () => {
-    expect(mtaStsAllowsMx(policy('enforce'), 'a.mail.example.com')).toBe(true);
-    expect(mtaStsAllowsMx(policy('enforce'), 'evil.example.net')).toBe(false);
-    expect(mtaStsAllowsMx(policy('testing'), 'evil.example.net')).toBe(false);
+  it("the three old disagreements now give policy's answer: not a listed MX", () => {
+    expect(enforced(['MX.Example.com'], 'mx.example.com').verifyPkix).toBe(false);
+    expect(enforced(['*.bücher.example'], 'mx.xn--bcher-kva.example').verifyPkix).toBe(false);
+    expect(enforced([' mx.example.com'], 'mx.example.com').verifyPkix).toBe(false);
   });
 
-  it('allows any host under mode none', () => {
-    expect(mtaStsAllowsMx(policy('none'), 'evil.example.net')).toBe(true);
+  it('testing and none never require TLS', () => {
+    expect(requirementFor('mx.example.com', 'example.com', null, policy('testing', ['mx.example.com']))).toMatchObject({
+      policyType: 'sts',
+      required: false,
+    });
+    expect(requirementFor('mx.example.com', 'example.com', null, policy('none', []))).toMatchObject({
+      policyType: 'no-policy-found',
+      required: false,
+    });
   });
 });

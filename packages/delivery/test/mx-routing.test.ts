@@ -1,5 +1,6 @@
-import { createResolver } from '@homing/dns';
+import { createResolver, DnsError } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
+import { normaliseDomain } from '@homing/smtp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DeliveryResolver,
@@ -122,5 +123,39 @@ describe('names', () => {
   it('takes the domain after the last @', () => {
     expect(domainOfAddress('"a@b"@example.com')).toBe('example.com');
     expect(() => domainOfAddress('nobody')).toThrow(/local@domain/);
+  });
+});
+
+describe("one rule per concept: the dependencies' implementations", () => {
+  it("toALabelDomain gives @homing/smtp's normaliseDomain, or throws where it gives null", () => {
+    for (const name of [
+      'Example.COM',
+      'bücher.example',
+      'a_b.example',
+      'bad..example',
+      `${'a'.repeat(64)}.example`,
+      'x-.example',
+    ]) {
+      const smtp = normaliseDomain(name);
+      if (smtp === null) expect(() => toALabelDomain(name)).toThrow(/not a valid domain/);
+      else expect(toALabelDomain(name)).toBe(smtp);
+    }
+    // Where the old copy disagreed: it took underscores.
+    expect(() => toALabelDomain('a_b.example')).toThrow(/not a valid domain/);
+  });
+
+  it("reads DNS failures with @homing/dns's isDnsError: only a DnsError NXDOMAIN is permanent", async () => {
+    const failing = (error: unknown): DeliveryResolver => ({
+      resolveMx: () => Promise.reject(error),
+      resolveA: () => Promise.reject(error),
+      resolveAaaa: () => Promise.reject(error),
+      resolveTlsa: () => Promise.reject(error),
+    });
+    const real = await resolveMailRoute('x.example', failing(new DnsError('NXDOMAIN', 'no such name'))).catch(
+      (e: unknown) => e,
+    );
+    expect(isDeliveryError(real, 'NO_SUCH_DOMAIN')).toBe(true);
+    const lookalike = await resolveMailRoute('x.example', failing({ code: 'NXDOMAIN' })).catch((e: unknown) => e);
+    expect(isDeliveryError(lookalike, 'DNS_TEMPORARY')).toBe(true);
   });
 });

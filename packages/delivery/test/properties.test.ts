@@ -1,6 +1,8 @@
+import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/policy';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createBounce, type DeliveryResolver, matchesMxPattern, resolveMailRoute } from '../src/index';
+import { createBounce, type DeliveryResolver, resolveMailRoute } from '../src/index';
+import { requirementFor } from '../src/internal/tls-requirement';
 
 const text = fc.string({ unit: 'binary', maxLength: 300 });
 const address = fc
@@ -91,14 +93,28 @@ describe('resolveMailRoute ordering (property)', () => {
   });
 });
 
-describe('matchesMxPattern (property)', () => {
-  it('a wildcard matches exactly the names one label below its base', () => {
+const enforce = (mx: string[]): MtaStsPolicy => ({
+  domain: 'example',
+  id: '1',
+  mode: 'enforce',
+  mx,
+  maxAge: 86400,
+  fetchedAt: 0,
+  expiresAt: Number.MAX_SAFE_INTEGER,
+});
+
+describe('MTA-STS MX matching (property)', () => {
+  it("delivery requires authenticated TLS for exactly the MX hosts @homing/policy's mtaStsAllowsMx allows", () => {
+    const host = fc.oneof(fc.domain(), fc.constantFrom('MX.Example.com', ' mx.example.com', 'mx.bücher.example'));
+    const pattern = fc.oneof(
+      fc.domain(),
+      fc.domain().map((base) => `*.${base}`),
+      fc.constantFrom('MX.Example.com', '*.bücher.example', ' mx.example.com', '*.xn--bcher-kva.example'),
+    );
     fc.assert(
-      fc.property(fc.domain(), fc.domain(), (base, name) => {
-        const oneBelow = name.split('.')[0]!;
-        expect(matchesMxPattern(`${oneBelow}.${base}`, `*.${base}`)).toBe(true);
-        expect(matchesMxPattern(base, `*.${base}`)).toBe(false);
-        expect(matchesMxPattern(`a.${oneBelow}.${base}`, `*.${base}`)).toBe(false);
+      fc.property(host, fc.array(pattern, { minLength: 1, maxLength: 3 }), (name, mx) => {
+        const policy = enforce(mx);
+        expect(requirementFor(name, 'example', null, policy).verifyPkix).toBe(mtaStsAllowsMx(policy, name));
       }),
       { numRuns: 300 },
     );

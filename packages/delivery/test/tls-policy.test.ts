@@ -1,8 +1,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer, type Zones } from '@homing/dns/testing';
+import type { MtaStsPolicy } from '@homing/policy';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDeliveryAgent, type DeliveryAgent, type DeliveryOptions, type MtaStsPolicy } from '../src/index';
+import { createDeliveryAgent, type DeliveryAgent, type DeliveryOptions } from '../src/index';
 import { makeCertificates, type TestCertificates } from './certificates';
 import { type Receiver, startReceiver } from './peers';
 
@@ -61,7 +62,15 @@ function agent(port: number, options: Partial<DeliveryOptions> = {}): DeliveryAg
 }
 
 const message = 'Subject: tls\r\n\r\nover TLS\r\n';
-const policy = (mode: MtaStsPolicy['mode'], mx = ['mx.sts.example']): MtaStsPolicy => ({ mode, mx, maxAge: 86400 });
+const policy = (mode: MtaStsPolicy['mode'], mx = ['mx.sts.example']): MtaStsPolicy => ({
+  domain: 'sts.example',
+  id: '20261201',
+  mode,
+  mx,
+  maxAge: 86400,
+  fetchedAt: Date.now(),
+  expiresAt: Date.now() + 86_400_000,
+});
 
 describe('opportunistic STARTTLS', { timeout: 30_000 }, () => {
   it('uses TLS when offered, without checking the certificate (RFC 7435)', async () => {

@@ -52,6 +52,8 @@ export interface PostfixOptions {
    * directories must be writable by the daemon user). Nothing is held unless `hold` is given.
    */
   localDelivery?: { domain: string; maildirs: Record<string, string> };
+  /** More main.cf lines, written last (so they win), e.g. `smtpd_end_of_data_restrictions = ...`. */
+  mainCf?: string[];
 }
 
 /**
@@ -126,6 +128,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
             `default_process_limit = ${concurrency * 5}`,
           ]),
       'biff = no',
+      ...(options.mainCf ?? []),
     ].join('\n') + '\n',
   );
   const hold = options.hold ?? (options.localDelivery ? undefined : '/^/');

@@ -1,11 +1,5 @@
 import { hostname } from 'node:os';
-import {
-  createDeliveryAgent,
-  createMtaStsSource,
-  formatReplyLine,
-  type RecipientOutcome,
-  type Smarthost,
-} from '@homing/delivery';
+import { createDeliveryAgent, createMtaStsSource, type RecipientOutcome, type Smarthost } from '@homing/delivery';
 import { type Command, Option } from 'commander';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 
@@ -64,11 +58,6 @@ async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** The reply to show: the remote reply line, or the reason when no server replied. */
-function replyText(outcome: RecipientOutcome): string {
-  return outcome.reply === undefined ? outcome.reason : formatReplyLine(outcome.reply);
 }
 
 /** Adds `homing send`: delivers a message from stdin to its recipients' MX hosts (or a smarthost). */
@@ -131,15 +120,15 @@ export function registerSendCommand(program: Command): void {
     }
     if (options.json) {
       const recipients = outcomes.map((outcome) => ({
-        address: outcome.address,
+        address: outcome.recipient,
         status: outcome.status,
-        reply: replyText(outcome),
+        reply: outcome.reply,
       }));
       process.stdout.write(`${JSON.stringify({ recipients })}\n`);
     } else {
       for (const outcome of outcomes) {
         const via = outcome.mx === undefined ? '' : ` (${outcome.mx})`;
-        process.stdout.write(`${outcome.address}: ${outcome.status}${via}: ${replyText(outcome)}\n`);
+        process.stdout.write(`${outcome.recipient}: ${outcome.status}${via}: ${outcome.reply}\n`);
       }
     }
     if (outcomes.some((outcome) => outcome.status === 'failed')) process.exitCode = 1;

@@ -1,8 +1,9 @@
 import type { PeerCertificate } from 'node:tls';
+import { isDnsError, type TlsaRecord } from '@homing/dns';
+import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/policy';
 import type { ClientTlsInfo, ClientTlsOptions } from '@homing/smtp/client';
-import { matchTlsa, type TlsaRecord } from '../dane';
+import { matchTlsa } from '../dane';
 import { DeliveryError } from '../delivery-error';
-import { type MtaStsPolicy, mtaStsAllowsMx } from '../mta-sts';
 import type { DeliveryResolver } from '../mx-routing';
 import { resultTypeOfCertificateError, type TlsPolicyType, type TlsResultType } from '../tls-report';
 
@@ -31,8 +32,8 @@ export async function lookupDane(
     // RFC 7672 2.2: only validated (AD) TLSA records count; insecure ones are ignored.
     return answer.authenticated ? answer.records : null;
   } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code === 'NXDOMAIN' || code === 'NODATA') return null;
+    if (isDnsError(error, 'NXDOMAIN') || isDnsError(error, 'NODATA')) return null;
+    const code = isDnsError(error) ? error.code : undefined;
     // RFC 7672 2.2: a failed TLSA lookup under a signed zone must not lead to unauthenticated delivery.
     throw new DeliveryError('TLS_POLICY', `TLSA lookup for ${host} failed (${String(code ?? error)}): not delivering`, {
       cause: error,
