@@ -6,16 +6,23 @@
 //            the server; the clock runs from the first enqueue to the last settle.
 //   backlog: the messages were queued before the worker started (a restart): each delivery first
 //            lists new/ and cur/ of its Maildir, the exactly-once check.
+//   Postfix: the same backlog in Postfix 3.7's queue (accepted on hold from smtp-source, then
+//            `postsuper -H ALL` + flush), delivered by its local(8) to the Maildirs of the same 100
+//            mailboxes, Postfix's defaults otherwise; the clock runs from the release to the last file.
 // LOCAL_DELIVERY_MESSAGES (default 20000) sets the count; LOCAL_DELIVERY_CONCURRENCY (default
-// "8,32,128") the worker concurrencies measured.
+// "8,32,128") the worker concurrencies measured. The Postfix row needs root and
+// `bash .ci/install-peers.sh`; without them it is left out with the reason.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFileQueue } from '@homing/queue';
+import { startPostfix } from '@homing/test-peers';
 import { startLocalDeliveryWorker } from '../apps/mta/src/server/local-delivery/local-delivery-worker';
 import { createMaildirStore } from '../apps/mta/src/server/local-delivery/maildir';
 import type { EventLog, Metrics } from '../apps/mta/src/server/observability/observability-types';
+import { smtpSource } from './lib/mta';
 
 const MESSAGES = Number(process.env.LOCAL_DELIVERY_MESSAGES ?? 20_000);
 const CONCURRENCIES = (process.env.LOCAL_DELIVERY_CONCURRENCY ?? '8,32,128').split(',').map(Number);
@@ -119,6 +126,56 @@ async function run(mode: 'fresh' | 'backlog', concurrency: number) {
   return { rate: MESSAGES / seconds, peakRss };
 }
 
+/** Postfix's queue to its local(8) Maildirs: the rate, or why it was not measured. */
+async function postfixBacklogRate(): Promise<{ rate: number } | { skipped: string }> {
+  if (process.getuid?.() !== 0) return { skipped: 'Postfix needs root to start' };
+  if (!existsSync(join(here, '..', '.cache/postfix/usr/sbin/smtp-source'))) {
+    return { skipped: 'Postfix is not unpacked: run `bash .ci/install-peers.sh`' };
+  }
+  const dir = await mkdtemp(join(root, 'postfix-'));
+  await chmod(root, 0o755);
+  await chmod(dir, 0o755);
+  const maildirs: Record<string, string> = {};
+  for (let u = 0; u < MAILBOXES; u += 1) {
+    const path = join(dir, `user${u}`);
+    await mkdir(path);
+    await chown(path, 1, 1); // local(8) writes as default_privs (daemon)
+    maildirs[`user${u}`] = `${path}/`;
+  }
+  const postfix = await startPostfix({ localDelivery: { domain: 'example.org', maildirs }, hold: '/^/' });
+  try {
+    let next = 0;
+    const perMailbox = MESSAGES / MAILBOXES;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < MAILBOXES) {
+          const u = next++;
+          await smtpSource(postfix.port, {
+            messages: perMailbox,
+            sessions: 5,
+            size: 10 * 1024,
+            reuse: true,
+            to: `user${u}@example.org`,
+          });
+        }
+      }),
+    );
+    while (postfix.held() < MESSAGES) await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    await postfix.releaseAll();
+    const count = async () => {
+      let files = 0;
+      for (const path of Object.values(maildirs)) files += (await readdir(join(path, 'new')).catch(() => [])).length;
+      return files;
+    };
+    while ((await count()) < MESSAGES) await new Promise((resolve) => setTimeout(resolve, 50));
+    return { rate: MESSAGES / ((performance.now() - started) / 1000) };
+  } finally {
+    await postfix.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const raw = await rawRate(500);
 console.log(
   `${MESSAGES} messages of 10 KiB to ${MAILBOXES} mailboxes; every file and directory fsynced, every settle journaled.`,
@@ -127,13 +184,26 @@ console.log();
 console.log('| what | messages/s | x raw (same run) | peak RSS |');
 console.log('| --- | ---: | ---: | ---: |');
 console.log(`| raw: write + fsync + rename + fsync new/, one at a time | ${Math.round(raw)} | 1.0 | |`);
+const backlog = new Map<number, number>();
 for (const concurrency of CONCURRENCIES) {
   for (const mode of ['fresh', 'backlog'] as const) {
     const { rate, peakRss } = await run(mode, concurrency);
+    if (mode === 'backlog') backlog.set(concurrency, rate);
     const rss = `${(peakRss / 1024 / 1024).toFixed(0)} MiB`;
     console.log(
       `| worker, ${mode}, concurrency ${concurrency} | ${Math.round(rate)} | ${(rate / raw).toFixed(1)} | ${rss} |`,
     );
+  }
+}
+const postfix = await postfixBacklogRate();
+if ('skipped' in postfix) console.log(`\nPostfix row left out: ${postfix.skipped}.`);
+else {
+  console.log(
+    `| Postfix 3.7 local(8), backlog (its defaults) | ${Math.round(postfix.rate)} | ${(postfix.rate / raw).toFixed(1)} | |`,
+  );
+  console.log();
+  for (const [concurrency, rate] of backlog) {
+    console.log(`worker backlog at concurrency ${concurrency} / Postfix: ${(rate / postfix.rate).toFixed(2)}x`);
   }
 }
 await rm(root, { recursive: true, force: true });
