@@ -61,7 +61,7 @@ describe('homing start: filters with their default actions', () => {
     expect(replies.at(-1)).toMatch(/^250 /);
     const text = await server.waitForNew('alice@example.org', before, 'Junk');
     expect(text).toMatch(/\r\nX-Homing-Junk: rdns; 127\.0\.0\.2 has no PTR record\r\n/);
-    await server.waitForLine(/ filter junk name=rdns reason=/);
+    await server.waitForLine(/ filter junk address=127\.0\.0\.2 name=rdns reason=/);
     await server.waitForLine(/ delivery local to=<alice@example\.org> folder=Junk result=ok/);
   }, 20_000);
 
