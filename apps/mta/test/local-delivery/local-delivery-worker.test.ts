@@ -116,6 +116,18 @@ describe('the local delivery worker', () => {
     expect(await names(mail())).toEqual(['example.org']);
   });
 
+  it('reads the domains again at each look when given a function (a reload may add one)', async () => {
+    let domains: string[] = ['example.net'];
+    const { worker } = start({ domains: () => domains });
+    const { id } = await queue.enqueue({ sender: '', recipients: ['alice@example.org'] }, body('later'));
+    worker.kick();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await queue.inspect(id))?.recipients[0]?.state).toBe('pending');
+    domains = ['example.net', 'example.org'];
+    worker.kick();
+    await eventually(async () => (await queue.inspect(id)) === undefined);
+  });
+
   it('delivers right after kick(), not at the next poll', async () => {
     const { worker } = start({ pollMs: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 50)); // the first look found nothing

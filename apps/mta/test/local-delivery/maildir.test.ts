@@ -1,4 +1,4 @@
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLocalDeliveryError } from '../../src/server/local-delivery/local-delivery-error';
@@ -283,6 +283,26 @@ describe('unsafe local parts', () => {
     }
     const error = await store.deliver(delivery({ queueId: '../x' })).catch((e: unknown) => e);
     expect(isLocalDeliveryError(error, 'INVALID_ADDRESS')).toBe(true);
+    expect(await names(root)).toEqual([]);
+  });
+});
+
+describe('odd situations', () => {
+  it('makes a Maildir again when it was removed while the store runs', async () => {
+    const store = createMaildirStore({ root, hostname: 'mx.example.org' });
+    await store.deliver(delivery({ queueId: '1111111111111111' }));
+    await rm(join(root, 'example.org', 'alice'), { recursive: true });
+    const again = await store.deliver(delivery({ queueId: '2222222222222222' }));
+    expect(again.alreadyDelivered).toBe(false);
+    expect(await names(join(root, 'example.org', 'alice', 'new'))).toHaveLength(1);
+  });
+
+  it('refuses a sender or recipient that would forge a header', async () => {
+    const store = createMaildirStore({ root, hostname: 'mx.example.org' });
+    for (const bad of [{ sender: 'a@b\r\nX-Evil: 1' }, { recipient: 'alice@example.org\nX-Evil: 1' }]) {
+      const error = await store.deliver(delivery(bad)).catch((e: unknown) => e);
+      expect(isLocalDeliveryError(error, 'INVALID_ADDRESS')).toBe(true);
+    }
     expect(await names(root)).toEqual([]);
   });
 });

@@ -13,8 +13,8 @@ import { createQuotaCheck } from './quota';
 /** Options of `startLocalDeliveryWorker`. */
 export interface LocalDeliveryWorkerOptions {
   queue: Queue;
-  /** Our domains: the worker claims only their recipients. */
-  domains: readonly string[];
+  /** Our domains: the worker claims only their recipients (a function: read at each look, for reloads). */
+  domains: readonly string[] | (() => readonly string[]);
   store: MaildirStore;
   /** Per-mailbox quota in bytes (or a function giving the current one, for reloads); none if undefined. */
   quota?: number | (() => number | undefined);
@@ -54,7 +54,11 @@ type Result = 'ok' | 'deferred' | 'failed';
 /** Starts the worker; it runs until `stop()`. */
 export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): LocalDeliveryWorker {
   const { queue, store, log, metrics } = options;
-  const domains = [...new Set(options.domains.map(normaliseDomainName))];
+  const domainsOption = options.domains;
+  const currentDomains = () => {
+    const list = typeof domainsOption === 'function' ? domainsOption() : domainsOption;
+    return [...new Set(list.map(normaliseDomainName))];
+  };
   const concurrency = Math.max(1, options.concurrency ?? 32);
   const quota = createQuotaCheck({ store, quota: options.quota });
   // Exactly once, cheaply: a file for (message, recipient) can only exist already if an earlier
@@ -79,7 +83,8 @@ export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): L
     loaded ??= queue.list().then(
       (messages) => {
         for (const message of messages) {
-          if (message.recipients.some((r) => domains.includes(r.domain))) fromEarlierRun.add(message.id);
+          // Every message, not only our domains': a domain added by a reload may have been local before.
+          if (message.recipients.length > 0) fromEarlierRun.add(message.id);
         }
       },
       (error: unknown) => {
@@ -212,6 +217,7 @@ export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): L
       do {
         again = false;
         await load();
+        const domains = currentDomains();
         // Round-robin over our domains so that one busy domain does not starve the others.
         for (let tried = 0; tried < domains.length && !stopped && tasks.size < concurrency; tried += 1) {
           const domain = domains[nextDomain % domains.length] as string;

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { DirectorySync } from './directory-sync';
 import { LocalDeliveryError } from './local-delivery-error';
-import { type MaildirFileSystem, nodeMaildirFileSystem } from './maildir-file-system';
+import { type MaildirFile, type MaildirFileSystem, nodeMaildirFileSystem } from './maildir-file-system';
 import {
   deliveryBaseName,
   deliveryFileName,
@@ -112,6 +112,10 @@ export function createMaildirStore(options: MaildirStoreOptions): MaildirStore {
   return {
     maildirOf,
     async deliver(delivery) {
+      // The queue refuses CR, LF and NUL in addresses; checked again here, as they would forge headers.
+      if (/[\r\n\0]/.test(delivery.sender) || /[\r\n\0]/.test(delivery.recipient)) {
+        throw new LocalDeliveryError('INVALID_ADDRESS', 'an address with CR, LF or NUL cannot be written in a header');
+      }
       const maildir = maildirOf(delivery.recipient);
       const directory = delivery.folder === 'INBOX' ? maildir : join(maildir, '.Junk');
       const base = deliveryBaseName(delivery.queueId, delivery.recipient, delivery.createdAt, host);
@@ -124,7 +128,18 @@ export function createMaildirStore(options: MaildirStoreOptions): MaildirStore {
       }
       // The same tmp/ name on every attempt: a file a crash left there is overwritten, not kept.
       const temporary = join(directory, 'tmp', base);
-      const size = await writeFile(fs, temporary, deliveryHeaders(delivery), delivery.body, delivery.size);
+      const header = deliveryHeaders(delivery);
+      let output: MaildirFile;
+      try {
+        output = await fs.create(temporary);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        // The Maildir was removed while we ran (an admin's rm -r): make it again.
+        ready.delete(directory);
+        await prepare(maildir, delivery.folder);
+        output = await fs.create(temporary);
+      }
+      const size = await writeFile(fs, output, temporary, header, delivery.body, delivery.size);
       const file = join(directory, 'new', deliveryFileName(base, size));
       await fs.rename(temporary, file);
       await directorySync.sync(join(directory, 'new'));
@@ -153,15 +168,15 @@ function deliveryHeaders(delivery: MaildirDelivery): Buffer {
   return Buffer.from(`Return-Path: <${delivery.sender}>\r\nDelivered-To: ${delivery.recipient}\r\n`);
 }
 
-/** Writes header + body to a new file and fsyncs it; resolves to the bytes written. */
+/** Writes header + body into a new file, fsyncs and closes it; resolves to the bytes written. */
 async function writeFile(
   fs: MaildirFileSystem,
+  file: MaildirFile,
   path: string,
   header: Buffer,
   body: MaildirDelivery['body'],
   expectedBodySize: number | undefined,
 ): Promise<number> {
-  const file = await fs.create(path);
   let bodySize = 0;
   try {
     await file.write(header);
