@@ -6,6 +6,7 @@ import type { ClientEvent, ClientSession, ReplyWait, TransactionResult } from '.
 import { DataEncoder } from '../core/data-encoder';
 import type { ServerExtensions } from '../core/ehlo-extensions';
 import type { Reply } from '../core/reply';
+import { NEED_DATA } from '../core/server-events';
 import {
   type ClientLogger,
   type ClientTimeouts,
@@ -129,11 +130,20 @@ export class SmtpClient {
   }
 
   async #sendNow(message: OutgoingMessage): Promise<TransactionResult> {
-    if (this.#error)
+    if (this.#error) {
+      // A pooled session the server closed while it sat idle: nothing of this message was sent.
+      if (this.#error === this.#session.error && this.#session.failedWhileIdle) {
+        throw new SmtpClientError(
+          'SESSION_UNUSABLE',
+          `session unusable, nothing of this message was sent; retry on a fresh connection (${this.#error.message})`,
+          { reply: this.#error.reply, transient: true, cause: this.#error },
+        );
+      }
       throw new SmtpClientError('INVALID_STATE', `connection unusable: ${this.#error.message}`, {
         cause: this.#error,
         transient: this.#error.transient,
       });
+    }
     if (this.#closed) throw new SmtpClientError('INVALID_STATE', 'connection is closed');
     const source = messageSource(message.message);
     const events = this.#session.startMessage({
@@ -178,13 +188,13 @@ export class SmtpClient {
   }
 
   #onData = (data: Buffer): void => {
-    if (!this.#greeting && this.#session.state === 'GREETING') {
-      const events = this.#session.receive(data);
-      this.#greeting = this.#session.lastReply;
-      this.#handle(events);
-      return;
-    }
-    this.#handle(this.#session.receive(data));
+    const session = this.#session;
+    const greeting = !this.#greeting && session.state === 'GREETING';
+    session.receiveData(data);
+    if (greeting) this.#greeting = session.lastReply;
+    const events: ClientEvent[] = [];
+    for (let event = session.nextEvent(); event !== NEED_DATA; event = session.nextEvent()) events.push(event);
+    this.#handle(events);
   };
 
   #onError = (error: Error): void => {

@@ -1,4 +1,5 @@
 import type { SmtpClientError } from './client-error';
+import type { ClientState, ClientTrigger } from './client-states';
 import type { ServerExtensions } from './ehlo-extensions';
 import type { Reply } from './reply';
 import type { ReplyParserOptions } from './reply-parser';
@@ -19,6 +20,8 @@ export interface ClientSessionOptions extends ReplyParserOptions {
    * are pipelined; without PIPELINING the session uses DATA). Default true.
    */
   chunking?: boolean;
+  /** Called on every change of state with the trigger that caused it (tracing, tests). */
+  onTransition?: (from: ClientState, trigger: ClientTrigger, to: ClientState) => void;
 }
 
 /** The reply a recipient got; for a recipient that passed RCPT but failed at DATA, the DATA reply. */
@@ -55,21 +58,8 @@ export type ClientEvent =
   /** QUIT was answered (or the server closed after it). */
   | { type: 'Closed' };
 
-/** Session states; every transition is in `ClientSession`'s reply handlers below. */
-export type ClientState =
-  | 'GREETING'
-  | 'EHLO'
-  | 'STARTTLS'
-  | 'TLS_HANDSHAKE'
-  | 'AUTH'
-  | 'READY'
-  | 'ENVELOPE'
-  | 'BODY'
-  | 'BODY_SENT'
-  | 'RSET'
-  | 'QUIT'
-  | 'CLOSED'
-  | 'FAILED';
+/** Session states: see `client-states.ts` and its `CLIENT_TRANSITIONS` table. */
+export type { ClientState } from './client-states';
 
 /** Which RFC 5321 4.5.3.2 timeout applies to the reply the session is waiting for. */
 export type ReplyWait = 'greeting' | 'command' | 'mail' | 'rcpt' | 'dataStart' | 'dataEnd';
