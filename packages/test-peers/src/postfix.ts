@@ -28,9 +28,20 @@ export interface PostfixServer {
   heldMessages(): Promise<string[]>;
   /** Releases every held message and asks the queue manager to deliver them now. */
   releaseAll(): Promise<void>;
+  /** Every message in any of Postfix's queues (hold, incoming, active, deferred), from `postqueue -j`. */
+  queue(): Promise<QueuedMessage[]>;
   /** The mail log so far. */
   log(): string;
   stop(): Promise<void>;
+}
+
+/** One message in Postfix's queue, as `postqueue -j` describes it. */
+export interface QueuedMessage {
+  queue_name: string;
+  queue_id: string;
+  sender: string;
+  message_size: number;
+  recipients: { address: string; delay_reason?: string }[];
 }
 
 export interface PostfixOptions {
@@ -46,6 +57,12 @@ export interface PostfixOptions {
   concurrency?: number;
   /** Postfix's myhostname; default postfix.example.net. */
   hostname?: string;
+  /**
+   * More main.cf lines, after (so overriding) the ones above, e.g.
+   * `smtpd_end_of_data_restrictions = check_policy_service inet:127.0.0.1:10040` or
+   * `smtpd_discard_ehlo_keywords = chunking`.
+   */
+  mainCf?: string[];
 }
 
 /**
@@ -116,6 +133,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
             `default_process_limit = ${concurrency * 5}`,
           ]),
       'biff = no',
+      ...(options.mainCf ?? []),
     ].join('\n') + '\n',
   );
   writeFileSync(join(etc, 'header_checks'), `${options.hold ?? '/^/'} HOLD\n`);
@@ -180,6 +198,13 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
     port,
     log,
     held: () => holdQueue().length,
+    queue: async () => {
+      const { stdout } = await command('postqueue', ['-j']);
+      return stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as QueuedMessage);
+    },
     heldMessages: async () => {
       const messages: string[] = [];
       for (const id of holdQueue()) messages.push((await command('postcat', ['-bh', '-q', id])).stdout);
