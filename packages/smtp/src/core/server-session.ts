@@ -1,4 +1,5 @@
 import { type Command, parseCommand } from './command-parser';
+import { decisionProblem } from './decision-check';
 import { MessageBody } from './message-body';
 import type { Reply } from './reply';
 import { formatReply, reply } from './reply-format';
@@ -153,9 +154,10 @@ export class ServerSession {
     if (event === null) {
       throw new SmtpError('SMTP_LOCAL_PROTOCOL', 'send() was called but no event awaits a decision');
     }
-    if (decision.action === 'reject' && !(decision.code >= 400 && decision.code <= 599)) {
-      throw new SmtpError('SMTP_LOCAL_PROTOCOL', `a reject decision needs a 4xx or 5xx code, not ${decision.code}`);
-    }
+    // A decision whose code disagrees with its action is the caller's error: refused before
+    // anything changes, so the caller can still answer with another decision.
+    const problem = decisionProblem(event, decision);
+    if (problem !== null) throw new SmtpError('SMTP_LOCAL_PROTOCOL', problem);
     const command = this.pendingCommand;
     this.pending = null;
     this.pendingCommand = null;
