@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 
 /**
  * How the message body travels: `data` dot-stuffs and ends with CRLF.CRLF (RFC 5321 4.5.2,
@@ -6,6 +5,14 @@ import { isAscii } from 'node:buffer';
  * terminator (RFC 3030 2).
  */
 export type DataEncoderMode = 'data' | 'bdat';
+
+// Without `node:buffer`'s isAscii, so that the core runs in any runtime; one OR per octet is cheap
+// next to the copy the encoder makes anyway.
+function isAscii(bytes: Uint8Array): boolean {
+  let seen = 0;
+  for (let i = 0; i < bytes.length; i++) seen |= bytes[i]!;
+  return seen < 0x80;
+}
 
 const CR = 0x0d;
 const LF = 0x0a;
