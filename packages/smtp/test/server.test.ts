@@ -1,13 +1,15 @@
 import { certificateFiles } from '@homing/test-peers';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type SmtpServer, type SmtpServerOptions } from '../src/server';
 import { LineClient } from './helpers/line-client';
 
 const servers: SmtpServer[] = [];
 const clients: LineClient[] = [];
+// Every test runs on both accept paths of plain listeners (issue 11 item 6).
+let fastAccept = true;
 
 async function start(options: SmtpServerOptions = {}, implicitTls = false) {
-  const server = createServer({ hostname: 'mx.test', ...options });
+  const server = createServer({ hostname: 'mx.test', fastAccept, ...options });
   servers.push(server);
   const { port } = await server.listen({ host: '127.0.0.1', port: 0, implicitTls });
   return { server, port };
@@ -24,7 +26,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1000 })));
 });
 
-describe('the SMTP server over real sockets', () => {
+describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)', (fast) => {
+  beforeAll(() => {
+    fastAccept = fast;
+  });
+
   it('hands the data hook the exact dot-unstuffed body and answers with its decision', async () => {
     const received: Buffer[] = [];
     const { server, port } = await start({
@@ -363,7 +369,7 @@ describe('the SMTP server over real sockets', () => {
         },
       },
     });
-    expect((server as unknown as { fastAccept: boolean }).fastAccept).toBe(true);
+    expect(server.acceptPath).toBe(fast ? 'fast' : 'node');
     const a = await open(port);
     const b = await open(port);
     await a.reply();
