@@ -1,4 +1,3 @@
-
 /**
  * How the message body travels: `data` dot-stuffs and ends with CRLF.CRLF (RFC 5321 4.5.2,
  * 4.1.1.4); `bdat` only normalises line endings, since BDAT carries a byte count and no

@@ -1,5 +1,5 @@
-import { isIPv4Literal, isIPv6Literal } from './address-literal';
 import punycode from 'punycode/punycode.js';
+import { isIPv4Literal, isIPv6Literal } from './address-literal';
 
 /** A mailbox from a MAIL FROM or RCPT TO path (RFC 5321 4.1.2). */
 export interface Mailbox {
