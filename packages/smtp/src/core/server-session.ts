@@ -18,7 +18,13 @@ import {
   START_DATA,
   TOO_MANY_ERRORS,
 } from './server-replies';
-import { COMMAND_STATES, COMMAND_TRANSITIONS, type ServerState, TRANSACTION_STATES } from './server-states';
+import {
+  COMMAND_STATES,
+  SERVER_TRANSITIONS,
+  type ServerState,
+  type ServerTrigger,
+  TRANSACTION_STATES,
+} from './server-states';
 import { MAX_AUTH_LINE, SessionInput } from './session-input';
 import { SmtpError } from './smtp-error';
 
@@ -42,6 +48,8 @@ export interface ServerSessionOptions {
   secure?: boolean;
   /** AUTH: false (default) or which mechanisms, and whether MAIL needs it. Offered only under TLS. */
   auth?: false | { mechanisms?: AuthMechanism[]; required?: boolean };
+  /** Called on every change of state with the trigger that caused it (tracing, tests). */
+  onTransition?: (from: ServerState, trigger: ServerTrigger, to: ServerState) => void;
 }
 
 /**
@@ -50,14 +58,11 @@ export interface ServerSessionOptions {
  * that awaits one and returns the bytes to write. Transitions are in `server-states.ts`.
  */
 export class ServerSession {
-  /** The current state; see `ServerState`. */
-  state: ServerState = 'CONNECTED';
-  /** True once the connection is TLS (implicit, or after `tlsStarted()`). */
-  secure: boolean;
-  /** The authenticated user, once AUTH succeeded. */
-  user: string | undefined;
-  /** The HELO/EHLO name, once accepted. */
-  hello: { verb: 'HELO' | 'EHLO'; domain: string } | undefined;
+  #state: ServerState = 'CONNECTED';
+  #secure: boolean;
+  #user: string | undefined;
+  #hello: { verb: 'HELO' | 'EHLO'; domain: string } | undefined;
+  readonly #onTransition: ServerSessionOptions['onTransition'];
 
   private readonly hostname: string;
   private readonly maxMessageSize: number;
@@ -88,7 +93,8 @@ export class ServerSession {
     this.maxCommandLine = options.maxCommandLine ?? 512;
     this.maxErrors = options.maxErrors ?? 10;
     this.tlsAvailable = options.tlsAvailable ?? false;
-    this.secure = options.secure ?? false;
+    this.#secure = options.secure ?? false;
+    this.#onTransition = options.onTransition;
     this.auth = options.auth
       ? { mechanisms: options.auth.mechanisms ?? ['PLAIN', 'LOGIN'], required: options.auth.required ?? false }
       : undefined;
@@ -96,9 +102,26 @@ export class ServerSession {
     this.await({ type: 'Connect' }, null);
   }
 
+  /** The current state (read-only); see `ServerState` and `SERVER_TRANSITIONS`. */
+  get state(): ServerState {
+    return this.#state;
+  }
+  /** True once the connection is TLS (implicit, or after `tlsStarted()`). */
+  get secure(): boolean {
+    return this.#secure;
+  }
+  /** The authenticated user, once AUTH succeeded. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+  /** The HELO/EHLO name, once accepted. */
+  get hello(): { verb: 'HELO' | 'EHLO'; domain: string } | undefined {
+    return this.#hello;
+  }
+
   /** Buffers bytes from the peer; an empty array means the peer closed its side. */
   receiveData(bytes: Uint8Array): void {
-    if (bytes.length > 0 && (this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE')) return;
+    if (bytes.length > 0 && (this.#state === 'CLOSED' || this.#state === 'TLS_HANDSHAKE')) return;
     this.input.receive(bytes);
   }
 
@@ -122,10 +145,10 @@ export class ServerSession {
         }
         return event;
       }
-      if (this.pending !== null || this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE') return PAUSED;
+      if (this.pending !== null || this.#state === 'CLOSED' || this.#state === 'TLS_HANDSHAKE') return PAUSED;
       if (!this.step()) {
         if (!this.input.peerClosed) return NEED_DATA;
-        if (this.state === 'DATA' || this.state === 'BDAT') this.body.abort('closed');
+        if (this.#state === 'DATA' || this.#state === 'BDAT') this.body.abort('closed');
         this.finish('peer-closed');
       }
     }
@@ -134,7 +157,7 @@ export class ServerSession {
   /** True between commands with nothing buffered: a good moment for a graceful 421. */
   get idle(): boolean {
     return (
-      COMMAND_STATES.has(this.state) && this.pending === null && !this.input.unread && this.head >= this.queue.length
+      COMMAND_STATES.has(this.#state) && this.pending === null && !this.input.unread && this.head >= this.queue.length
     );
   }
 
@@ -145,7 +168,7 @@ export class ServerSession {
 
   /** True once the session is over. */
   get closed(): boolean {
-    return this.state === 'CLOSED';
+    return this.#state === 'CLOSED';
   }
 
   /** Answers the event that awaits a decision; returns the bytes to write. */
@@ -173,16 +196,16 @@ export class ServerSession {
           out = plain
             ? defaultGreeting(this.hostname)
             : decisionReply(decision, 220, undefined, `${this.hostname} ESMTP ready`);
-          this.state = 'GREETED';
+          this.enter('ConnectAccepted');
         } else {
           out = answer(554, undefined, '');
-          this.state = 'REJECTED';
+          this.enter('ConnectRejected');
         }
         break;
       case 'Hello':
         if (accepted) {
-          this.hello = { verb: event.verb, domain: event.domain };
-          this.state = 'READY';
+          this.#hello = { verb: event.verb, domain: event.domain };
+          this.enter('HelloAccepted');
           out = this.helloReply(event.verb, decision.text ?? `${this.hostname} greets ${event.domain}`);
         } else out = answer(550, undefined, '');
         break;
@@ -191,37 +214,37 @@ export class ServerSession {
         if (accepted) {
           // RFC 3207 5 and CVE-2011-0411: bytes pipelined after STARTTLS came in clear; drop them.
           this.input.clear();
-          this.state = 'TLS_HANDSHAKE';
+          this.enter('StartTlsAccepted');
         }
         break;
       case 'Authenticate':
         if (accepted) {
-          this.user = event.username;
+          this.#user = event.username;
           out = answer(235, '2.7.0', 'Authentication successful');
         } else {
           out = answer(535, '5.7.8', '');
           this.errors++;
         }
         this.exchange = null;
-        this.state = 'READY';
+        this.enter('AuthDone');
         break;
       case 'MailFrom':
         out = plain ? MAIL_OK : answer(250, '2.1.0', 'OK');
         if (accepted && command?.verb === 'MAIL') {
           this.smtputf8 = command.params.smtputf8;
-          this.state = 'MAIL_FROM';
+          this.enter('MailAccepted');
         }
         break;
       case 'RcptTo':
         out = plain ? RCPT_OK : answer(250, '2.1.5', 'OK');
         if (accepted) {
           this.recipients++;
-          this.state = 'RCPT_TO';
+          this.enter('RcptAccepted');
         }
         break;
       case 'MessageEnd':
         out = plain ? DATA_OK : answer(250, '2.0.0', 'OK');
-        this.endTransaction();
+        this.endTransaction('MessageDone');
         break;
     }
     // RFC 5321 3.8: after a 421 the server closes the session.
@@ -232,22 +255,22 @@ export class ServerSession {
 
   /** Call when the TLS handshake after an accepted STARTTLS is done: RFC 3207 4.2 resets the session. */
   tlsStarted(): void {
-    if (this.state !== 'TLS_HANDSHAKE') {
+    if (this.#state !== 'TLS_HANDSHAKE') {
       throw new SmtpError(
         'SMTP_LOCAL_PROTOCOL',
-        `tlsStarted() in state ${this.state}; it must follow an accepted STARTTLS`,
+        `tlsStarted() in state ${this.#state}; it must follow an accepted STARTTLS`,
       );
     }
-    this.secure = true;
-    this.hello = undefined;
-    this.user = undefined;
-    this.state = 'GREETED';
+    this.#secure = true;
+    this.#hello = undefined;
+    this.#user = undefined;
+    this.enter('TlsStarted');
   }
 
   /** Ends the session from our side with `finalReply` (e.g. `421 4.4.2` on a timeout); returns the bytes to write. */
   shutdown(finalReply?: Reply): string {
-    if (this.state === 'CLOSED') return '';
-    if (this.state === 'DATA' || this.state === 'BDAT') this.body.abort('closed');
+    if (this.#state === 'CLOSED') return '';
+    if (this.#state === 'DATA' || this.#state === 'BDAT') this.body.abort('closed');
     this.finish('shutdown');
     return finalReply === undefined ? '' : formatReply(finalReply);
   }
@@ -255,7 +278,7 @@ export class ServerSession {
   // ---- internals: one step of input processing per state ----
 
   private step(): boolean {
-    switch (this.state) {
+    switch (this.#state) {
       case 'DATA':
         return this.stepData();
       case 'BDAT':
@@ -267,8 +290,8 @@ export class ServerSession {
   }
 
   private stepLine(): boolean {
-    const authing = this.state === 'AUTH';
-    const line = this.input.readLine(authing ? MAX_AUTH_LINE : this.maxCommandLine, this.state === 'READY');
+    const authing = this.#state === 'AUTH';
+    const line = this.input.readLine(authing ? MAX_AUTH_LINE : this.maxCommandLine, this.#state === 'READY');
     if (line === null) return false;
     if (typeof line !== 'string') return this.fail(line);
     if (authing) this.onSaslStep(this.exchange!.respond(line));
@@ -283,24 +306,27 @@ export class ServerSession {
       return;
     }
     const command = parsed.command;
-    const target = COMMAND_TRANSITIONS[this.state][command.verb];
-    if (target === undefined) {
+    if (SERVER_TRANSITIONS[this.#state][command.verb] === undefined) {
       const refusal =
-        this.state === 'REJECTED'
+        this.#state === 'REJECTED'
           ? reply(503, '5.7.0', 'Rejected at connection; only QUIT is accepted')
           : reply(503, '5.5.1', 'Bad sequence of commands');
       if (command.verb === 'BDAT') this.discardChunk(command.size, refusal);
       else this.fail(refusal);
       return;
     }
+    // HELO/EHLO and RSET end a transaction (RFC 5321 4.1.4, 4.1.1.5): say so before the move.
+    if (command.verb === 'HELO' || command.verb === 'EHLO' || command.verb === 'RSET') this.resetTransaction();
+    // QUIT's move is the session's end (finish); every other allowed command moves here.
+    const from = this.#state;
+    if (command.verb !== 'QUIT') this.enter(command.verb);
     switch (command.verb) {
       case 'HELO':
       case 'EHLO':
-        this.resetTransaction();
         this.await({ type: 'Hello', verb: command.verb, domain: command.domain }, command);
         return;
       case 'MAIL':
-        if (this.auth?.required && this.user === undefined) {
+        if (this.auth?.required && this.#user === undefined) {
           this.fail(reply(530, '5.7.0', 'Authentication required'));
         } else if (
           command.params.size !== undefined &&
@@ -327,26 +353,23 @@ export class ServerSession {
         }
         return;
       case 'DATA':
-        if (this.state === 'MAIL_FROM') {
+        if (this.#state === 'MAIL_FROM') {
           this.fail(reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
         this.queue.push(START_DATA);
         this.body.start('DATA');
-        this.state = 'DATA';
         return;
       case 'BDAT':
-        if (this.state === 'MAIL_FROM') {
+        if (this.#state === 'MAIL_FROM') {
           this.discardChunk(command.size, reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
-        if (this.state === 'RCPT_TO') this.body.start('BDAT');
+        if (from === 'RCPT_TO') this.body.start('BDAT');
         this.body.startChunk(command.size, command.last);
-        this.state = 'BDAT';
         if (command.size === 0) this.chunkDone();
         return;
       case 'RSET':
-        this.resetTransaction();
         this.queue.push(OK);
         return;
       case 'NOOP':
@@ -367,7 +390,7 @@ export class ServerSession {
         this.finish('quit');
         return;
       case 'STARTTLS':
-        if (this.secure) this.fail(reply(503, '5.5.1', 'TLS already active'));
+        if (this.#secure) this.fail(reply(503, '5.5.1', 'TLS already active'));
         else if (!this.tlsAvailable) this.fail(reply(502, '5.5.1', 'STARTTLS not available'));
         else this.await({ type: 'StartTls' }, command);
         return;
@@ -380,16 +403,16 @@ export class ServerSession {
   private onAuth(mechanism: string, initialResponse: string | undefined): void {
     if (this.auth === undefined) {
       this.fail(reply(502, '5.5.1', 'AUTH not available'));
-    } else if (!this.secure) {
+    } else if (!this.#secure) {
       // RFC 4954 6: 538 when the mechanism needs an encrypted connection; we require TLS for all.
       this.fail(reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'));
-    } else if (this.user !== undefined) {
+    } else if (this.#user !== undefined) {
       this.fail(reply(503, '5.5.1', 'Already authenticated'));
     } else if (!this.auth.mechanisms.includes(mechanism as AuthMechanism)) {
       this.fail(reply(504, '5.5.4', 'Unrecognized authentication type'));
     } else {
       this.exchange = new SaslExchange(mechanism as AuthMechanism);
-      this.state = 'AUTH';
+      this.enter('AuthStart');
       this.onSaslStep(this.exchange.start(initialResponse));
     }
   }
@@ -402,7 +425,7 @@ export class ServerSession {
       this.await({ type: 'Authenticate', ...credentials }, null);
     } else {
       this.exchange = null;
-      this.state = 'READY';
+      this.enter('AuthDone');
       this.fail(reply(step.code, step.enhanced, step.text));
     }
   }
@@ -425,31 +448,31 @@ export class ServerSession {
   private stepChunk(): boolean {
     const input = this.input;
     if (!input.unread) return false;
-    input.offset += this.body.readChunk(input.buffer, input.offset, this.state === 'BDAT');
+    input.offset += this.body.readChunk(input.buffer, input.offset, this.#state === 'BDAT');
     if (this.body.chunkRemaining === 0) this.chunkDone();
     return true;
   }
 
   private chunkDone(): void {
-    if (this.state === 'BDAT_DISCARD') {
+    if (this.#state === 'BDAT_DISCARD') {
       const refusal = this.discardReply!;
       this.discardReply = null;
-      this.state = this.previousState;
+      this.enter('ChunkDiscarded', this.previousState);
       this.fail(refusal);
     } else if (this.body.chunkLast || this.body.aborted !== null) {
       this.endMessage();
     } else {
       this.emitReply(reply(250, '2.0.0', `${this.body.chunkSize} octets received`));
-      this.state = 'BDAT_IDLE';
+      this.enter('ChunkReceived');
     }
   }
 
   // RFC 3030 3: a refused BDAT's chunk is still read, so that its octets are never taken as commands.
   private discardChunk(size: number, refusal: Reply): void {
-    this.previousState = this.state;
+    this.previousState = this.#state;
     this.discardReply = refusal;
     this.body.startChunk(size, false);
-    this.state = 'BDAT_DISCARD';
+    this.enter('DiscardChunk');
     if (size === 0) this.chunkDone();
   }
 
@@ -457,33 +480,48 @@ export class ServerSession {
     const refusal = this.body.endReply();
     if (refusal !== null) {
       this.emitReply(refusal);
-      this.endTransaction();
+      this.endTransaction('BodyRefused');
     } else {
-      this.state = 'READY';
+      this.enter('BodyEnd');
       this.await({ type: 'MessageEnd', size: this.body.size }, null);
     }
   }
 
-  private endTransaction(): void {
+  private endTransaction(trigger: 'MessageDone' | 'BodyRefused' | null): void {
     this.recipients = 0;
     this.smtputf8 = false;
-    this.state = 'READY';
+    if (trigger !== null) this.enter(trigger);
   }
 
+  // The move itself is the command's (HELO, EHLO, RSET: see SERVER_TRANSITIONS).
   private resetTransaction(): void {
-    if (TRANSACTION_STATES.has(this.state)) {
+    if (TRANSACTION_STATES.has(this.#state)) {
       this.queue.push({ type: 'Reset' });
-      this.endTransaction();
+      this.endTransaction(null);
     }
+  }
+
+  // Every change of state goes through here and the table (h11's _state.py rule).
+  private enter(trigger: ServerTrigger, choice?: ServerState): void {
+    const from = this.#state;
+    const target = SERVER_TRANSITIONS[from][trigger];
+    let to: ServerState | undefined;
+    if (typeof target === 'string') to = target;
+    else if (target !== undefined && choice !== undefined && target.includes(choice)) to = choice;
+    if (to === undefined) {
+      throw new SmtpError('SMTP_STATE', `server session: no transition from ${from} on ${trigger}`);
+    }
+    this.#state = to;
+    this.#onTransition?.(from, trigger, to);
   }
 
   private helloReply(verb: 'HELO' | 'EHLO', first: string): string {
     if (verb === 'HELO') return formatReply({ code: 250, lines: [first] });
     return ehloReply(first, {
       maxMessageSize: this.maxMessageSize,
-      offerStartTls: this.tlsAvailable && !this.secure,
+      offerStartTls: this.tlsAvailable && !this.#secure,
       // RFC 4954 4 and our rule: AUTH only once the connection is encrypted.
-      authMechanisms: this.auth !== undefined && this.secure ? this.auth.mechanisms : undefined,
+      authMechanisms: this.auth !== undefined && this.#secure ? this.auth.mechanisms : undefined,
     });
   }
 
@@ -501,7 +539,7 @@ export class ServerSession {
   private fail(value: Reply): true {
     this.emitReply(value);
     this.errors++;
-    if (this.errors >= this.maxErrors && this.state !== 'CLOSED') {
+    if (this.errors >= this.maxErrors && this.#state !== 'CLOSED') {
       this.emitReply(TOO_MANY_ERRORS);
       this.finish('protocol-error');
     }
@@ -514,8 +552,8 @@ export class ServerSession {
   }
 
   private finish(reason: 'quit' | 'peer-closed' | 'protocol-error' | 'rejected' | 'shutdown'): void {
-    if (this.state === 'CLOSED') return;
-    this.state = 'CLOSED';
+    if (this.#state === 'CLOSED') return;
+    this.enter(reason === 'quit' ? 'QUIT' : 'Close');
     this.pending = null;
     this.pendingCommand = null;
     this.leftover = this.input.unread;
