@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { MessageParams, RecipientSpec } from '../core/client-commands';
-import { SmtpClientError } from '../core/client-error';
+import { SmtpClientError, sessionUnusable } from '../core/client-error';
 import type { ClientEvent, ClientSession, ReplyWait, TransactionResult } from '../core/client-session';
 import { DataEncoder } from '../core/data-encoder';
 import type { ServerExtensions } from '../core/ehlo-extensions';
@@ -133,11 +133,7 @@ export class SmtpClient {
     if (this.#error) {
       // A pooled session the server closed while it sat idle: nothing of this message was sent.
       if (this.#error === this.#session.error && this.#session.failedWhileIdle) {
-        throw new SmtpClientError(
-          'SESSION_UNUSABLE',
-          `session unusable, nothing of this message was sent; retry on a fresh connection (${this.#error.message})`,
-          { reply: this.#error.reply, transient: true, cause: this.#error },
-        );
+        throw sessionUnusable(this.#error);
       }
       throw new SmtpClientError('INVALID_STATE', `connection unusable: ${this.#error.message}`, {
         cause: this.#error,

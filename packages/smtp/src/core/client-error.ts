@@ -114,3 +114,12 @@ export function describeReply(reply: Reply): string {
   const text = reply.lines.join(' / ');
   return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''}${text ? ` ${text}` : ''}`;
 }
+
+/** SESSION_UNUSABLE for a session found dead or stale before this message's MAIL was accepted. */
+export function sessionUnusable(cause: SmtpClientError): SmtpClientError {
+  return new SmtpClientError(
+    'SESSION_UNUSABLE',
+    `session unusable, no recipient of this message was accepted; retry on a fresh connection (${cause.message})`,
+    { reply: cause.reply, transient: true, cause },
+  );
+}

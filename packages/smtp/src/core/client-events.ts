@@ -1,5 +1,7 @@
 import type { SmtpClientError } from './client-error';
+import type { SetupExpected } from './client-setup';
 import type { ClientState, ClientTrigger } from './client-states';
+import type { TransactionExpected } from './client-transaction';
 import type { ServerExtensions } from './ehlo-extensions';
 import type { Reply } from './reply';
 import type { ReplyParserOptions } from './reply-parser';
@@ -63,3 +65,23 @@ export type { ClientState } from './client-states';
 
 /** Which RFC 5321 4.5.3.2 timeout applies to the reply the session is waiting for. */
 export type ReplyWait = 'greeting' | 'command' | 'mail' | 'rcpt' | 'dataStart' | 'dataEnd';
+
+/** The reply a session waits for, with what it answers (set-up, transaction, RSET, QUIT). */
+export type Expected = { kind: 'rset' } | { kind: 'quit' } | SetupExpected | TransactionExpected;
+
+/** RFC 5321 4.5.3.2: which timeout covers the reply to each command. */
+export const REPLY_WAIT: Record<Expected['kind'], ReplyWait> = {
+  greeting: 'greeting',
+  ehlo: 'command',
+  helo: 'command',
+  starttls: 'command',
+  auth: 'command',
+  mail: 'mail',
+  rcpt: 'rcpt',
+  data: 'dataStart',
+  dot: 'dataEnd',
+  bdat: 'dataEnd',
+  'abort-dot': 'dataEnd',
+  rset: 'command',
+  quit: 'command',
+};

@@ -1,17 +1,25 @@
-import { type AuthStep, authFirstStep, authNextStep, chooseAuthMechanism } from './client-auth';
 import { buildTransaction, type MessageEnvelope } from './client-commands';
-import { describeReply, SmtpClientError } from './client-error';
-import type { ClientEvent, ClientSessionOptions, ReplyWait } from './client-events';
+import { describeReply, SmtpClientError, sessionUnusable } from './client-error';
+import {
+  type ClientEvent,
+  type ClientSessionOptions,
+  type Expected,
+  REPLY_WAIT,
+  type ReplyWait,
+} from './client-events';
+import { type SetupExpected, setupStep } from './client-setup';
 import { type ClientState, type ClientTrigger, nextClientState } from './client-states';
 import {
+  firstCommands,
   isPositive,
+  openTransaction,
   type Transaction,
   type TransactionExpected,
   transactionResult,
   transactionStep,
 } from './client-transaction';
 import { formatBdatCommand } from './data-encoder';
-import { noExtensions, parseEhloReply, type ServerExtensions } from './ehlo-extensions';
+import type { ServerExtensions } from './ehlo-extensions';
 import type { Reply } from './reply';
 import { ReplyParser } from './reply-parser';
 import { NEED_DATA } from './server-events';
@@ -25,28 +33,6 @@ export type {
   TransactionResult,
 } from './client-events';
 export type { ClientState, ClientTrigger } from './client-states';
-
-type Expected =
-  | { kind: 'greeting' | 'ehlo' | 'helo' | 'starttls' | 'rset' | 'quit' }
-  | { kind: 'auth'; step: AuthStep }
-  | TransactionExpected;
-
-/** RFC 5321 4.5.3.2: which timeout covers the reply to each command. */
-const REPLY_WAIT: Record<Expected['kind'], ReplyWait> = {
-  greeting: 'greeting',
-  ehlo: 'command',
-  helo: 'command',
-  starttls: 'command',
-  auth: 'command',
-  mail: 'mail',
-  rcpt: 'rcpt',
-  data: 'dataStart',
-  dot: 'dataEnd',
-  bdat: 'dataEnd',
-  'abort-dot': 'dataEnd',
-  rset: 'command',
-  quit: 'command',
-};
 
 const CRLF = '\r\n';
 
@@ -186,32 +172,19 @@ export class ClientSession {
    * byte of this message was sent, and a fresh connection may take it.
    */
   startMessage(envelope: MessageEnvelope): ClientEvent[] {
-    if (this.#state === 'FAILED' && this.#failedWhileIdle) throw this.#unusable(this.#error!);
+    if (this.#state === 'FAILED' && this.#failedWhileIdle) throw sessionUnusable(this.#error!);
     this.#require('READY', 'startMessage');
-    const extensions = this.#extensions!;
-    const commands = buildTransaction(envelope, extensions);
-    const transaction: Transaction = {
-      commands,
-      pipelined: extensions.pipelining,
-      bdat: extensions.chunking && extensions.pipelining && this.#options.chunking !== false,
-      reused: this.#messages > 0,
-      rcptReplies: [],
-      bodyStopped: false,
-      lastChunkSent: false,
-    };
+    const bdat = this.#options.chunking !== false;
+    const transaction = openTransaction(
+      buildTransaction(envelope, this.#extensions!),
+      this.#extensions!,
+      bdat,
+      this.#messages > 0,
+    );
     this.#transaction = transaction;
     this.#enter('StartMessage');
-    if (!transaction.pipelined) {
-      this.#send(commands.mail, { kind: 'mail' });
-      return this.#drain();
-    }
-    // RFC 2920 3.1: MAIL, every RCPT and DATA may go as one group; DATA must be last. BDAT waits for RCPT replies.
-    const lines = [commands.mail, ...commands.rcpts.map((r) => r.line)];
-    this.#expected.push({ kind: 'mail' }, ...commands.rcpts.map((_, index) => ({ kind: 'rcpt' as const, index })));
-    if (!transaction.bdat) {
-      lines.push('DATA');
-      this.#expected.push({ kind: 'data' });
-    }
+    const { lines, expected } = firstCommands(transaction);
+    this.#expected.push(...expected);
     this.#events.push({ type: 'Send', data: Buffer.from(lines.join(CRLF) + CRLF, 'utf8'), text: lines.join(' | ') });
     return this.#drain();
   }
@@ -264,7 +237,7 @@ export class ClientSession {
           cause,
         },
       );
-      this.#fail(this.#staleBeforeMail() ? this.#unusable(error) : error);
+      this.#fail(this.#staleBeforeMail() ? sessionUnusable(error) : error);
     }
     return this.#drain();
   }
@@ -279,13 +252,13 @@ export class ClientSession {
     return events;
   }
 
-  #enter(trigger: ClientTrigger): void {
+  #enter(trigger: ClientTrigger): undefined {
     const from = this.#state;
     this.#state = nextClientState(from, trigger);
     this.#options.onTransition?.(from, trigger, this.#state);
   }
 
-  #require(state: ClientState, operation: string): void {
+  #require(state: ClientState, operation: string): undefined {
     if (this.#state !== state) {
       throw new SmtpClientError('INVALID_STATE', `${operation}() needs state ${state}, the session is ${this.#state}`, {
         cause: this.#error,
@@ -299,24 +272,16 @@ export class ClientSession {
     return this.#state === 'ENVELOPE' && transaction !== undefined && transaction.reused && !transaction.mailReply;
   }
 
-  #unusable(cause: SmtpClientError): SmtpClientError {
-    return new SmtpClientError(
-      'SESSION_UNUSABLE',
-      `session unusable, no recipient of this message was accepted; retry on a fresh connection (${cause.message})`,
-      { reply: cause.reply, transient: true, cause },
-    );
-  }
-
-  #plaintextAfterStartTls(): void {
+  #plaintextAfterStartTls(): undefined {
     this.#fail(new SmtpClientError('PROTOCOL', 'server sent data in the clear after its 220 to STARTTLS'));
   }
 
-  #send(text: string, expected: Expected, logText = text): void {
+  #send(text: string, expected: Expected, logText = text): undefined {
     this.#expected.push(expected);
     this.#events.push({ type: 'Send', data: Buffer.from(text + CRLF, 'utf8'), text: logText });
   }
 
-  #fail(error: SmtpClientError): void {
+  #fail(error: SmtpClientError): undefined {
     this.#failedWhileIdle = this.#state === 'READY';
     this.#enter('Fail');
     this.#error = error;
@@ -328,13 +293,13 @@ export class ClientSession {
     code: 'GREETING_REJECTED' | 'HELO_REJECTED' | 'AUTH_FAILED' | 'TLS_FAILED' | 'PROTOCOL',
     what: string,
     reply: Reply,
-  ): void {
+  ): undefined {
     // Say goodbye when the server is still listening (RFC 5321 3.1 for a 554 greeting); no reply is awaited.
     if (reply.code !== 421) this.#events.push({ type: 'Send', data: Buffer.from('QUIT\r\n'), text: 'QUIT' });
     this.#fail(new SmtpClientError(code, `${what}: ${describeReply(reply)}`, { reply }));
   }
 
-  #onReply(reply: Reply): void {
+  #onReply(reply: Reply): undefined {
     const expected = this.#expected.shift();
     if (expected?.kind === 'quit') {
       this.#enter('Closed');
@@ -350,143 +315,63 @@ export class ClientSession {
           reply,
         },
       );
-      this.#fail(this.#staleBeforeMail() ? this.#unusable(error) : error);
-      return;
+      return this.#fail(this.#staleBeforeMail() ? sessionUnusable(error) : error);
     }
-    if (!expected) {
-      this.#fail(new SmtpClientError('PROTOCOL', `unexpected reply: ${describeReply(reply)}`, { reply }));
-      return;
-    }
+    if (!expected)
+      return this.#fail(new SmtpClientError('PROTOCOL', `unexpected reply: ${describeReply(reply)}`, { reply }));
     switch (expected.kind) {
-      case 'greeting':
-        if (reply.code !== 220) {
-          this.#failWithReply('GREETING_REJECTED', 'greeting refused', reply);
-          return;
-        }
-        this.#enter('Greeted');
-        this.#send(`EHLO ${this.#options.name}`, { kind: 'ehlo' });
-        return;
-      case 'ehlo':
-        if (isPositive(reply)) {
-          this.#afterHello(parseEhloReply(reply));
-          return;
-        }
-        // RFC 5321 4.1.4: a server that does not know EHLO answers 5xx; fall back to HELO.
-        if (reply.code < 500) {
-          this.#failWithReply('HELO_REJECTED', 'EHLO refused', reply);
-          return;
-        }
-        this.#enter('HeloFallback');
-        this.#send(`HELO ${this.#options.name}`, { kind: 'helo' });
-        return;
-      case 'helo':
-        if (isPositive(reply)) {
-          this.#afterHello(noExtensions(reply.lines[0] ?? ''));
-          return;
-        }
-        this.#failWithReply('HELO_REJECTED', 'EHLO and HELO refused', reply);
-        return;
-      case 'starttls':
-        if (reply.code === 220) {
-          this.#enter('TlsAccepted');
-          this.#events.push({ type: 'StartTls' });
-          return;
-        }
-        if (this.#options.tls === 'required') {
-          this.#failWithReply('TLS_FAILED', 'STARTTLS refused', reply);
-          return;
-        }
-        // RFC 3207 4.1: opportunistic TLS may go on in the clear when STARTTLS is refused.
-        this.#afterTls();
-        return;
-      case 'auth':
-        this.#onAuthReply(expected.step, reply);
-        return;
       case 'rset':
         if (!isPositive(reply)) {
           // The outcome of the message is known; only the session is lost.
           this.#events.push({ type: 'MessageDone', result: this.#endTransaction() });
-          this.#failWithReply('PROTOCOL', 'RSET refused', reply);
-          return;
+          return this.#failWithReply('PROTOCOL', 'RSET refused', reply);
         }
-        this.#finishMessage();
-        return;
+        return this.#finishMessage();
       case 'mail':
       case 'rcpt':
       case 'data':
       case 'dot':
       case 'abort-dot':
       case 'bdat':
-        this.#onTransactionReply(expected, reply);
+        return this.#onTransactionReply(expected, reply);
+      default:
+        return this.#onSetupReply(expected, reply);
+    }
+  }
+
+  #onSetupReply(expected: SetupExpected, reply: Reply): undefined {
+    const step = setupStep(expected, reply, {
+      options: this.#options,
+      tlsActive: this.#tlsActive,
+      authenticated: this.#authenticated,
+      extensions: this.#extensions,
+    });
+    if (step.extensions) this.#extensions = step.extensions;
+    switch (step.kind) {
+      case 'send':
+        this.#enter(step.trigger);
+        return this.#send(step.line, step.expected, step.logText);
+      case 'tls':
+        this.#enter('TlsAccepted');
+        this.#events.push({ type: 'StartTls' });
         return;
+      case 'ready':
+        this.#authenticated = step.authenticated;
+        return this.#ready();
+      case 'refused':
+        return this.#failWithReply(step.code, step.what, reply);
+      case 'fail':
+        if (step.quit) this.#events.push({ type: 'Send', data: Buffer.from('QUIT\r\n'), text: 'QUIT' });
+        return this.#fail(step.error);
     }
   }
 
-  #afterHello(extensions: ServerExtensions): void {
-    this.#extensions = extensions;
-    const mode = this.#options.tls ?? 'opportunistic';
-    if (!this.#tlsActive && (mode === 'opportunistic' || mode === 'required')) {
-      if (extensions.startTls) {
-        this.#enter('StartTls');
-        this.#send('STARTTLS', { kind: 'starttls' });
-        return;
-      }
-      if (mode === 'required') {
-        this.#events.push({ type: 'Send', data: Buffer.from('QUIT\r\n'), text: 'QUIT' });
-        this.#fail(new SmtpClientError('TLS_UNAVAILABLE', 'TLS is required and the server does not offer STARTTLS'));
-        return;
-      }
-    }
-    this.#afterTls();
-  }
-
-  #afterTls(): void {
-    const auth = this.#options.auth;
-    if (!auth || this.#authenticated) {
-      this.#ready();
-      return;
-    }
-    if (!this.#tlsActive && !auth.allowInsecure) {
-      this.#fail(
-        new SmtpClientError(
-          'AUTH_UNAVAILABLE',
-          'refusing to send credentials without TLS (set auth.allowInsecure to allow)',
-        ),
-      );
-      return;
-    }
-    const mechanism = chooseAuthMechanism(this.#extensions!.auth, auth.method);
-    if (!mechanism) {
-      const offered = this.#extensions!.auth.join(' ') || 'none';
-      this.#fail(new SmtpClientError('AUTH_UNAVAILABLE', `no usable AUTH mechanism (server offers: ${offered})`));
-      return;
-    }
-    this.#enter('Authenticate');
-    const first = authFirstStep(mechanism, auth);
-    this.#send(first.line, { kind: 'auth', step: first.step }, first.logText);
-  }
-
-  #onAuthReply(step: AuthStep, reply: Reply): void {
-    const next = authNextStep(step, reply, this.#options.auth!);
-    if (next === 'done') {
-      this.#authenticated = true;
-      this.#ready();
-      return;
-    }
-    if (next === 'failed') {
-      this.#failWithReply('AUTH_FAILED', 'authentication failed', reply);
-      return;
-    }
-    this.#enter('Authenticate');
-    this.#send(next.line, { kind: 'auth', step: next.step }, next.logText);
-  }
-
-  #ready(): void {
+  #ready(): undefined {
     this.#enter('Ready');
     this.#events.push({ type: 'Ready', extensions: this.#extensions! });
   }
 
-  #onTransactionReply(expected: TransactionExpected, reply: Reply): void {
+  #onTransactionReply(expected: TransactionExpected, reply: Reply): undefined {
     const transaction = this.#transaction!;
     const chunksPending = this.#expected.some((e) => e.kind === 'bdat');
     const step = transactionStep(transaction, expected, reply, this.#state === 'BODY', chunksPending);
@@ -494,8 +379,7 @@ export class ClientSession {
       case 'wait':
         return;
       case 'send':
-        this.#send(step.line, step.expected);
-        return;
+        return this.#send(step.line, step.expected);
       case 'body':
         this.#enter('SendBody');
         if (step.mode === 'data') this.#expected.push({ kind: 'dot' });
@@ -507,20 +391,17 @@ export class ClientSession {
         return;
       case 'reset':
         this.#enter('Reset');
-        this.#send('RSET', { kind: 'rset' });
-        return;
+        return this.#send('RSET', { kind: 'rset' });
       case 'done':
-        this.#finishMessage();
-        return;
+        return this.#finishMessage();
       case 'desynchronised':
         // Nothing more goes to this server: whatever we wrote would land in a state we cannot name.
         this.#desynchronized = true;
         this.#events.push({ type: 'MessageDone', result: this.#endTransaction() });
-        this.#fail(new SmtpClientError('PROTOCOL', `${step.reason}: ${describeReply(reply)}`, { reply }));
-        return;
+        return this.#fail(new SmtpClientError('PROTOCOL', `${step.reason}: ${describeReply(reply)}`, { reply }));
       case 'unusable':
         this.#fail(
-          this.#unusable(new SmtpClientError('PROTOCOL', `${step.reason}: ${describeReply(reply)}`, { reply })),
+          sessionUnusable(new SmtpClientError('PROTOCOL', `${step.reason}: ${describeReply(reply)}`, { reply })),
         );
         return;
     }
@@ -533,7 +414,7 @@ export class ClientSession {
     return result;
   }
 
-  #finishMessage(): void {
+  #finishMessage(): undefined {
     const result = this.#endTransaction();
     this.#enter('MessageDone');
     this.#events.push({ type: 'MessageDone', result });

@@ -1,5 +1,6 @@
 import type { TransactionCommands } from './client-commands';
 import type { RecipientResult, TransactionResult } from './client-events';
+import type { ServerExtensions } from './ehlo-extensions';
 import type { Reply } from './reply';
 
 /** One message in flight: what was sent and what came back, until its result is known. */
@@ -15,6 +16,37 @@ export interface Transaction {
   /** A BDAT chunk was refused, or the server replied before the end of DATA: send no more body. */
   bodyStopped: boolean;
   lastChunkSent: boolean;
+}
+
+/** A new transaction; BDAT (RFC 3030) only with PIPELINING too, since its chunks are pipelined. */
+export function openTransaction(
+  commands: TransactionCommands,
+  extensions: ServerExtensions,
+  chunking: boolean,
+  reused: boolean,
+): Transaction {
+  const { pipelining } = extensions;
+  const bdat = extensions.chunking && pipelining && chunking;
+  return { commands, pipelined: pipelining, bdat, reused, rcptReplies: [], bodyStopped: false, lastChunkSent: false };
+}
+
+/**
+ * What goes first: MAIL alone, or (RFC 2920 3.1) MAIL, every RCPT and DATA as one group, DATA
+ * last; under BDAT the chunks wait for the RCPT replies.
+ */
+export function firstCommands(transaction: Transaction): { lines: string[]; expected: TransactionExpected[] } {
+  const { commands } = transaction;
+  if (!transaction.pipelined) return { lines: [commands.mail], expected: [{ kind: 'mail' }] };
+  const lines = [commands.mail, ...commands.rcpts.map((r) => r.line)];
+  const expected: TransactionExpected[] = [
+    { kind: 'mail' },
+    ...commands.rcpts.map((_, index) => ({ kind: 'rcpt' as const, index })),
+  ];
+  if (!transaction.bdat) {
+    lines.push('DATA');
+    expected.push({ kind: 'data' });
+  }
+  return { lines, expected };
 }
 
 /** A reply of the transaction, with what it answers. */
