@@ -1,10 +1,9 @@
-import { type Command, parseCommand } from './command-parser';
+import { parseCommand } from './command-parser';
 import { decisionProblem } from './decision-check';
-import { MessageBody } from './message-body';
 import type { Reply } from './reply';
 import { formatReply, reply } from './reply-format';
 import { type AuthMechanism, SaslExchange, type SaslStep } from './sasl';
-import { type Decision, type DecisionEvent, NEED_DATA, PAUSED, type ServerEvent } from './server-events';
+import type { Decision } from './server-events';
 import {
   BYE,
   DATA_OK,
@@ -16,16 +15,10 @@ import {
   OK,
   RCPT_OK,
   START_DATA,
-  TOO_MANY_ERRORS,
 } from './server-replies';
-import {
-  COMMAND_STATES,
-  SERVER_TRANSITIONS,
-  type ServerState,
-  type ServerTrigger,
-  TRANSACTION_STATES,
-} from './server-states';
-import { MAX_AUTH_LINE, SessionInput } from './session-input';
+import { SessionCore } from './server-session-core';
+import { SERVER_TRANSITIONS, type ServerState, type ServerTrigger } from './server-states';
+import { MAX_AUTH_LINE } from './session-input';
 import { SmtpError } from './smtp-error';
 
 /** Options of a server session; every limit has a safe default. */
@@ -55,57 +48,41 @@ export interface ServerSessionOptions {
 /**
  * The server side of an SMTP session as a state machine without I/O (h11-style):
  * `receiveData(bytes)` buffers, `nextEvent()` returns events, `send(decision)` answers the event
- * that awaits one and returns the bytes to write. Transitions are in `server-states.ts`.
+ * that awaits one and returns the bytes to write. Transitions are in `server-states.ts`; the
+ * machinery (state, event queue, message bodies) is in `server-session-core.ts`.
  */
-export class ServerSession {
-  #state: ServerState = 'CONNECTED';
+export class ServerSession extends SessionCore {
   #secure: boolean;
   #user: string | undefined;
   #hello: { verb: 'HELO' | 'EHLO'; domain: string } | undefined;
-  readonly #onTransition: ServerSessionOptions['onTransition'];
-
+  #exchange: SaslExchange | null = null;
   private readonly hostname: string;
   private readonly maxMessageSize: number;
   private readonly maxRecipients: number;
   private readonly maxCommandLine: number;
-  private readonly maxErrors: number;
   private readonly tlsAvailable: boolean;
   private readonly auth: { mechanisms: AuthMechanism[]; required: boolean } | undefined;
-  private readonly body: MessageBody;
-
-  private readonly input = new SessionInput();
-  private readonly queue: ServerEvent[] = [];
-  private head = 0;
-  private pending: DecisionEvent | null = null;
-  private pendingCommand: Command | null = null;
-  private errors = 0;
-  private recipients = 0;
-  private smtputf8 = false;
-  private discardReply: Reply | null = null;
-  private exchange: SaslExchange | null = null;
-  private previousState: ServerState = 'READY';
-  private leftover = false;
 
   constructor(options: ServerSessionOptions = {}) {
+    const maxMessageSize = options.maxMessageSize ?? 25 * 1024 * 1024;
+    super({
+      maxMessageSize,
+      maxTextLine: options.maxTextLine ?? 1000,
+      maxErrors: options.maxErrors ?? 10,
+      onTransition: options.onTransition,
+    });
     this.hostname = options.hostname ?? 'localhost';
-    this.maxMessageSize = options.maxMessageSize ?? 25 * 1024 * 1024;
+    this.maxMessageSize = maxMessageSize;
     this.maxRecipients = options.maxRecipients ?? 100;
     this.maxCommandLine = options.maxCommandLine ?? 512;
-    this.maxErrors = options.maxErrors ?? 10;
     this.tlsAvailable = options.tlsAvailable ?? false;
     this.#secure = options.secure ?? false;
-    this.#onTransition = options.onTransition;
     this.auth = options.auth
       ? { mechanisms: options.auth.mechanisms ?? ['PLAIN', 'LOGIN'], required: options.auth.required ?? false }
       : undefined;
-    this.body = new MessageBody(this.maxMessageSize, options.maxTextLine ?? 1000, this.queue);
     this.await({ type: 'Connect' }, null);
   }
 
-  /** The current state (read-only); see `ServerState` and `SERVER_TRANSITIONS`. */
-  get state(): ServerState {
-    return this.#state;
-  }
   /** True once the connection is TLS (implicit, or after `tlsStarted()`). */
   get secure(): boolean {
     return this.#secure;
@@ -121,7 +98,7 @@ export class ServerSession {
 
   /** Buffers bytes from the peer; an empty array means the peer closed its side. */
   receiveData(bytes: Uint8Array): void {
-    if (bytes.length > 0 && (this.#state === 'CLOSED' || this.#state === 'TLS_HANDSHAKE')) return;
+    if (bytes.length > 0 && (this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE')) return;
     this.input.receive(bytes);
   }
 
@@ -132,43 +109,6 @@ export class ServerSession {
    */
   retainInput(): void {
     this.input.retain();
-  }
-
-  /** The next event, NEED_DATA when more bytes are needed, or PAUSED while waiting for `send()`, `tlsStarted()` or after Closed. */
-  nextEvent(): ServerEvent | typeof NEED_DATA | typeof PAUSED {
-    for (;;) {
-      if (this.head < this.queue.length) {
-        const event = this.queue[this.head++]!;
-        if (this.head === this.queue.length) {
-          this.queue.length = 0;
-          this.head = 0;
-        }
-        return event;
-      }
-      if (this.pending !== null || this.#state === 'CLOSED' || this.#state === 'TLS_HANDSHAKE') return PAUSED;
-      if (!this.step()) {
-        if (!this.input.peerClosed) return NEED_DATA;
-        if (this.#state === 'DATA' || this.#state === 'BDAT') this.body.abort('closed');
-        this.finish('peer-closed');
-      }
-    }
-  }
-
-  /** True between commands with nothing buffered: a good moment for a graceful 421. */
-  get idle(): boolean {
-    return (
-      COMMAND_STATES.has(this.#state) && this.pending === null && !this.input.unread && this.head >= this.queue.length
-    );
-  }
-
-  /** True when the session closed with bytes from the peer still unread (e.g. commands after QUIT). */
-  get closedWithInput(): boolean {
-    return this.leftover;
-  }
-
-  /** True once the session is over. */
-  get closed(): boolean {
-    return this.#state === 'CLOSED';
   }
 
   /** Answers the event that awaits a decision; returns the bytes to write. */
@@ -225,7 +165,7 @@ export class ServerSession {
           out = answer(535, '5.7.8', '');
           this.errors++;
         }
-        this.exchange = null;
+        this.#exchange = null;
         this.enter('AuthDone');
         break;
       case 'MailFrom':
@@ -249,16 +189,16 @@ export class ServerSession {
     }
     // RFC 5321 3.8: after a 421 the server closes the session.
     if (decision.action === 'reject' && decision.code === 421) this.finish('rejected');
-    else if (this.errors >= this.maxErrors) out += this.tooManyErrors();
+    else out += this.tooManyErrors();
     return out;
   }
 
   /** Call when the TLS handshake after an accepted STARTTLS is done: RFC 3207 4.2 resets the session. */
   tlsStarted(): void {
-    if (this.#state !== 'TLS_HANDSHAKE') {
+    if (this.state !== 'TLS_HANDSHAKE') {
       throw new SmtpError(
         'SMTP_LOCAL_PROTOCOL',
-        `tlsStarted() in state ${this.#state}; it must follow an accepted STARTTLS`,
+        `tlsStarted() in state ${this.state}; it must follow an accepted STARTTLS`,
       );
     }
     this.#secure = true;
@@ -269,32 +209,20 @@ export class ServerSession {
 
   /** Ends the session from our side with `finalReply` (e.g. `421 4.4.2` on a timeout); returns the bytes to write. */
   shutdown(finalReply?: Reply): string {
-    if (this.#state === 'CLOSED') return '';
-    if (this.#state === 'DATA' || this.#state === 'BDAT') this.body.abort('closed');
+    if (this.state === 'CLOSED') return '';
+    if (this.state === 'DATA' || this.state === 'BDAT') this.body.abort('closed');
     this.finish('shutdown');
     return finalReply === undefined ? '' : formatReply(finalReply);
   }
 
   // ---- internals: one step of input processing per state ----
 
-  private step(): boolean {
-    switch (this.#state) {
-      case 'DATA':
-        return this.stepData();
-      case 'BDAT':
-      case 'BDAT_DISCARD':
-        return this.stepChunk();
-      default:
-        return this.stepLine();
-    }
-  }
-
-  private stepLine(): boolean {
-    const authing = this.#state === 'AUTH';
-    const line = this.input.readLine(authing ? MAX_AUTH_LINE : this.maxCommandLine, this.#state === 'READY');
+  protected stepLine(): boolean {
+    const authing = this.state === 'AUTH';
+    const line = this.input.readLine(authing ? MAX_AUTH_LINE : this.maxCommandLine, this.state === 'READY');
     if (line === null) return false;
     if (typeof line !== 'string') return this.fail(line);
-    if (authing) this.onSaslStep(this.exchange!.respond(line));
+    if (authing) this.onSaslStep(this.#exchange!.respond(line));
     else this.onCommand(line);
     return true;
   }
@@ -306,9 +234,9 @@ export class ServerSession {
       return;
     }
     const command = parsed.command;
-    if (SERVER_TRANSITIONS[this.#state][command.verb] === undefined) {
+    if (SERVER_TRANSITIONS[this.state][command.verb] === undefined) {
       const refusal =
-        this.#state === 'REJECTED'
+        this.state === 'REJECTED'
           ? reply(503, '5.7.0', 'Rejected at connection; only QUIT is accepted')
           : reply(503, '5.5.1', 'Bad sequence of commands');
       if (command.verb === 'BDAT') this.discardChunk(command.size, refusal);
@@ -318,7 +246,7 @@ export class ServerSession {
     // HELO/EHLO and RSET end a transaction (RFC 5321 4.1.4, 4.1.1.5): say so before the move.
     if (command.verb === 'HELO' || command.verb === 'EHLO' || command.verb === 'RSET') this.resetTransaction();
     // QUIT's move is the session's end (finish); every other allowed command moves here.
-    const from = this.#state;
+    const from = this.state;
     if (command.verb !== 'QUIT') this.enter(command.verb);
     switch (command.verb) {
       case 'HELO':
@@ -353,7 +281,7 @@ export class ServerSession {
         }
         return;
       case 'DATA':
-        if (this.#state === 'MAIL_FROM') {
+        if (this.state === 'MAIL_FROM') {
           this.fail(reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
@@ -361,7 +289,7 @@ export class ServerSession {
         this.body.start('DATA');
         return;
       case 'BDAT':
-        if (this.#state === 'MAIL_FROM') {
+        if (this.state === 'MAIL_FROM') {
           this.discardChunk(command.size, reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
@@ -411,9 +339,9 @@ export class ServerSession {
     } else if (!this.auth.mechanisms.includes(mechanism as AuthMechanism)) {
       this.fail(reply(504, '5.5.4', 'Unrecognized authentication type'));
     } else {
-      this.exchange = new SaslExchange(mechanism as AuthMechanism);
+      this.#exchange = new SaslExchange(mechanism as AuthMechanism);
       this.enter('AuthStart');
-      this.onSaslStep(this.exchange.start(initialResponse));
+      this.onSaslStep(this.#exchange.start(initialResponse));
     }
   }
 
@@ -424,95 +352,10 @@ export class ServerSession {
       const { kind: _, ...credentials } = step;
       this.await({ type: 'Authenticate', ...credentials }, null);
     } else {
-      this.exchange = null;
+      this.#exchange = null;
       this.enter('AuthDone');
       this.fail(reply(step.code, step.enhanced, step.text));
     }
-  }
-
-  private stepData(): boolean {
-    const input = this.input;
-    const step = this.body.readData(input.buffer, input.offset);
-    input.offset = step.consumed;
-    if (step.bareLineFeed) {
-      // RFC 5321 2.3.8 and SMTP smuggling: never guess where such a message ends; close instead
-      // of reading the rest as commands.
-      this.emitReply(reply(521, '5.5.2', 'Bare LF in message data; closing connection (RFC 5321 2.3.8)'));
-      this.finish('protocol-error');
-    } else if (step.end) {
-      this.endMessage();
-    }
-    return step.progressed;
-  }
-
-  private stepChunk(): boolean {
-    const input = this.input;
-    if (!input.unread) return false;
-    input.offset += this.body.readChunk(input.buffer, input.offset, this.#state === 'BDAT');
-    if (this.body.chunkRemaining === 0) this.chunkDone();
-    return true;
-  }
-
-  private chunkDone(): void {
-    if (this.#state === 'BDAT_DISCARD') {
-      const refusal = this.discardReply!;
-      this.discardReply = null;
-      this.enter('ChunkDiscarded', this.previousState);
-      this.fail(refusal);
-    } else if (this.body.chunkLast || this.body.aborted !== null) {
-      this.endMessage();
-    } else {
-      this.emitReply(reply(250, '2.0.0', `${this.body.chunkSize} octets received`));
-      this.enter('ChunkReceived');
-    }
-  }
-
-  // RFC 3030 3: a refused BDAT's chunk is still read, so that its octets are never taken as commands.
-  private discardChunk(size: number, refusal: Reply): void {
-    this.previousState = this.#state;
-    this.discardReply = refusal;
-    this.body.startChunk(size, false);
-    this.enter('DiscardChunk');
-    if (size === 0) this.chunkDone();
-  }
-
-  private endMessage(): void {
-    const refusal = this.body.endReply();
-    if (refusal !== null) {
-      this.emitReply(refusal);
-      this.endTransaction('BodyRefused');
-    } else {
-      this.enter('BodyEnd');
-      this.await({ type: 'MessageEnd', size: this.body.size }, null);
-    }
-  }
-
-  private endTransaction(trigger: 'MessageDone' | 'BodyRefused' | null): void {
-    this.recipients = 0;
-    this.smtputf8 = false;
-    if (trigger !== null) this.enter(trigger);
-  }
-
-  // The move itself is the command's (HELO, EHLO, RSET: see SERVER_TRANSITIONS).
-  private resetTransaction(): void {
-    if (TRANSACTION_STATES.has(this.#state)) {
-      this.queue.push({ type: 'Reset' });
-      this.endTransaction(null);
-    }
-  }
-
-  // Every change of state goes through here and the table (h11's _state.py rule).
-  private enter(trigger: ServerTrigger, choice?: ServerState): void {
-    const from = this.#state;
-    const target = SERVER_TRANSITIONS[from][trigger];
-    let to: ServerState | undefined;
-    if (typeof target === 'string') to = target;
-    else if (target !== undefined && choice !== undefined && target.includes(choice)) to = choice;
-    if (to === undefined) {
-      throw new SmtpError('SMTP_STATE', `server session: no transition from ${from} on ${trigger}`);
-    }
-    this.#state = to;
-    this.#onTransition?.(from, trigger, to);
   }
 
   private helloReply(verb: 'HELO' | 'EHLO', first: string): string {
@@ -523,41 +366,5 @@ export class ServerSession {
       // RFC 4954 4 and our rule: AUTH only once the connection is encrypted.
       authMechanisms: this.auth !== undefined && this.#secure ? this.auth.mechanisms : undefined,
     });
-  }
-
-  private await(event: DecisionEvent, command: Command | null): void {
-    this.queue.push(event);
-    this.pending = event;
-    this.pendingCommand = command;
-  }
-
-  private emitReply(value: Reply): void {
-    this.queue.push({ type: 'Reply', reply: value, data: formatReply(value) });
-  }
-
-  // A reply to a bad command; too many of them end the session (a client that does not speak SMTP).
-  private fail(value: Reply): true {
-    this.emitReply(value);
-    this.errors++;
-    if (this.errors >= this.maxErrors && this.#state !== 'CLOSED') {
-      this.emitReply(TOO_MANY_ERRORS);
-      this.finish('protocol-error');
-    }
-    return true;
-  }
-
-  private tooManyErrors(): string {
-    this.finish('protocol-error');
-    return formatReply(TOO_MANY_ERRORS);
-  }
-
-  private finish(reason: 'quit' | 'peer-closed' | 'protocol-error' | 'rejected' | 'shutdown'): void {
-    if (this.#state === 'CLOSED') return;
-    this.enter(reason === 'quit' ? 'QUIT' : 'Close');
-    this.pending = null;
-    this.pendingCommand = null;
-    this.leftover = this.input.unread;
-    this.input.clear();
-    this.queue.push({ type: 'Closed', reason });
   }
 }
