@@ -34,3 +34,11 @@ if [ $need_postfix = 1 ]; then
   rm -rf "$tmp"
 fi
 echo "peers: swaks $(swaks --version 2>/dev/null | head -1 | awk '{print $NF}'), dkimverify $(command -v dkimverify), smtp-sink .cache/postfix/usr/sbin/smtp-sink"
+
+# ---- @homing/smtp: Bun, for the test that runs the sans-IO core in another runtime ----
+# The npm package of Bun's Linux binary, unpacked into .cache/bun (no download step of its own).
+bun=.cache/bun/node_modules/@oven/bun-linux-x64/bin/bun
+if [ ! -x "$bun" ]; then
+  npm install --prefix .cache/bun --no-save --no-package-lock --no-audit --no-fund @oven/bun-linux-x64@1 >/dev/null
+fi
+echo "peers: bun $("$bun" --version)"

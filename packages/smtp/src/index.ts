@@ -20,6 +20,8 @@ export {
   type ReplyWait,
   type TransactionResult,
 } from './core/client-session';
+/** Client session states, their triggers and transition table. */
+export { CLIENT_TRANSITIONS, type ClientTrigger } from './core/client-states';
 /** Parses one SMTP command line into a typed command or the reply that rejects it. */
 export { type Command, type ParsedCommand, parseCommand, type Verb } from './core/command-parser';
 /** Streaming DATA decoder: dot-unstuffing, end only at CRLF.CRLF. */
@@ -55,7 +57,12 @@ export {
 export { type Decision, type DecisionEvent, NEED_DATA, PAUSED, type ServerEvent } from './core/server-events';
 /** The sans-IO server session state machine. */
 export { ServerSession, type ServerSessionOptions } from './core/server-session';
-/** Server session states and their transition table. */
-export { COMMAND_TRANSITIONS, type ServerState } from './core/server-states';
+/** Server session states, their triggers and transition table (and the older verb-only view of it). */
+export {
+  COMMAND_TRANSITIONS,
+  SERVER_TRANSITIONS,
+  type ServerState,
+  type ServerTrigger,
+} from './core/server-states';
 /** The package's error class, with a string `code` and the reply it maps to. */
 export { isSmtpError, SmtpError } from './core/smtp-error';

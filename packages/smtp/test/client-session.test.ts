@@ -13,6 +13,21 @@ describe('client session transcripts (server lines fed byte by byte)', () => {
   it.each(transcripts.map((t) => [t.title, t] as const))('%s', (_, transcript) => runTranscript(transcript, true));
 });
 
+describe('the client transcript runner', () => {
+  const start = '> start {"from":"a@example.com","to":["b@example.net"]}';
+  const play = (steps: string[]) => () =>
+    runTranscript({ title: 'probe', options: { name: 'client.example' }, steps }, false);
+
+  it('fails on a throw the transcript does not expect, at its end or before a later step', () => {
+    expect(play([start])).toThrow(/threw/);
+    expect(play([start, 'S: 220 hi', 'C: EHLO client.example'])).toThrow(/INVALID_STATE/);
+  });
+
+  it('passes a throw the transcript expects', () => {
+    expect(play([start, '! INVALID_STATE'])).not.toThrow();
+  });
+});
+
 describe('ClientSession', () => {
   it('has a transcript file with every case', () => {
     expect(transcripts.length).toBeGreaterThanOrEqual(25);

@@ -70,12 +70,18 @@ export function runTranscript(transcript: Transcript, byteByByte: boolean): void
     try {
       take(run());
     } catch (error) {
+      // Only the package's errors are expected outcomes; a TypeError is a bug to report as such.
+      if ((error as { name?: string }).name !== 'SmtpError') throw error;
       thrown = (error as { code?: string }).code ?? String(error);
     }
   };
   transcript.steps.forEach((step, index) => {
     const where = `${transcript.title}, step ${index + 1}: ${step}`;
     const rest = step.slice(3);
+    // An error the transcript does not expect must fail it, wherever it was thrown.
+    if (!step.startsWith('! ') && thrown !== undefined) {
+      expect.fail(`${where}: the previous action threw ${thrown}, which the transcript does not expect`);
+    }
     if (step.startsWith('S: ')) {
       const data = Buffer.from(`${rest}\r\n`, 'utf8');
       if (byteByByte) for (let i = 0; i < data.length; i++) take(session.receive(data.subarray(i, i + 1)));
@@ -86,6 +92,7 @@ export function runTranscript(transcript: Transcript, byteByByte: boolean): void
       expect(events.shift(), where).toBe(rest);
     } else if (step.startsWith('! ')) {
       expect(thrown, where).toBe(step.slice(2));
+      thrown = undefined;
     } else if (step.startsWith('> ')) {
       const [verb, ...args] = step.slice(2).split(' ');
       const argument = args.join(' ');
@@ -101,6 +108,7 @@ export function runTranscript(transcript: Transcript, byteByByte: boolean): void
       throw new Error(`cannot read ${where}`);
     }
   });
+  expect(thrown, `${transcript.title}: the last action threw`).toBeUndefined();
   expect(sent, `${transcript.title}: client lines not accounted for`).toEqual([]);
   expect(events, `${transcript.title}: events not accounted for`).toEqual([]);
 }

@@ -26,7 +26,7 @@ beforeAll(async () => {
     },
   });
   ({ port } = await server.listen({ host: '127.0.0.1', port: 0 }));
-  expect((server as unknown as { fastAccept: boolean }).fastAccept).toBe(true);
+  expect(server.acceptPath).toBe('fast');
 });
 afterAll(async () => {
   await server.close({ timeout: 1000 });

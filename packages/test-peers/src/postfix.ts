@@ -28,9 +28,20 @@ export interface PostfixServer {
   heldMessages(): Promise<string[]>;
   /** Releases every held message and asks the queue manager to deliver them now. */
   releaseAll(): Promise<void>;
+  /** Every message in any of Postfix's queues (hold, incoming, active, deferred), from `postqueue -j`. */
+  queue(): Promise<QueuedMessage[]>;
   /** The mail log so far. */
   log(): string;
   stop(): Promise<void>;
+}
+
+/** One message in Postfix's queue, as `postqueue -j` describes it. */
+export interface QueuedMessage {
+  queue_name: string;
+  queue_id: string;
+  sender: string;
+  message_size: number;
+  recipients: { address: string; delay_reason?: string }[];
 }
 
 export interface PostfixOptions {
@@ -52,7 +63,11 @@ export interface PostfixOptions {
    * directories must be writable by the daemon user). Nothing is held unless `hold` is given.
    */
   localDelivery?: { domain: string; maildirs: Record<string, string> };
-  /** More main.cf lines, written last (so they win), e.g. `smtpd_end_of_data_restrictions = ...`. */
+  /**
+   * More main.cf lines, after (so overriding) the ones above, e.g.
+   * `smtpd_end_of_data_restrictions = check_policy_service inet:127.0.0.1:10040` or
+   * `smtpd_discard_ehlo_keywords = chunking`.
+   */
   mainCf?: string[];
 }
 
@@ -195,6 +210,13 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
     port,
     log,
     held: () => holdQueue().length,
+    queue: async () => {
+      const { stdout } = await command('postqueue', ['-j']);
+      return stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as QueuedMessage);
+    },
     heldMessages: async () => {
       const messages: string[] = [];
       for (const id of holdQueue()) messages.push((await command('postcat', ['-bh', '-q', id])).stdout);

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { MessageParams, RecipientSpec } from '../core/client-commands';
-import { SmtpClientError } from '../core/client-error';
+import { SmtpClientError, sessionUnusable } from '../core/client-error';
 import type { ClientEvent, ClientSession, ReplyWait, TransactionResult } from '../core/client-session';
-import { DataEncoder } from '../core/data-encoder';
 import type { ServerExtensions } from '../core/ehlo-extensions';
 import type { Reply } from '../core/reply';
+import { NEED_DATA } from '../core/server-events';
+import { type BodyChannel, writeBody } from './body-writer';
 import {
   type ClientLogger,
   type ClientTimeouts,
@@ -27,9 +28,6 @@ export interface OutgoingMessage {
   /** Size in octets for SIZE= when `message` is a stream (known automatically otherwise). */
   size?: number;
 }
-
-// BDAT chunks are pipelined; a megabyte keeps round trips rare and memory bounded.
-const BDAT_CHUNK = 1024 * 1024;
 
 type Waiter = {
   kind: 'ready' | 'message' | 'close';
@@ -56,6 +54,8 @@ export class SmtpClient {
   #greeting: Reply | undefined;
   /** Waits (drain, the caller's stream) to end early when the connection fails. */
   #wakers = new Set<(error?: SmtpClientError) => void>();
+  /** What the body writer (body-writer.ts) sees of this client. */
+  readonly #bodyChannel: BodyChannel;
 
   /** @internal Use `connect()`. */
   constructor(socket: Socket, session: ClientSession, options: ConnectOptions, tlsOptions: ConnectionOptions) {
@@ -65,6 +65,17 @@ export class SmtpClient {
     this.#tlsOptions = tlsOptions;
     this.#logger = options.logger;
     this.#signal = options.signal;
+    this.#bodyChannel = {
+      session,
+      logger: this.#logger,
+      dataBlockMs: this.#timeouts.dataBlock,
+      wakers: this.#wakers,
+      socket: () => this.#socket,
+      error: () => this.#error,
+      fail: (error) => this.#fail(error),
+      handle: (events) => this.#handle(events),
+      armReplyTimer: () => this.#armReplyTimer(),
+    };
     this.#attach(socket);
     if ((socket as TLSSocket).encrypted) this.#tlsInfo = tlsInfo(socket as TLSSocket);
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -129,11 +140,16 @@ export class SmtpClient {
   }
 
   async #sendNow(message: OutgoingMessage): Promise<TransactionResult> {
-    if (this.#error)
+    if (this.#error) {
+      // A pooled session the server closed while it sat idle: nothing of this message was sent.
+      if (this.#error === this.#session.error && this.#session.failedWhileIdle) {
+        throw sessionUnusable(this.#error);
+      }
       throw new SmtpClientError('INVALID_STATE', `connection unusable: ${this.#error.message}`, {
         cause: this.#error,
         transient: this.#error.transient,
       });
+    }
     if (this.#closed) throw new SmtpClientError('INVALID_STATE', 'connection is closed');
     const source = messageSource(message.message);
     const events = this.#session.startMessage({
@@ -178,13 +194,13 @@ export class SmtpClient {
   }
 
   #onData = (data: Buffer): void => {
-    if (!this.#greeting && this.#session.state === 'GREETING') {
-      const events = this.#session.receive(data);
-      this.#greeting = this.#session.lastReply;
-      this.#handle(events);
-      return;
-    }
-    this.#handle(this.#session.receive(data));
+    const session = this.#session;
+    const greeting = !this.#greeting && session.state === 'GREETING';
+    session.receiveData(data);
+    if (greeting) this.#greeting = session.lastReply;
+    const events: ClientEvent[] = [];
+    for (let event = session.nextEvent(); event !== NEED_DATA; event = session.nextEvent()) events.push(event);
+    this.#handle(events);
   };
 
   #onError = (error: Error): void => {
@@ -217,7 +233,7 @@ export class SmtpClient {
           this.#settle('ready', undefined);
           break;
         case 'SendBody':
-          void this.#pumpBody(event.mode);
+          void writeBody(this.#bodyChannel, this.#body!, event.mode);
           break;
         case 'MessageDone':
           this.#body = undefined;
@@ -290,135 +306,6 @@ export class SmtpClient {
       plain.destroy();
       this.#handle(this.#session.tlsFailed(error));
     }
-  }
-
-  async #pumpBody(mode: 'data' | 'bdat'): Promise<void> {
-    const source = this.#body!;
-    const encoder = new DataEncoder(mode);
-    try {
-      if (mode === 'data') {
-        for await (const chunk of this.#read(source)) {
-          if (!this.#session.bodyWanted) return;
-          const out = encoder.encode(chunk);
-          if (out.length > 0) await this.#write(out);
-        }
-        if (!this.#session.bodyWanted) return;
-        await this.#write(encoder.end());
-        this.#handle(this.#session.endBody());
-        this.#armReplyTimer();
-        return;
-      }
-      let pending: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of this.#read(source)) {
-        if (!this.#session.bodyWanted) return;
-        const out = encoder.encode(chunk);
-        pending.push(out);
-        size += out.length;
-        if (size >= BDAT_CHUNK) {
-          await this.#writeEvents(this.#session.bdatChunk(Buffer.concat(pending), false));
-          pending = [];
-          size = 0;
-        }
-      }
-      if (!this.#session.bodyWanted) return;
-      pending.push(encoder.end());
-      await this.#writeEvents(this.#session.bdatChunk(Buffer.concat(pending), true));
-      this.#armReplyTimer();
-    } catch (error) {
-      if (error instanceof SmtpClientError) return this.#fail(error);
-      // The caller's stream broke mid-message: never end the DATA, or a truncated message would be delivered.
-      this.#fail(
-        new SmtpClientError(
-          'MESSAGE_SOURCE_FAILED',
-          `reading the message failed: ${(error as Error)?.message ?? error}`,
-          {
-            cause: error,
-          },
-        ),
-      );
-    }
-  }
-
-  /** Reads the caller's message; each wait is bounded by the data-block timeout and ends if the connection fails. */
-  async *#read(source: MessageSource): AsyncGenerator<Uint8Array> {
-    const iterator = source.chunks[Symbol.asyncIterator]();
-    let finished = false;
-    try {
-      for (;;) {
-        const next = await this.#bounded(iterator.next());
-        if (next.done) {
-          finished = true;
-          return;
-        }
-        yield next.value;
-      }
-    } finally {
-      // Stop the caller's stream when we leave early (refused body, failure); a Readable is destroyed.
-      if (!finished) {
-        source.cancel();
-        Promise.resolve(iterator.return?.()).catch(() => undefined);
-      }
-    }
-  }
-
-  #bounded<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const ms = this.#timeouts.dataBlock;
-      const done = (error?: SmtpClientError) => {
-        clearTimeout(timer);
-        this.#wakers.delete(done);
-        if (error) reject(error);
-      };
-      const timer = setTimeout(
-        () => done(new SmtpClientError('MESSAGE_SOURCE_FAILED', `the message stream gave nothing for ${ms} ms`)),
-        ms,
-      );
-      this.#wakers.add(done);
-      promise.then(
-        (value) => {
-          done();
-          resolve(value);
-        },
-        (error: unknown) => {
-          done();
-          reject(error);
-        },
-      );
-    });
-  }
-
-  async #writeEvents(events: ClientEvent[]): Promise<void> {
-    for (const event of events) {
-      if (event.type === 'Send') {
-        this.#logger?.debug({ command: event.text }, 'smtp send');
-        await this.#write(event.data);
-      }
-    }
-  }
-
-  /** Writes with back-pressure: waits for 'drain', bounded by the data-block timeout (RFC 5321 4.5.3.2.5). */
-  #write(data: Buffer): Promise<void> {
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#socket.write(data)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const socket = this.#socket;
-      const done = (error?: SmtpClientError) => {
-        clearTimeout(timer);
-        socket.off('drain', onDrain);
-        this.#wakers.delete(done);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const timer = setTimeout(() => {
-        const error = new SmtpClientError('TIMEOUT', `data block not accepted within ${this.#timeouts.dataBlock} ms`);
-        done(error);
-        this.#fail(error);
-      }, this.#timeouts.dataBlock);
-      socket.once('drain', onDrain);
-      this.#wakers.add(done);
-    });
   }
 }
 

@@ -42,6 +42,13 @@ export type SmtpClientErrorCode =
   | 'MESSAGE_SOURCE_FAILED'
   /** An option cannot work as given (an EHLO name with spaces or angle brackets). */
   | 'INVALID_OPTIONS'
+  /**
+   * The session cannot carry this message, and the server accepted no recipient of it: a reused
+   * session got `503` to MAIL (the server kept an old transaction), or it was found closed, reset or
+   * closing (421) before this message's MAIL was accepted. Transient; the client is closed. Retry the
+   * message once on a fresh connection.
+   */
+  | 'SESSION_UNUSABLE'
   /** The API was used in the wrong order (send after close, two sessions steps at once). */
   | 'INVALID_STATE';
 
@@ -67,6 +74,7 @@ const TRANSIENT_BY_DEFAULT = new Set<SmtpClientErrorCode>([
   'SERVICE_UNAVAILABLE',
   'AUTH_UNAVAILABLE',
   'MESSAGE_SOURCE_FAILED',
+  'SESSION_UNUSABLE',
 ]);
 
 /**
@@ -105,4 +113,13 @@ export function isTransientReply(reply: Reply): boolean {
 export function describeReply(reply: Reply): string {
   const text = reply.lines.join(' / ');
   return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''}${text ? ` ${text}` : ''}`;
+}
+
+/** SESSION_UNUSABLE for a session found dead or stale before this message's MAIL was accepted. */
+export function sessionUnusable(cause: SmtpClientError): SmtpClientError {
+  return new SmtpClientError(
+    'SESSION_UNUSABLE',
+    `session unusable, no recipient of this message was accepted; retry on a fresh connection (${cause.message})`,
+    { reply: cause.reply, transient: true, cause },
+  );
 }

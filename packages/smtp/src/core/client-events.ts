@@ -1,4 +1,7 @@
 import type { SmtpClientError } from './client-error';
+import type { SetupExpected } from './client-setup';
+import type { ClientState, ClientTrigger } from './client-states';
+import type { TransactionExpected } from './client-transaction';
 import type { ServerExtensions } from './ehlo-extensions';
 import type { Reply } from './reply';
 import type { ReplyParserOptions } from './reply-parser';
@@ -19,6 +22,8 @@ export interface ClientSessionOptions extends ReplyParserOptions {
    * are pipelined; without PIPELINING the session uses DATA). Default true.
    */
   chunking?: boolean;
+  /** Called on every change of state with the trigger that caused it (tracing, tests). */
+  onTransition?: (from: ClientState, trigger: ClientTrigger, to: ClientState) => void;
 }
 
 /** The reply a recipient got; for a recipient that passed RCPT but failed at DATA, the DATA reply. */
@@ -55,21 +60,28 @@ export type ClientEvent =
   /** QUIT was answered (or the server closed after it). */
   | { type: 'Closed' };
 
-/** Session states; every transition is in `ClientSession`'s reply handlers below. */
-export type ClientState =
-  | 'GREETING'
-  | 'EHLO'
-  | 'STARTTLS'
-  | 'TLS_HANDSHAKE'
-  | 'AUTH'
-  | 'READY'
-  | 'ENVELOPE'
-  | 'BODY'
-  | 'BODY_SENT'
-  | 'RSET'
-  | 'QUIT'
-  | 'CLOSED'
-  | 'FAILED';
+/** Session states: see `client-states.ts` and its `CLIENT_TRANSITIONS` table. */
+export type { ClientState } from './client-states';
 
 /** Which RFC 5321 4.5.3.2 timeout applies to the reply the session is waiting for. */
 export type ReplyWait = 'greeting' | 'command' | 'mail' | 'rcpt' | 'dataStart' | 'dataEnd';
+
+/** The reply a session waits for, with what it answers (set-up, transaction, RSET, QUIT). */
+export type Expected = { kind: 'rset' } | { kind: 'quit' } | SetupExpected | TransactionExpected;
+
+/** RFC 5321 4.5.3.2: which timeout covers the reply to each command. */
+export const REPLY_WAIT: Record<Expected['kind'], ReplyWait> = {
+  greeting: 'greeting',
+  ehlo: 'command',
+  helo: 'command',
+  starttls: 'command',
+  auth: 'command',
+  mail: 'mail',
+  rcpt: 'rcpt',
+  data: 'dataStart',
+  dot: 'dataEnd',
+  bdat: 'dataEnd',
+  'abort-dot': 'dataEnd',
+  rset: 'command',
+  quit: 'command',
+};

@@ -1,66 +1,64 @@
-import { type AuthStep, authFirstStep, authNextStep, chooseAuthMechanism } from './client-auth';
 import { buildTransaction, type MessageEnvelope } from './client-commands';
-import { describeReply, SmtpClientError } from './client-error';
-import type { ClientEvent, ClientSessionOptions, ClientState, ReplyWait } from './client-events';
-import { isPositive, type Transaction, transactionResult } from './client-transaction';
+import { describeReply, SmtpClientError, sessionUnusable } from './client-error';
+import {
+  type ClientEvent,
+  type ClientSessionOptions,
+  type Expected,
+  REPLY_WAIT,
+  type ReplyWait,
+} from './client-events';
+import { type SetupExpected, setupStep } from './client-setup';
+import { type ClientState, type ClientTrigger, nextClientState } from './client-states';
+import {
+  firstCommands,
+  isPositive,
+  openTransaction,
+  type Transaction,
+  type TransactionExpected,
+  transactionResult,
+  transactionStep,
+} from './client-transaction';
 import { formatBdatCommand } from './data-encoder';
-import { noExtensions, parseEhloReply, type ServerExtensions } from './ehlo-extensions';
+import type { ServerExtensions } from './ehlo-extensions';
 import type { Reply } from './reply';
 import { ReplyParser } from './reply-parser';
+import { NEED_DATA } from './server-events';
 
 export type {
   ClientEvent,
   ClientSessionOptions,
-  ClientState,
   ClientTlsMode,
   RecipientResult,
   ReplyWait,
   TransactionResult,
 } from './client-events';
-
-type Expected =
-  | { kind: 'greeting' | 'ehlo' | 'helo' | 'starttls' | 'mail' | 'data' | 'dot' | 'abort-dot' | 'rset' | 'quit' }
-  | { kind: 'auth'; step: AuthStep }
-  | { kind: 'rcpt'; index: number }
-  | { kind: 'bdat'; last: boolean };
-
-/** RFC 5321 4.5.3.2: which timeout covers the reply to each command. */
-const REPLY_WAIT: Record<Expected['kind'], ReplyWait> = {
-  greeting: 'greeting',
-  ehlo: 'command',
-  helo: 'command',
-  starttls: 'command',
-  auth: 'command',
-  mail: 'mail',
-  rcpt: 'rcpt',
-  data: 'dataStart',
-  dot: 'dataEnd',
-  bdat: 'dataEnd',
-  'abort-dot': 'dataEnd',
-  rset: 'command',
-  quit: 'command',
-};
+export type { ClientState, ClientTrigger } from './client-states';
 
 const CRLF = '\r\n';
-const ok = isPositive;
 
 /**
- * The client side of an SMTP session as a sans-IO state machine (RFC 5321 3, 4): feed it
- * the server's bytes with `receive()`, tell it what happened on the wire (`tlsEstablished`,
- * `endBody`, `connectionClosed`), and act on the events it returns. It never touches a
- * socket or a timer; `awaiting` says which timeout the adapter should run.
+ * The client side of an SMTP session as a sans-IO state machine (RFC 5321 3, 4), called like the
+ * server session (h11 style): `receiveData(bytes)` takes the server's bytes, `nextEvent()` returns
+ * what to do next (or NEED_DATA), and the adapter reports what happened on the wire
+ * (`tlsEstablished`, `endBody`, `connectionClosed`). For convenience `receive()` and each of those
+ * calls also return the events they queued, so `nextEvent()` then has nothing left. It never
+ * touches a socket or a timer; `awaiting` says which timeout the adapter should run. Every change
+ * of `state` goes through `CLIENT_TRANSITIONS` (`client-states.ts`).
  */
 export class ClientSession {
   readonly #options: ClientSessionOptions;
   readonly #parser: ReplyParser;
   #state: ClientState = 'GREETING';
+  #events: ClientEvent[] = [];
   #expected: Expected[] = [{ kind: 'greeting' }];
   #extensions: ServerExtensions | undefined;
   #tlsActive: boolean;
   #authenticated = false;
   #transaction: Transaction | undefined;
+  #messages = 0;
   #lastReply: Reply | undefined;
   #error: SmtpClientError | undefined;
+  #failedWhileIdle = false;
   /** The server answered before the end of DATA, so the byte stream is out of step. */
   #desynchronized = false;
 
@@ -73,6 +71,7 @@ export class ClientSession {
     this.#tlsActive = options.tls === 'implicit';
   }
 
+  /** The current state (read-only); see `ClientState` and `CLIENT_TRANSITIONS`. */
   get state(): ClientState {
     return this.#state;
   }
@@ -88,9 +87,15 @@ export class ClientSession {
   get error(): SmtpClientError | undefined {
     return this.#error;
   }
+  /** True when the session failed between messages (closed, reset, 421): the next message gets SESSION_UNUSABLE. */
+  get failedWhileIdle(): boolean {
+    return this.#state === 'FAILED' && this.#failedWhileIdle;
+  }
+  /** True once TLS is up (implicit or after STARTTLS). */
   get tlsActive(): boolean {
     return this.#tlsActive;
   }
+  /** True once AUTH succeeded. */
   get authenticated(): boolean {
     return this.#authenticated;
   }
@@ -104,41 +109,42 @@ export class ClientSession {
     return head && this.#state !== 'BODY' ? REPLY_WAIT[head.kind] : undefined;
   }
 
-  #isOver(): boolean {
-    return this.#state === 'FAILED' || this.#state === 'CLOSED';
-  }
-
-  /** Takes bytes from the server; returns what to do about the replies they complete. */
-  receive(data: Uint8Array): ClientEvent[] {
-    if (this.#state === 'FAILED' || this.#state === 'CLOSED') return [];
-    if (this.#state === 'TLS_HANDSHAKE') return this.#plaintextAfterStartTls();
+  /** Takes bytes from the server; the replies they complete become events for `nextEvent()`. */
+  receiveData(data: Uint8Array): void {
+    if (this.#isOver()) return;
+    if (this.#state === 'TLS_HANDSHAKE') {
+      this.#plaintextAfterStartTls();
+      return;
+    }
     let replies: Reply[];
     try {
       replies = this.#parser.push(data);
     } catch (error) {
-      return this.#fail(error as SmtpClientError);
+      this.#fail(error as SmtpClientError);
+      return;
     }
-    const events: ClientEvent[] = [];
     for (const [index, reply] of replies.entries()) {
       this.#lastReply = reply;
-      events.push(...this.#onReply(reply));
+      this.#onReply(reply);
       if (this.#isOver()) break;
       // Bytes after the 220 to STARTTLS were sent in the clear and could be injected (RFC 3207 5):
       // they must never be read as if they came over TLS.
-      if (this.#awaitingHandshake() && (index < replies.length - 1 || this.#parser.inProgress)) {
-        events.push(...this.#plaintextAfterStartTls());
+      if ((this.#state as ClientState) === 'TLS_HANDSHAKE' && (index < replies.length - 1 || this.#parser.inProgress)) {
+        this.#plaintextAfterStartTls();
         break;
       }
     }
-    return events;
   }
 
-  #awaitingHandshake(): boolean {
-    return this.#state === 'TLS_HANDSHAKE';
+  /** The next thing to do, in order; NEED_DATA when nothing is left until more bytes or calls. */
+  nextEvent(): ClientEvent | typeof NEED_DATA {
+    return this.#events.shift() ?? NEED_DATA;
   }
 
-  #plaintextAfterStartTls(): ClientEvent[] {
-    return this.#fail(new SmtpClientError('PROTOCOL', 'server sent data in the clear after its 220 to STARTTLS'));
+  /** `receiveData()` and then every queued event. */
+  receive(data: Uint8Array): ClientEvent[] {
+    this.receiveData(data);
+    return this.#drain();
   }
 
   /** The TLS handshake after STARTTLS succeeded: RFC 3207 4.2 says forget everything and EHLO again. */
@@ -146,50 +152,49 @@ export class ClientSession {
     this.#require('TLS_HANDSHAKE', 'tlsEstablished');
     this.#tlsActive = true;
     this.#extensions = undefined;
-    return this.#ehlo();
+    this.#enter('TlsEstablished');
+    this.#send(`EHLO ${this.#options.name}`, { kind: 'ehlo' });
+    return this.#drain();
   }
 
   /** The TLS handshake after STARTTLS failed. */
   tlsFailed(cause: unknown): ClientEvent[] {
-    if (this.#isOver()) return [];
-    return this.#fail(new SmtpClientError('TLS_FAILED', `TLS handshake failed: ${errorText(cause)}`, { cause }));
+    if (!this.#isOver()) {
+      this.#fail(new SmtpClientError('TLS_FAILED', `TLS handshake failed: ${errorText(cause)}`, { cause }));
+    }
+    return this.#drain();
   }
 
   /**
    * Starts one message. Throws `SmtpClientError` (MESSAGE_TOO_BIG, SMTPUTF8_UNSUPPORTED,
-   * INVALID_ENVELOPE) without sending anything when the server could not take it.
+   * INVALID_ENVELOPE) without sending anything when the server could not take it, and
+   * SESSION_UNUSABLE when the session died while idle (closed by the server, its 421): then no
+   * byte of this message was sent, and a fresh connection may take it.
    */
   startMessage(envelope: MessageEnvelope): ClientEvent[] {
+    if (this.#state === 'FAILED' && this.#failedWhileIdle) throw sessionUnusable(this.#error!);
     this.#require('READY', 'startMessage');
-    const extensions = this.#extensions!;
-    const commands = buildTransaction(envelope, extensions);
-    const transaction: Transaction = {
-      commands,
-      pipelined: extensions.pipelining,
-      bdat: extensions.chunking && extensions.pipelining && this.#options.chunking !== false,
-      rcptReplies: [],
-      bodyStopped: false,
-      lastChunkSent: false,
-    };
+    const bdat = this.#options.chunking !== false;
+    const transaction = openTransaction(
+      buildTransaction(envelope, this.#extensions!),
+      this.#extensions!,
+      bdat,
+      this.#messages > 0,
+    );
     this.#transaction = transaction;
-    this.#state = 'ENVELOPE';
-    if (!transaction.pipelined) return [this.#send(commands.mail, { kind: 'mail' })];
-    // RFC 2920 3.1: MAIL, every RCPT and DATA may go as one group; DATA must be last. BDAT waits for RCPT replies.
-    const lines = [commands.mail, ...commands.rcpts.map((r) => r.line)];
-    this.#expected.push({ kind: 'mail' }, ...commands.rcpts.map((_, index) => ({ kind: 'rcpt' as const, index })));
-    if (!transaction.bdat) {
-      lines.push('DATA');
-      this.#expected.push({ kind: 'data' });
-    }
-    return [{ type: 'Send', data: Buffer.from(lines.join(CRLF) + CRLF, 'utf8'), text: lines.join(' | ') }];
+    this.#enter('StartMessage');
+    const { lines, expected } = firstCommands(transaction);
+    this.#expected.push(...expected);
+    this.#events.push({ type: 'Send', data: Buffer.from(lines.join(CRLF) + CRLF, 'utf8'), text: lines.join(' | ') });
+    return this.#drain();
   }
 
   /** DATA mode: the adapter has written the whole encoded body, terminator included. */
   endBody(): ClientEvent[] {
     if (this.#state !== 'BODY' && this.#desynchronized) return [];
     this.#require('BODY', 'endBody');
-    this.#state = 'BODY_SENT';
-    return [];
+    this.#enter('BodySent');
+    return this.#drain();
   }
 
   /** BDAT mode: frames one chunk (RFC 3030 2); write the returned bytes. Mark the last one. */
@@ -200,38 +205,60 @@ export class ClientSession {
     this.#expected.push({ kind: 'bdat', last });
     if (last) {
       transaction.lastChunkSent = true;
-      this.#state = 'BODY_SENT';
+      this.#enter('BodySent');
     }
     const header = formatBdatCommand(chunk.length, last);
-    return [{ type: 'Send', data: Buffer.concat([header, chunk]), text: header.toString('latin1').trim() }];
+    this.#events.push({ type: 'Send', data: Buffer.concat([header, chunk]), text: header.toString('latin1').trim() });
+    return this.#drain();
   }
 
   /** Ends the session politely (RFC 5321 4.1.1.10). Only between messages. */
   quit(): ClientEvent[] {
-    if (this.#state === 'QUIT' || this.#state === 'CLOSED' || this.#state === 'FAILED') return [];
+    if (this.#state === 'QUIT' || this.#isOver()) return [];
     this.#require('READY', 'quit');
-    this.#state = 'QUIT';
-    return [this.#send('QUIT', { kind: 'quit' })];
+    this.#enter('Quit');
+    this.#send('QUIT', { kind: 'quit' });
+    return this.#drain();
   }
 
   /** The connection ended. Expected after QUIT; anywhere else it fails the session. */
   connectionClosed(cause?: unknown): ClientEvent[] {
     if (this.#state === 'QUIT') {
-      this.#state = 'CLOSED';
-      return [{ type: 'Closed' }];
+      this.#enter('Closed');
+      this.#events.push({ type: 'Closed' });
+    } else if (!this.#isOver()) {
+      const where = this.#expected[0]?.kind ?? this.#state.toLowerCase();
+      const error = new SmtpClientError(
+        'CONNECTION_CLOSED',
+        `connection closed by the server while waiting for ${where}`,
+        {
+          reply: this.#lastReply,
+          transient: true,
+          cause,
+        },
+      );
+      this.#fail(this.#staleBeforeMail() ? sessionUnusable(error) : error);
     }
-    if (this.#state === 'CLOSED' || this.#state === 'FAILED') return [];
-    const where = this.#expected[0]?.kind ?? this.#state.toLowerCase();
-    return this.#fail(
-      new SmtpClientError('CONNECTION_CLOSED', `connection closed by the server while waiting for ${where}`, {
-        reply: this.#lastReply,
-        transient: true,
-        cause,
-      }),
-    );
+    return this.#drain();
   }
 
-  #require(state: ClientState, operation: string): void {
+  #isOver(): boolean {
+    return this.#state === 'FAILED' || this.#state === 'CLOSED';
+  }
+
+  #drain(): ClientEvent[] {
+    const events = this.#events;
+    this.#events = [];
+    return events;
+  }
+
+  #enter(trigger: ClientTrigger): undefined {
+    const from = this.#state;
+    this.#state = nextClientState(from, trigger);
+    this.#options.onTransition?.(from, trigger, this.#state);
+  }
+
+  #require(state: ClientState, operation: string): undefined {
     if (this.#state !== state) {
       throw new SmtpClientError('INVALID_STATE', `${operation}() needs state ${state}, the session is ${this.#state}`, {
         cause: this.#error,
@@ -239,74 +266,67 @@ export class ClientSession {
     }
   }
 
-  #send(text: string, expected: Expected, logText = text): ClientEvent {
-    this.#expected.push(expected);
-    return { type: 'Send', data: Buffer.from(text + CRLF, 'utf8'), text: logText };
+  // A reused session that ends before its MAIL was accepted: the server took nothing of this message.
+  #staleBeforeMail(): boolean {
+    const transaction = this.#transaction;
+    return this.#state === 'ENVELOPE' && transaction !== undefined && transaction.reused && !transaction.mailReply;
   }
 
-  #fail(error: SmtpClientError): ClientEvent[] {
-    this.#state = 'FAILED';
+  #plaintextAfterStartTls(): undefined {
+    this.#fail(new SmtpClientError('PROTOCOL', 'server sent data in the clear after its 220 to STARTTLS'));
+  }
+
+  #send(text: string, expected: Expected, logText = text): undefined {
+    this.#expected.push(expected);
+    this.#events.push({ type: 'Send', data: Buffer.from(text + CRLF, 'utf8'), text: logText });
+  }
+
+  #fail(error: SmtpClientError): undefined {
+    this.#failedWhileIdle = this.#state === 'READY';
+    this.#enter('Fail');
     this.#error = error;
     this.#expected = [];
-    return [{ type: 'Failed', error }];
+    this.#events.push({ type: 'Failed', error });
   }
 
   #failWithReply(
     code: 'GREETING_REJECTED' | 'HELO_REJECTED' | 'AUTH_FAILED' | 'TLS_FAILED' | 'PROTOCOL',
     what: string,
     reply: Reply,
-  ): ClientEvent[] {
-    const events: ClientEvent[] = [];
+  ): undefined {
     // Say goodbye when the server is still listening (RFC 5321 3.1 for a 554 greeting); no reply is awaited.
-    if (reply.code !== 421) events.push({ type: 'Send', data: Buffer.from('QUIT\r\n'), text: 'QUIT' });
-    events.push(...this.#fail(new SmtpClientError(code, `${what}: ${describeReply(reply)}`, { reply })));
-    return events;
+    if (reply.code !== 421) this.#events.push({ type: 'Send', data: Buffer.from('QUIT\r\n'), text: 'QUIT' });
+    this.#fail(new SmtpClientError(code, `${what}: ${describeReply(reply)}`, { reply }));
   }
 
-  #ehlo(): ClientEvent[] {
-    this.#state = 'EHLO';
-    return [this.#send(`EHLO ${this.#options.name}`, { kind: 'ehlo' })];
-  }
-
-  #onReply(reply: Reply): ClientEvent[] {
+  #onReply(reply: Reply): undefined {
     const expected = this.#expected.shift();
     if (expected?.kind === 'quit') {
-      this.#state = 'CLOSED';
-      return [{ type: 'Closed' }];
+      this.#enter('Closed');
+      this.#events.push({ type: 'Closed' });
+      return;
     }
     // RFC 5321 3.8: 421 means the server is closing the channel, whatever we asked, even unasked (idle timeout).
     if (reply.code === 421) {
-      return this.#fail(
-        new SmtpClientError('SERVICE_UNAVAILABLE', `server is closing the connection: ${describeReply(reply)}`, {
+      const error = new SmtpClientError(
+        'SERVICE_UNAVAILABLE',
+        `server is closing the connection: ${describeReply(reply)}`,
+        {
           reply,
-        }),
+        },
       );
+      return this.#fail(this.#staleBeforeMail() ? sessionUnusable(error) : error);
     }
-    if (!expected) {
+    if (!expected)
       return this.#fail(new SmtpClientError('PROTOCOL', `unexpected reply: ${describeReply(reply)}`, { reply }));
-    }
     switch (expected.kind) {
-      case 'greeting':
-        return reply.code === 220 ? this.#ehlo() : this.#failWithReply('GREETING_REJECTED', 'greeting refused', reply);
-      case 'ehlo':
-        if (ok(reply)) return this.#afterHello(parseEhloReply(reply));
-        // RFC 5321 4.1.4: a server that does not know EHLO answers 5xx; fall back to HELO.
-        if (reply.code >= 500) return [this.#send(`HELO ${this.#options.name}`, { kind: 'helo' })];
-        return this.#failWithReply('HELO_REJECTED', 'EHLO refused', reply);
-      case 'helo':
-        return ok(reply)
-          ? this.#afterHello(noExtensions(reply.lines[0] ?? ''))
-          : this.#failWithReply('HELO_REJECTED', 'EHLO and HELO refused', reply);
-      case 'starttls':
-        if (reply.code === 220) {
-          this.#state = 'TLS_HANDSHAKE';
-          return [{ type: 'StartTls' }];
+      case 'rset':
+        if (!isPositive(reply)) {
+          // The outcome of the message is known; only the session is lost.
+          this.#events.push({ type: 'MessageDone', result: this.#endTransaction() });
+          return this.#failWithReply('PROTOCOL', 'RSET refused', reply);
         }
-        if (this.#options.tls === 'required') return this.#failWithReply('TLS_FAILED', 'STARTTLS refused', reply);
-        // RFC 3207 4.1: opportunistic TLS may go on in the clear when STARTTLS is refused.
-        return this.#afterTls();
-      case 'auth':
-        return this.#onAuthReply(expected.step, reply);
+        return this.#finishMessage();
       case 'mail':
       case 'rcpt':
       case 'data':
@@ -314,153 +334,90 @@ export class ClientSession {
       case 'abort-dot':
       case 'bdat':
         return this.#onTransactionReply(expected, reply);
-      case 'rset':
-        if (!ok(reply)) return this.#failWithReply('PROTOCOL', 'RSET refused', reply);
-        return this.#finishMessage();
-    }
-  }
-
-  #afterHello(extensions: ServerExtensions): ClientEvent[] {
-    this.#extensions = extensions;
-    const mode = this.#options.tls ?? 'opportunistic';
-    if (!this.#tlsActive && (mode === 'opportunistic' || mode === 'required')) {
-      if (extensions.startTls) {
-        this.#state = 'STARTTLS';
-        return [this.#send('STARTTLS', { kind: 'starttls' })];
-      }
-      if (mode === 'required') {
-        return [
-          { type: 'Send', data: Buffer.from('QUIT\r\n'), text: 'QUIT' },
-          ...this.#fail(
-            new SmtpClientError('TLS_UNAVAILABLE', 'TLS is required and the server does not offer STARTTLS'),
-          ),
-        ];
-      }
-    }
-    return this.#afterTls();
-  }
-
-  #afterTls(): ClientEvent[] {
-    const auth = this.#options.auth;
-    if (!auth || this.#authenticated) return this.#ready();
-    if (!this.#tlsActive && !auth.allowInsecure) {
-      return this.#fail(
-        new SmtpClientError(
-          'AUTH_UNAVAILABLE',
-          'refusing to send credentials without TLS (set auth.allowInsecure to allow)',
-        ),
-      );
-    }
-    const mechanism = chooseAuthMechanism(this.#extensions!.auth, auth.method);
-    if (!mechanism) {
-      const offered = this.#extensions!.auth.join(' ') || 'none';
-      return this.#fail(
-        new SmtpClientError('AUTH_UNAVAILABLE', `no usable AUTH mechanism (server offers: ${offered})`),
-      );
-    }
-    this.#state = 'AUTH';
-    const first = authFirstStep(mechanism, auth);
-    return [this.#send(first.line, { kind: 'auth', step: first.step }, first.logText)];
-  }
-
-  #onAuthReply(step: AuthStep, reply: Reply): ClientEvent[] {
-    const next = authNextStep(step, reply, this.#options.auth!);
-    if (next === 'done') {
-      this.#authenticated = true;
-      return this.#ready();
-    }
-    if (next === 'failed') return this.#failWithReply('AUTH_FAILED', 'authentication failed', reply);
-    return [this.#send(next.line, { kind: 'auth', step: next.step }, next.logText)];
-  }
-
-  #ready(): ClientEvent[] {
-    this.#state = 'READY';
-    return [{ type: 'Ready', extensions: this.#extensions! }];
-  }
-
-  #onTransactionReply(expected: Expected, reply: Reply): ClientEvent[] {
-    const transaction = this.#transaction!;
-    const { commands } = transaction;
-    const mailOk = () => transaction.mailReply !== undefined && ok(transaction.mailReply);
-    const anyAccepted = () => mailOk() && transaction.rcptReplies.some(ok);
-    switch (expected.kind) {
-      case 'mail':
-        transaction.mailReply = reply;
-        if (transaction.pipelined) return [];
-        if (!ok(reply)) return this.#reset();
-        return [this.#send(commands.rcpts[0]!.line, { kind: 'rcpt', index: 0 })];
-      case 'rcpt': {
-        transaction.rcptReplies[expected.index] = reply;
-        const next = expected.index + 1;
-        if (next < commands.rcpts.length) {
-          return transaction.pipelined ? [] : [this.#send(commands.rcpts[next]!.line, { kind: 'rcpt', index: next })];
-        }
-        if (!anyAccepted()) return transaction.pipelined && !transaction.bdat ? [] : this.#reset();
-        if (transaction.bdat) return this.#startBody('bdat');
-        return transaction.pipelined ? [] : [this.#send('DATA', { kind: 'data' })];
-      }
-      case 'data':
-        if (reply.code === 354) {
-          if (anyAccepted()) return this.#startBody('data');
-          // RFC 2920 3.1: DATA went through although no recipient did; send an empty message's end and forget it.
-          this.#expected.unshift({ kind: 'abort-dot' });
-          return [{ type: 'Send', data: Buffer.from(`.${CRLF}`), text: '.' }];
-        }
-        if (anyAccepted()) transaction.dataReply = reply;
-        return this.#reset();
-      case 'abort-dot':
-        return this.#reset();
-      case 'dot': {
-        transaction.dataReply = reply;
-        if (this.#state === 'BODY') {
-          // The server answered before we finished the body; what we still write would be read as commands.
-          transaction.bodyStopped = true;
-          this.#desynchronized = true;
-          const done = this.#finishMessage();
-          return [
-            ...done,
-            ...this.#fail(
-              new SmtpClientError('PROTOCOL', `server replied before the end of data: ${describeReply(reply)}`, {
-                reply,
-              }),
-            ),
-          ];
-        }
-        return this.#finishMessage();
-      }
-      case 'bdat': {
-        if (!ok(reply) && !transaction.bodyStopped) {
-          transaction.dataReply = reply;
-          transaction.bodyStopped = true;
-        } else if (expected.last && ok(reply)) {
-          transaction.dataReply = reply;
-        }
-        const chunksPending = this.#expected.some((e) => e.kind === 'bdat');
-        if (chunksPending || (!transaction.bodyStopped && !expected.last)) return [];
-        // RFC 3030 2: after a refused chunk the transaction is void; RSET puts both sides back in step.
-        return transaction.bodyStopped ? this.#reset() : this.#finishMessage();
-      }
       default:
-        return [];
+        return this.#onSetupReply(expected, reply);
     }
   }
 
-  #startBody(mode: 'data' | 'bdat'): ClientEvent[] {
-    this.#state = 'BODY';
-    if (mode === 'data') this.#expected.push({ kind: 'dot' });
-    return [{ type: 'SendBody', mode }];
+  #onSetupReply(expected: SetupExpected, reply: Reply): undefined {
+    const step = setupStep(expected, reply, {
+      options: this.#options,
+      tlsActive: this.#tlsActive,
+      authenticated: this.#authenticated,
+      extensions: this.#extensions,
+    });
+    if (step.extensions) this.#extensions = step.extensions;
+    switch (step.kind) {
+      case 'send':
+        this.#enter(step.trigger);
+        return this.#send(step.line, step.expected, step.logText);
+      case 'tls':
+        this.#enter('TlsAccepted');
+        this.#events.push({ type: 'StartTls' });
+        return;
+      case 'ready':
+        this.#authenticated = step.authenticated;
+        return this.#ready();
+      case 'refused':
+        return this.#failWithReply(step.code, step.what, reply);
+      case 'fail':
+        if (step.quit) this.#events.push({ type: 'Send', data: Buffer.from('QUIT\r\n'), text: 'QUIT' });
+        return this.#fail(step.error);
+    }
   }
 
-  #reset(): ClientEvent[] {
-    this.#state = 'RSET';
-    return [this.#send('RSET', { kind: 'rset' })];
+  #ready(): undefined {
+    this.#enter('Ready');
+    this.#events.push({ type: 'Ready', extensions: this.#extensions! });
   }
 
-  #finishMessage(): ClientEvent[] {
+  #onTransactionReply(expected: TransactionExpected, reply: Reply): undefined {
     const transaction = this.#transaction!;
+    const chunksPending = this.#expected.some((e) => e.kind === 'bdat');
+    const step = transactionStep(transaction, expected, reply, this.#state === 'BODY', chunksPending);
+    switch (step.kind) {
+      case 'wait':
+        return;
+      case 'send':
+        return this.#send(step.line, step.expected);
+      case 'body':
+        this.#enter('SendBody');
+        if (step.mode === 'data') this.#expected.push({ kind: 'dot' });
+        this.#events.push({ type: 'SendBody', mode: step.mode });
+        return;
+      case 'end-empty':
+        this.#expected.unshift({ kind: 'abort-dot' });
+        this.#events.push({ type: 'Send', data: Buffer.from(`.${CRLF}`), text: '.' });
+        return;
+      case 'reset':
+        this.#enter('Reset');
+        return this.#send('RSET', { kind: 'rset' });
+      case 'done':
+        return this.#finishMessage();
+      case 'desynchronised':
+        // Nothing more goes to this server: whatever we wrote would land in a state we cannot name.
+        this.#desynchronized = true;
+        this.#events.push({ type: 'MessageDone', result: this.#endTransaction() });
+        return this.#fail(new SmtpClientError('PROTOCOL', `${step.reason}: ${describeReply(reply)}`, { reply }));
+      case 'unusable':
+        this.#fail(
+          sessionUnusable(new SmtpClientError('PROTOCOL', `${step.reason}: ${describeReply(reply)}`, { reply })),
+        );
+        return;
+    }
+  }
+
+  #endTransaction() {
+    const result = transactionResult(this.#transaction!);
     this.#transaction = undefined;
-    this.#state = 'READY';
-    return [{ type: 'MessageDone', result: transactionResult(transaction) }];
+    this.#messages++;
+    return result;
+  }
+
+  #finishMessage(): undefined {
+    const result = this.#endTransaction();
+    this.#enter('MessageDone');
+    this.#events.push({ type: 'MessageDone', result });
   }
 }
 

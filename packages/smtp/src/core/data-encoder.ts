@@ -1,11 +1,17 @@
-import { isAscii } from 'node:buffer';
-
 /**
  * How the message body travels: `data` dot-stuffs and ends with CRLF.CRLF (RFC 5321 4.5.2,
  * 4.1.1.4); `bdat` only normalises line endings, since BDAT carries a byte count and no
  * terminator (RFC 3030 2).
  */
 export type DataEncoderMode = 'data' | 'bdat';
+
+// Without `node:buffer`'s isAscii, so that the core runs in any runtime; one OR per octet is cheap
+// next to the copy the encoder makes anyway.
+function isAscii(bytes: Uint8Array): boolean {
+  let seen = 0;
+  for (let i = 0; i < bytes.length; i++) seen |= bytes[i]!;
+  return seen < 0x80;
+}
 
 const CR = 0x0d;
 const LF = 0x0a;

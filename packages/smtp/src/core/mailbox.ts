@@ -1,5 +1,5 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import punycode from 'punycode/punycode.js';
+import { isIPv4Literal, isIPv6Literal } from './address-literal';
 
 /** A mailbox from a MAIL FROM or RCPT TO path (RFC 5321 4.1.2). */
 export interface Mailbox {
@@ -43,8 +43,9 @@ export function normaliseDomain(domain: string): string | null {
 export function isAddressLiteral(text: string): boolean {
   if (text.length < 3 || text[0] !== '[' || text[text.length - 1] !== ']') return false;
   const inner = text.slice(1, -1);
-  if (isIPv4(inner)) return true;
-  if (/^ipv6:/i.test(inner)) return isIPv6(inner.slice(5));
+  if (isIPv4Literal(inner)) return true;
+  // The tag "IPv6" is standardised (RFC 5321 4.1.3): what follows must be an IPv6 address.
+  if (/^ipv6:/i.test(inner)) return isIPv6Literal(inner.slice(5));
   // General-address-literal: Standardized-tag ":" 1*dcontent (printable ASCII but [ \ ]).
   return /^[A-Za-z0-9-]*[A-Za-z0-9]:[\x21-\x5a\x5e-\x7e]+$/.test(inner);
 }

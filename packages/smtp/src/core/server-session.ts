@@ -1,9 +1,9 @@
-import { type Command, parseCommand } from './command-parser';
-import { MessageBody } from './message-body';
+import { parseCommand } from './command-parser';
+import { decisionProblem } from './decision-check';
 import type { Reply } from './reply';
 import { formatReply, reply } from './reply-format';
 import { type AuthMechanism, SaslExchange, type SaslStep } from './sasl';
-import { type Decision, type DecisionEvent, NEED_DATA, PAUSED, type ServerEvent } from './server-events';
+import type { Decision } from './server-events';
 import {
   BYE,
   DATA_OK,
@@ -15,10 +15,10 @@ import {
   OK,
   RCPT_OK,
   START_DATA,
-  TOO_MANY_ERRORS,
 } from './server-replies';
-import { COMMAND_STATES, COMMAND_TRANSITIONS, type ServerState, TRANSACTION_STATES } from './server-states';
-import { MAX_AUTH_LINE, SessionInput } from './session-input';
+import { SessionCore } from './server-session-core';
+import { SERVER_TRANSITIONS, type ServerState, type ServerTrigger } from './server-states';
+import { MAX_AUTH_LINE } from './session-input';
 import { SmtpError } from './smtp-error';
 
 /** Options of a server session; every limit has a safe default. */
@@ -41,58 +41,59 @@ export interface ServerSessionOptions {
   secure?: boolean;
   /** AUTH: false (default) or which mechanisms, and whether MAIL needs it. Offered only under TLS. */
   auth?: false | { mechanisms?: AuthMechanism[]; required?: boolean };
+  /** Called on every change of state with the trigger that caused it (tracing, tests). */
+  onTransition?: (from: ServerState, trigger: ServerTrigger, to: ServerState) => void;
 }
 
 /**
  * The server side of an SMTP session as a state machine without I/O (h11-style):
  * `receiveData(bytes)` buffers, `nextEvent()` returns events, `send(decision)` answers the event
- * that awaits one and returns the bytes to write. Transitions are in `server-states.ts`.
+ * that awaits one and returns the bytes to write. Transitions are in `server-states.ts`; the
+ * machinery (state, event queue, message bodies) is in `server-session-core.ts`.
  */
-export class ServerSession {
-  /** The current state; see `ServerState`. */
-  state: ServerState = 'CONNECTED';
-  /** True once the connection is TLS (implicit, or after `tlsStarted()`). */
-  secure: boolean;
-  /** The authenticated user, once AUTH succeeded. */
-  user: string | undefined;
-  /** The HELO/EHLO name, once accepted. */
-  hello: { verb: 'HELO' | 'EHLO'; domain: string } | undefined;
-
+export class ServerSession extends SessionCore {
+  #secure: boolean;
+  #user: string | undefined;
+  #hello: { verb: 'HELO' | 'EHLO'; domain: string } | undefined;
+  #exchange: SaslExchange | null = null;
   private readonly hostname: string;
   private readonly maxMessageSize: number;
   private readonly maxRecipients: number;
   private readonly maxCommandLine: number;
-  private readonly maxErrors: number;
   private readonly tlsAvailable: boolean;
   private readonly auth: { mechanisms: AuthMechanism[]; required: boolean } | undefined;
-  private readonly body: MessageBody;
-
-  private readonly input = new SessionInput();
-  private readonly queue: ServerEvent[] = [];
-  private head = 0;
-  private pending: DecisionEvent | null = null;
-  private pendingCommand: Command | null = null;
-  private errors = 0;
-  private recipients = 0;
-  private smtputf8 = false;
-  private discardReply: Reply | null = null;
-  private exchange: SaslExchange | null = null;
-  private previousState: ServerState = 'READY';
-  private leftover = false;
 
   constructor(options: ServerSessionOptions = {}) {
+    const maxMessageSize = options.maxMessageSize ?? 25 * 1024 * 1024;
+    super({
+      maxMessageSize,
+      maxTextLine: options.maxTextLine ?? 1000,
+      maxErrors: options.maxErrors ?? 10,
+      onTransition: options.onTransition,
+    });
     this.hostname = options.hostname ?? 'localhost';
-    this.maxMessageSize = options.maxMessageSize ?? 25 * 1024 * 1024;
+    this.maxMessageSize = maxMessageSize;
     this.maxRecipients = options.maxRecipients ?? 100;
     this.maxCommandLine = options.maxCommandLine ?? 512;
-    this.maxErrors = options.maxErrors ?? 10;
     this.tlsAvailable = options.tlsAvailable ?? false;
-    this.secure = options.secure ?? false;
+    this.#secure = options.secure ?? false;
     this.auth = options.auth
       ? { mechanisms: options.auth.mechanisms ?? ['PLAIN', 'LOGIN'], required: options.auth.required ?? false }
       : undefined;
-    this.body = new MessageBody(this.maxMessageSize, options.maxTextLine ?? 1000, this.queue);
     this.await({ type: 'Connect' }, null);
+  }
+
+  /** True once the connection is TLS (implicit, or after `tlsStarted()`). */
+  get secure(): boolean {
+    return this.#secure;
+  }
+  /** The authenticated user, once AUTH succeeded. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+  /** The HELO/EHLO name, once accepted. */
+  get hello(): { verb: 'HELO' | 'EHLO'; domain: string } | undefined {
+    return this.#hello;
   }
 
   /** Buffers bytes from the peer; an empty array means the peer closed its side. */
@@ -110,52 +111,16 @@ export class ServerSession {
     this.input.retain();
   }
 
-  /** The next event, NEED_DATA when more bytes are needed, or PAUSED while waiting for `send()`, `tlsStarted()` or after Closed. */
-  nextEvent(): ServerEvent | typeof NEED_DATA | typeof PAUSED {
-    for (;;) {
-      if (this.head < this.queue.length) {
-        const event = this.queue[this.head++]!;
-        if (this.head === this.queue.length) {
-          this.queue.length = 0;
-          this.head = 0;
-        }
-        return event;
-      }
-      if (this.pending !== null || this.state === 'CLOSED' || this.state === 'TLS_HANDSHAKE') return PAUSED;
-      if (!this.step()) {
-        if (!this.input.peerClosed) return NEED_DATA;
-        if (this.state === 'DATA' || this.state === 'BDAT') this.body.abort('closed');
-        this.finish('peer-closed');
-      }
-    }
-  }
-
-  /** True between commands with nothing buffered: a good moment for a graceful 421. */
-  get idle(): boolean {
-    return (
-      COMMAND_STATES.has(this.state) && this.pending === null && !this.input.unread && this.head >= this.queue.length
-    );
-  }
-
-  /** True when the session closed with bytes from the peer still unread (e.g. commands after QUIT). */
-  get closedWithInput(): boolean {
-    return this.leftover;
-  }
-
-  /** True once the session is over. */
-  get closed(): boolean {
-    return this.state === 'CLOSED';
-  }
-
   /** Answers the event that awaits a decision; returns the bytes to write. */
   send(decision: Decision): string {
     const event = this.pending;
     if (event === null) {
       throw new SmtpError('SMTP_LOCAL_PROTOCOL', 'send() was called but no event awaits a decision');
     }
-    if (decision.action === 'reject' && !(decision.code >= 400 && decision.code <= 599)) {
-      throw new SmtpError('SMTP_LOCAL_PROTOCOL', `a reject decision needs a 4xx or 5xx code, not ${decision.code}`);
-    }
+    // A decision whose code disagrees with its action is the caller's error: refused before
+    // anything changes, so the caller can still answer with another decision.
+    const problem = decisionProblem(event, decision);
+    if (problem !== null) throw new SmtpError('SMTP_LOCAL_PROTOCOL', problem);
     const command = this.pendingCommand;
     this.pending = null;
     this.pendingCommand = null;
@@ -171,16 +136,16 @@ export class ServerSession {
           out = plain
             ? defaultGreeting(this.hostname)
             : decisionReply(decision, 220, undefined, `${this.hostname} ESMTP ready`);
-          this.state = 'GREETED';
+          this.enter('ConnectAccepted');
         } else {
           out = answer(554, undefined, '');
-          this.state = 'REJECTED';
+          this.enter('ConnectRejected');
         }
         break;
       case 'Hello':
         if (accepted) {
-          this.hello = { verb: event.verb, domain: event.domain };
-          this.state = 'READY';
+          this.#hello = { verb: event.verb, domain: event.domain };
+          this.enter('HelloAccepted');
           out = this.helloReply(event.verb, decision.text ?? `${this.hostname} greets ${event.domain}`);
         } else out = answer(550, undefined, '');
         break;
@@ -189,42 +154,42 @@ export class ServerSession {
         if (accepted) {
           // RFC 3207 5 and CVE-2011-0411: bytes pipelined after STARTTLS came in clear; drop them.
           this.input.clear();
-          this.state = 'TLS_HANDSHAKE';
+          this.enter('StartTlsAccepted');
         }
         break;
       case 'Authenticate':
         if (accepted) {
-          this.user = event.username;
+          this.#user = event.username;
           out = answer(235, '2.7.0', 'Authentication successful');
         } else {
           out = answer(535, '5.7.8', '');
           this.errors++;
         }
-        this.exchange = null;
-        this.state = 'READY';
+        this.#exchange = null;
+        this.enter('AuthDone');
         break;
       case 'MailFrom':
         out = plain ? MAIL_OK : answer(250, '2.1.0', 'OK');
         if (accepted && command?.verb === 'MAIL') {
           this.smtputf8 = command.params.smtputf8;
-          this.state = 'MAIL_FROM';
+          this.enter('MailAccepted');
         }
         break;
       case 'RcptTo':
         out = plain ? RCPT_OK : answer(250, '2.1.5', 'OK');
         if (accepted) {
           this.recipients++;
-          this.state = 'RCPT_TO';
+          this.enter('RcptAccepted');
         }
         break;
       case 'MessageEnd':
         out = plain ? DATA_OK : answer(250, '2.0.0', 'OK');
-        this.endTransaction();
+        this.endTransaction('MessageDone');
         break;
     }
     // RFC 5321 3.8: after a 421 the server closes the session.
     if (decision.action === 'reject' && decision.code === 421) this.finish('rejected');
-    else if (this.errors >= this.maxErrors) out += this.tooManyErrors();
+    else out += this.tooManyErrors();
     return out;
   }
 
@@ -236,10 +201,10 @@ export class ServerSession {
         `tlsStarted() in state ${this.state}; it must follow an accepted STARTTLS`,
       );
     }
-    this.secure = true;
-    this.hello = undefined;
-    this.user = undefined;
-    this.state = 'GREETED';
+    this.#secure = true;
+    this.#hello = undefined;
+    this.#user = undefined;
+    this.enter('TlsStarted');
   }
 
   /** Ends the session from our side with `finalReply` (e.g. `421 4.4.2` on a timeout); returns the bytes to write. */
@@ -252,24 +217,12 @@ export class ServerSession {
 
   // ---- internals: one step of input processing per state ----
 
-  private step(): boolean {
-    switch (this.state) {
-      case 'DATA':
-        return this.stepData();
-      case 'BDAT':
-      case 'BDAT_DISCARD':
-        return this.stepChunk();
-      default:
-        return this.stepLine();
-    }
-  }
-
-  private stepLine(): boolean {
+  protected stepLine(): boolean {
     const authing = this.state === 'AUTH';
     const line = this.input.readLine(authing ? MAX_AUTH_LINE : this.maxCommandLine, this.state === 'READY');
     if (line === null) return false;
     if (typeof line !== 'string') return this.fail(line);
-    if (authing) this.onSaslStep(this.exchange!.respond(line));
+    if (authing) this.onSaslStep(this.#exchange!.respond(line));
     else this.onCommand(line);
     return true;
   }
@@ -281,8 +234,7 @@ export class ServerSession {
       return;
     }
     const command = parsed.command;
-    const target = COMMAND_TRANSITIONS[this.state][command.verb];
-    if (target === undefined) {
+    if (SERVER_TRANSITIONS[this.state][command.verb] === undefined) {
       const refusal =
         this.state === 'REJECTED'
           ? reply(503, '5.7.0', 'Rejected at connection; only QUIT is accepted')
@@ -291,14 +243,18 @@ export class ServerSession {
       else this.fail(refusal);
       return;
     }
+    // HELO/EHLO and RSET end a transaction (RFC 5321 4.1.4, 4.1.1.5): say so before the move.
+    if (command.verb === 'HELO' || command.verb === 'EHLO' || command.verb === 'RSET') this.resetTransaction();
+    // QUIT's move is the session's end (finish); every other allowed command moves here.
+    const from = this.state;
+    if (command.verb !== 'QUIT') this.enter(command.verb);
     switch (command.verb) {
       case 'HELO':
       case 'EHLO':
-        this.resetTransaction();
         this.await({ type: 'Hello', verb: command.verb, domain: command.domain }, command);
         return;
       case 'MAIL':
-        if (this.auth?.required && this.user === undefined) {
+        if (this.auth?.required && this.#user === undefined) {
           this.fail(reply(530, '5.7.0', 'Authentication required'));
         } else if (
           command.params.size !== undefined &&
@@ -331,20 +287,17 @@ export class ServerSession {
         }
         this.queue.push(START_DATA);
         this.body.start('DATA');
-        this.state = 'DATA';
         return;
       case 'BDAT':
         if (this.state === 'MAIL_FROM') {
           this.discardChunk(command.size, reply(554, '5.5.1', 'No valid recipients'));
           return;
         }
-        if (this.state === 'RCPT_TO') this.body.start('BDAT');
+        if (from === 'RCPT_TO') this.body.start('BDAT');
         this.body.startChunk(command.size, command.last);
-        this.state = 'BDAT';
         if (command.size === 0) this.chunkDone();
         return;
       case 'RSET':
-        this.resetTransaction();
         this.queue.push(OK);
         return;
       case 'NOOP':
@@ -365,7 +318,7 @@ export class ServerSession {
         this.finish('quit');
         return;
       case 'STARTTLS':
-        if (this.secure) this.fail(reply(503, '5.5.1', 'TLS already active'));
+        if (this.#secure) this.fail(reply(503, '5.5.1', 'TLS already active'));
         else if (!this.tlsAvailable) this.fail(reply(502, '5.5.1', 'STARTTLS not available'));
         else this.await({ type: 'StartTls' }, command);
         return;
@@ -378,17 +331,17 @@ export class ServerSession {
   private onAuth(mechanism: string, initialResponse: string | undefined): void {
     if (this.auth === undefined) {
       this.fail(reply(502, '5.5.1', 'AUTH not available'));
-    } else if (!this.secure) {
+    } else if (!this.#secure) {
       // RFC 4954 6: 538 when the mechanism needs an encrypted connection; we require TLS for all.
       this.fail(reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'));
-    } else if (this.user !== undefined) {
+    } else if (this.#user !== undefined) {
       this.fail(reply(503, '5.5.1', 'Already authenticated'));
     } else if (!this.auth.mechanisms.includes(mechanism as AuthMechanism)) {
       this.fail(reply(504, '5.5.4', 'Unrecognized authentication type'));
     } else {
-      this.exchange = new SaslExchange(mechanism as AuthMechanism);
-      this.state = 'AUTH';
-      this.onSaslStep(this.exchange.start(initialResponse));
+      this.#exchange = new SaslExchange(mechanism as AuthMechanism);
+      this.enter('AuthStart');
+      this.onSaslStep(this.#exchange.start(initialResponse));
     }
   }
 
@@ -399,79 +352,9 @@ export class ServerSession {
       const { kind: _, ...credentials } = step;
       this.await({ type: 'Authenticate', ...credentials }, null);
     } else {
-      this.exchange = null;
-      this.state = 'READY';
+      this.#exchange = null;
+      this.enter('AuthDone');
       this.fail(reply(step.code, step.enhanced, step.text));
-    }
-  }
-
-  private stepData(): boolean {
-    const input = this.input;
-    const step = this.body.readData(input.buffer, input.offset);
-    input.offset = step.consumed;
-    if (step.bareLineFeed) {
-      // RFC 5321 2.3.8 and SMTP smuggling: never guess where such a message ends; close instead
-      // of reading the rest as commands.
-      this.emitReply(reply(521, '5.5.2', 'Bare LF in message data; closing connection (RFC 5321 2.3.8)'));
-      this.finish('protocol-error');
-    } else if (step.end) {
-      this.endMessage();
-    }
-    return step.progressed;
-  }
-
-  private stepChunk(): boolean {
-    const input = this.input;
-    if (!input.unread) return false;
-    input.offset += this.body.readChunk(input.buffer, input.offset, this.state === 'BDAT');
-    if (this.body.chunkRemaining === 0) this.chunkDone();
-    return true;
-  }
-
-  private chunkDone(): void {
-    if (this.state === 'BDAT_DISCARD') {
-      const refusal = this.discardReply!;
-      this.discardReply = null;
-      this.state = this.previousState;
-      this.fail(refusal);
-    } else if (this.body.chunkLast || this.body.aborted !== null) {
-      this.endMessage();
-    } else {
-      this.emitReply(reply(250, '2.0.0', `${this.body.chunkSize} octets received`));
-      this.state = 'BDAT_IDLE';
-    }
-  }
-
-  // RFC 3030 3: a refused BDAT's chunk is still read, so that its octets are never taken as commands.
-  private discardChunk(size: number, refusal: Reply): void {
-    this.previousState = this.state;
-    this.discardReply = refusal;
-    this.body.startChunk(size, false);
-    this.state = 'BDAT_DISCARD';
-    if (size === 0) this.chunkDone();
-  }
-
-  private endMessage(): void {
-    const refusal = this.body.endReply();
-    if (refusal !== null) {
-      this.emitReply(refusal);
-      this.endTransaction();
-    } else {
-      this.state = 'READY';
-      this.await({ type: 'MessageEnd', size: this.body.size }, null);
-    }
-  }
-
-  private endTransaction(): void {
-    this.recipients = 0;
-    this.smtputf8 = false;
-    this.state = 'READY';
-  }
-
-  private resetTransaction(): void {
-    if (TRANSACTION_STATES.has(this.state)) {
-      this.queue.push({ type: 'Reset' });
-      this.endTransaction();
     }
   }
 
@@ -479,45 +362,9 @@ export class ServerSession {
     if (verb === 'HELO') return formatReply({ code: 250, lines: [first] });
     return ehloReply(first, {
       maxMessageSize: this.maxMessageSize,
-      offerStartTls: this.tlsAvailable && !this.secure,
+      offerStartTls: this.tlsAvailable && !this.#secure,
       // RFC 4954 4 and our rule: AUTH only once the connection is encrypted.
-      authMechanisms: this.auth !== undefined && this.secure ? this.auth.mechanisms : undefined,
+      authMechanisms: this.auth !== undefined && this.#secure ? this.auth.mechanisms : undefined,
     });
-  }
-
-  private await(event: DecisionEvent, command: Command | null): void {
-    this.queue.push(event);
-    this.pending = event;
-    this.pendingCommand = command;
-  }
-
-  private emitReply(value: Reply): void {
-    this.queue.push({ type: 'Reply', reply: value, data: formatReply(value) });
-  }
-
-  // A reply to a bad command; too many of them end the session (a client that does not speak SMTP).
-  private fail(value: Reply): true {
-    this.emitReply(value);
-    this.errors++;
-    if (this.errors >= this.maxErrors && this.state !== 'CLOSED') {
-      this.emitReply(TOO_MANY_ERRORS);
-      this.finish('protocol-error');
-    }
-    return true;
-  }
-
-  private tooManyErrors(): string {
-    this.finish('protocol-error');
-    return formatReply(TOO_MANY_ERRORS);
-  }
-
-  private finish(reason: 'quit' | 'peer-closed' | 'protocol-error' | 'rejected' | 'shutdown'): void {
-    if (this.state === 'CLOSED') return;
-    this.state = 'CLOSED';
-    this.pending = null;
-    this.pendingCommand = null;
-    this.leftover = this.input.unread;
-    this.input.clear();
-    this.queue.push({ type: 'Closed', reason });
   }
 }

@@ -1,4 +1,4 @@
-import { createServer as createNetServer, isIP, type Server, Socket, type SocketConstructorOpts } from 'node:net';
+import { createServer as createNetServer, isIP, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
   createSecureContext,
@@ -10,6 +10,7 @@ import {
 import { formatReply, reply } from '../core/reply-format';
 import { SmtpError } from '../core/smtp-error';
 import { Connection, type ConnectionContext, type LocalEnd } from './connection';
+import { fastAcceptKnownToWork, installFastAccept } from './fast-accept';
 import { DEFAULT_LIMITS, type SmtpServerLimits, type SmtpServerOptions } from './options';
 
 /** Counters of a running server. */
@@ -33,9 +34,12 @@ export class SmtpServer {
   private readonly perAddress = new Map<string, number>();
   private readonly counters: SmtpServerStats = { connections: 0, connectionsTotal: 0, messages: 0, bytes: 0 };
   private closing = false;
-  // True once a plain listener uses the lighter accept path.
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: the tests read it to check that path is taken
-  private fastAccept = false;
+  // Whether plain listeners try the fast accept path, and whether one of them took it.
+  private readonly fastAcceptWanted: boolean;
+  private fastAccepting = 0;
+  // Sockets the fast path made: the listener's 'connection' event reports them, but they are
+  // already accepted.
+  private readonly fastSockets = new WeakSet<Socket>();
   // One read buffer for every plain connection: each read is handed to its session and done with
   // before the next (see acceptFast).
   private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
@@ -50,6 +54,7 @@ export class SmtpServer {
 
   constructor(private readonly options: SmtpServerOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.fastAcceptWanted = options.fastAccept ?? fastAcceptKnownToWork();
     this.perIp = this.limits.connectionsPerIp < this.limits.connections;
     this.eagerAddress = options.logger !== undefined || Object.keys(options.hooks ?? {}).length > 0;
     // A sweep every tenth of the shorter timeout (5 ms to 1 s): a timeout fires up to two sweeps late.
@@ -86,7 +91,9 @@ export class SmtpServer {
     let local: LocalEnd | undefined;
     const server = implicitTls
       ? createTlsServer({ ...this.options.tls, noDelay: true }, (socket) => this.accept(socket, true, local))
-      : createNetServer({ noDelay: true }, (socket) => this.accept(socket, false, local));
+      : createNetServer({ noDelay: true }, (socket) => {
+          if (!this.fastSockets.has(socket)) this.accept(socket, false, local);
+        });
     server.on('error', (error) => this.options.logger?.error({ err: error }, 'smtp listener-error'));
     if (implicitTls) {
       server.on('tlsClientError', (error, socket) => {
@@ -106,7 +113,7 @@ export class SmtpServer {
         else {
           if (!isIP(address.address) || /^(0\.0\.0\.0|::)$/.test(address.address)) local = undefined;
           else local = { address: address.address, port: address.port };
-          if (!implicitTls) this.acceptFast(server, () => local);
+          if (!implicitTls && this.fastAcceptWanted) this.acceptFast(server, () => local);
           resolve({ host: address.address, port: address.port });
         }
       });
@@ -127,6 +134,19 @@ export class SmtpServer {
     for (const server of this.listeners) {
       if (server instanceof TlsServer) server.setSecureContext(tls);
     }
+  }
+
+  /** Which accept path plain listeners use: `fast` (see the `fastAccept` option) or Node's own. */
+  get acceptPath(): 'fast' | 'node' {
+    return this.fastAccepting > 0 ? 'fast' : 'node';
+  }
+
+  /**
+   * Node's listeners, for instrumentation: on either accept path their `getConnections()`, their
+   * 'connection' event and the `net.server.socket` diagnostics channel report every connection.
+   */
+  get netServers(): readonly Server[] {
+    return this.listeners;
   }
 
   /** Counters: open and total connections, accepted messages and octets. */
@@ -150,31 +170,21 @@ export class SmtpServer {
     await stopped;
   }
 
-  // Node's accept path makes each socket a readable stream: a fresh buffer per read, pushed
-  // through the stream machinery to a 'data' event. Plain listeners take the accepted handle
-  // themselves and make the socket with `onread` and this server's one read buffer instead. This
-  // uses the listener's `_handle.onconnection` (Node 20 to 24); where it is missing, the listener
-  // keeps Node's own path, which works the same, only slower.
+  // Plain listeners read every connection into one shared buffer (see fast-accept.ts).
   private acceptFast(server: Server, local: () => LocalEnd | undefined): void {
-    const handle = (server as unknown as { _handle?: { onconnection?: unknown } })._handle;
-    if (typeof handle?.onconnection !== 'function') return;
     const buffer = this.readBuffer;
-    handle.onconnection = (status: number, clientHandle: unknown) => {
-      if (status < 0 || clientHandle === undefined) {
-        this.options.logger?.error({ status }, 'smtp accept-failed');
-        return;
-      }
-      let connection: Connection | undefined;
-      const socket = new Socket({
-        handle: clientHandle,
-        readable: true,
-        writable: true,
-        onread: { buffer, callback: (length: number) => connection?.receive(buffer.subarray(0, length), true) },
-      } as SocketConstructorOpts);
-      socket.setNoDelay(true);
-      connection = this.accept(socket, false, local(), true);
-    };
-    this.fastAccept = true;
+    const installed = installFastAccept(
+      server,
+      buffer,
+      this.fastSockets,
+      (socket) => {
+        const connection = this.accept(socket, false, local(), true);
+        return connection === undefined ? undefined : (length) => connection.receive(buffer.subarray(0, length), true);
+      },
+      this.options.logger,
+      () => this.fastAccepting--,
+    );
+    if (installed) this.fastAccepting++;
   }
 
   private accept(
