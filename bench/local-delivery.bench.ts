@@ -10,7 +10,7 @@
 //            `postsuper -H ALL` + flush), delivered by its local(8) to the Maildirs of the same 100
 //            mailboxes, Postfix's defaults otherwise; the clock runs from the release to the last file.
 // LOCAL_DELIVERY_MESSAGES (default 20000) sets the count; LOCAL_DELIVERY_CONCURRENCY (default
-// "8,32,128") the worker concurrencies measured. The Postfix row needs root and
+// "8,32,128") the worker concurrencies measured. The Postfix row (LOCAL_DELIVERY_POSTFIX=0: left out) needs root and
 // `bash .ci/install-peers.sh`; without them it is left out with the reason.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +22,10 @@ import { openFileQueue } from '@homing/queue';
 import { startPostfix } from '@homing/test-peers';
 import { startLocalDeliveryWorker } from '../apps/mta/src/server/local-delivery/local-delivery-worker';
 import { createMaildirStore } from '../apps/mta/src/server/local-delivery/maildir';
+import {
+  type MaildirFileSystem,
+  nodeMaildirFileSystem,
+} from '../apps/mta/src/server/local-delivery/maildir-file-system';
 import type { EventLog, Metrics } from '../apps/mta/src/server/observability/observability-types';
 import { smtpSource } from './lib/mta';
 
@@ -93,10 +97,10 @@ async function waitDrained(queue: Awaited<ReturnType<typeof openFileQueue>>): Pr
   }
 }
 
-async function run(mode: 'fresh' | 'backlog', concurrency: number) {
+async function run(mode: 'fresh' | 'backlog', concurrency: number, fileSystem?: MaildirFileSystem) {
   const dir = await mkdtemp(join(root, `${mode}-${concurrency}-`));
   let queue = await openFileQueue({ spool: join(dir, 'spool') });
-  const store = createMaildirStore({ root: join(dir, 'mail'), hostname: 'mx.example.org' });
+  const store = createMaildirStore({ root: join(dir, 'mail'), hostname: 'mx.example.org', fileSystem });
   delivered = 0;
   otherResults = 0;
   const options = { queue, domains: ['example.org'], store, log, metrics, concurrency };
@@ -134,6 +138,7 @@ async function run(mode: 'fresh' | 'backlog', concurrency: number) {
 
 /** Postfix's queue to its local(8) Maildirs: the rate, or why it was not measured. */
 async function postfixBacklogRate(): Promise<{ rate: number } | { skipped: string }> {
+  if (process.env.LOCAL_DELIVERY_POSTFIX === '0') return { skipped: 'LOCAL_DELIVERY_POSTFIX=0' };
   if (process.getuid?.() !== 0) return { skipped: 'Postfix needs root to start' };
   if (!existsSync(join(here, '..', '.cache/postfix/usr/sbin/smtp-source'))) {
     return { skipped: 'Postfix is not unpacked: run `bash .ci/install-peers.sh`' };
@@ -202,6 +207,13 @@ for (const concurrency of CONCURRENCIES) {
     );
   }
 }
+// What the fsync of new/ costs: the same backlog with it left out, as Postfix's local(8) leaves it
+// out (a bench-only file system; the store itself always syncs the directory).
+const withoutDirectorySync = { ...nodeMaildirFileSystem, syncDirectory: async () => undefined };
+const unsynced = await run('backlog', 32, withoutDirectorySync);
+console.log(
+  `| worker, backlog, concurrency 32, no fsync of new/ (unsafe; as local(8)) | ${Math.round(unsynced.rate)} | ${(unsynced.rate / raw).toFixed(1)} | |`,
+);
 const postfix = await postfixBacklogRate();
 if ('skipped' in postfix) console.log(`\nPostfix row left out: ${postfix.skipped}.`);
 else {
