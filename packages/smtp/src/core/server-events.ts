@@ -71,6 +71,8 @@ export interface ReplyEvent {
   type: 'Reply';
   reply: Reply;
   data: string;
+  /** The command it answers, as it may be logged (`AUTH PLAIN`, never credentials), when it answers one. */
+  command?: string;
 }
 /** The session is over: write what came before, then close the connection. */
 export interface ClosedEvent {

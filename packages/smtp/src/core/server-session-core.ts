@@ -199,8 +199,11 @@ export abstract class SessionCore {
     this.pendingCommand = command;
   }
 
+  /** The command line being answered, as it may be logged (AUTH without its credentials). */
+  protected commandText: string | undefined;
+
   protected emitReply(value: Reply): void {
-    this.queue.push({ type: 'Reply', reply: value, data: formatReply(value) });
+    this.queue.push({ type: 'Reply', reply: value, data: formatReply(value), command: this.commandText });
   }
 
   // A reply to a bad command; too many of them end the session (a client that does not speak SMTP).

@@ -221,10 +221,22 @@ export class ServerSession extends SessionCore {
     const authing = this.state === 'AUTH';
     const line = this.input.readLine(authing ? MAX_AUTH_LINE : this.maxCommandLine, this.state === 'READY');
     if (line === null) return false;
-    if (typeof line !== 'string') return this.fail(line);
+    if (typeof line !== 'string') {
+      if (!authing) this.commandText = '(line too long)';
+      return this.fail(line);
+    }
+    // A SASL response line is a credential: the command stays the AUTH that started the exchange.
     if (authing) this.onSaslStep(this.#exchange!.respond(line));
-    else this.onCommand(line);
+    else {
+      this.commandText = loggableCommand(line);
+      this.onCommand(line);
+    }
     return true;
+  }
+
+  /** The last command line, as it may be logged: AUTH with its mechanism only, at most 200 characters. */
+  get lastCommand(): string | undefined {
+    return this.commandText;
   }
 
   private onCommand(line: string): void {
@@ -330,7 +342,8 @@ export class ServerSession extends SessionCore {
 
   private onAuth(mechanism: string, initialResponse: string | undefined): void {
     if (this.auth === undefined) {
-      this.fail(reply(502, '5.5.1', 'AUTH not available'));
+      // 503 as Postfix answers ("authentication not enabled"): the command exists, not here.
+      this.fail(reply(503, '5.5.1', 'AUTH not available'));
     } else if (!this.#secure) {
       // RFC 4954 6: 538 when the mechanism needs an encrypted connection; we require TLS for all.
       this.fail(reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'));
@@ -367,4 +380,10 @@ export class ServerSession extends SessionCore {
       authMechanisms: this.auth !== undefined && this.#secure ? this.auth.mechanisms : undefined,
     });
   }
+}
+
+/** A command line as a log may show it: AUTH keeps only its mechanism (an initial response is a credential). */
+export function loggableCommand(line: string): string {
+  if (/^auth(?:\s|$)/i.test(line)) return line.split(/\s+/).slice(0, 2).join(' ');
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }

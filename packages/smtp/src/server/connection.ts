@@ -256,7 +256,15 @@ export class Connection {
         case 'Reply':
           this.output += event.data;
           if (this.context.logger && event.reply.code >= 500) {
-            this.context.logger.info({ id: this.info.id, result: event.data.trimEnd() }, 'smtp failed-command');
+            this.context.logger.info(
+              {
+                id: this.info.id,
+                address: this.info.remoteAddress,
+                command: event.command,
+                result: event.data.trimEnd(),
+              },
+              'smtp failed-command',
+            );
           }
           break;
         case 'MessageData':
@@ -343,8 +351,20 @@ export class Connection {
     }
     this.output += out;
     recordDecision(this.info, event, decision);
-    if (decision.action === 'reject') {
-      this.context.logger?.info({ id: this.info.id, event: event.type, result: out.trimEnd() }, 'smtp rejected');
+    if (decision.action === 'reject' && this.context.logger) {
+      const fields = {
+        id: this.info.id,
+        address: this.info.remoteAddress,
+        command: this.session.lastCommand,
+        result: out.trimEnd(),
+      };
+      // Refused commands are what fail2ban counts; a refused connection, message or AUTH is logged
+      // as `rejected` (the application says more about those, e.g. an auth-failed line).
+      if (event.type === 'Hello' || event.type === 'MailFrom' || event.type === 'RcptTo') {
+        this.context.logger.info(fields, 'smtp failed-command');
+      } else {
+        this.context.logger.info({ ...fields, event: event.type }, 'smtp rejected');
+      }
     } else if (event.type === 'MessageEnd') {
       this.context.onMessage(event.size);
     } else if (event.type === 'StartTls') {
