@@ -80,6 +80,7 @@ describe('the local delivery worker', () => {
     const lines = deliveryLines(log);
     expect(lines.map((l) => l.fields.to).sort()).toEqual(['<alice@example.org>', '<bob@example.net>']);
     for (const line of lines) {
+      expect(Object.keys(line.fields).slice(0, 5)).toEqual(['to', 'folder', 'result', 'msgid', 'file']);
       expect(line.id).toBe(id);
       expect(line.fields).toMatchObject({ folder: 'INBOX', result: 'ok', msgid: '<m1@x>' });
       expect(String(line.fields.file)).toMatch(/\/new\/\d+\.Q[0-9a-f]{16}\.R[0-9a-f]{8}\.mx\.example\.org,S=\d+$/);

@@ -66,7 +66,9 @@ export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): L
   // by an earlier run of the server (the message was in the queue when this worker started: the
   // ids below, taken once at start, since one process owns a spool at a time), or by this run
   // (remembered in `unsettled` until its settle succeeds), or it settled deferred (attempts > 0).
-  // Only those deliveries pay for the readdir of new/ and cur/; a fresh message does not.
+  // Only those deliveries pay for the readdir of new/ and cur/; a fresh message does not. (A second
+  // write of a file still in new/ would only replace it, same name; the check is for the copy that
+  // Dovecot moved to cur/ meanwhile, which a second write would duplicate.)
   const fromEarlierRun = new Set<string>();
   const unsettled = new Set<string>();
   const inFlight = new Map<string, { leaseId: string }>(); // (message, domain) -> the newest lease
@@ -178,8 +180,10 @@ export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): L
       // Once settled, a later attempt (a deferral's retry) is known by its attempts count.
       if (settled) unsettled.delete(key(claim.id, line.outcome.recipient));
       log.event(line.logId, 'delivery', 'local', {
-        ...line.fields,
+        to: line.fields.to,
+        folder: line.fields.folder,
         result: line.result,
+        msgid: line.fields.msgid,
         file: line.file,
         duplicate: line.already ? true : undefined,
         reply: line.result === 'ok' ? undefined : line.outcome.reply,
