@@ -62,8 +62,8 @@ describe.skipIf(!hasDovecot)('Dovecot reads the Maildirs', () => {
       ].join('\n'),
     );
     dovecot = spawn('dovecot', ['-c', config, '-F'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await eventually(async () => (await names(join(dir.path, 'run'))).includes('auth-userdb'), 10_000);
-  });
+    await eventually(async () => (await names(join(dir.path, 'run'))).includes('auth-userdb'), 20_000);
+  }, 30_000);
   afterAll(async () => {
     if (dovecot?.pid !== undefined) {
       const exited = new Promise((resolve) => dovecot?.once('exit', resolve));

@@ -59,7 +59,7 @@ function start(options: Partial<Parameters<typeof startLocalDeliveryWorker>[0]> 
 const deliveryLines = (log: ReturnType<typeof recordingLog>) =>
   log.events.filter((e) => e.subsystem === 'delivery' && e.event === 'local');
 
-describe('the local delivery worker', () => {
+describe('the local delivery worker', { timeout: 30_000 }, () => {
   it('delivers queued local recipients to their Maildirs, settles them and logs one line each', async () => {
     const { id } = await queue.enqueue(
       {
@@ -173,7 +173,7 @@ describe('the local delivery worker', () => {
   });
 });
 
-describe('exactly once across a crash between the rename and the settle', () => {
+describe('exactly once across a crash between the rename and the settle', { timeout: 30_000 }, () => {
   /** A queue whose settles never reach the journal: as if the process died right after the rename. */
   const crashingBeforeSettle = (real: Queue): Queue =>
     new Proxy(real, {
@@ -242,7 +242,7 @@ describe('exactly once across a crash between the rename and the settle', () => 
   });
 });
 
-describe('deferrals and failures', () => {
+describe('deferrals and failures', { timeout: 30_000 }, () => {
   it('defers a message that would take the mailbox over its quota with 452 4.2.2', async () => {
     const first = await queue.enqueue({ sender: 'a@example.com', recipients: ['alice@example.org'] }, body('q1'));
     const { metrics, log } = start({ quota: 150 });
@@ -335,7 +335,7 @@ describe('deferrals and failures', () => {
   });
 });
 
-describe('stop', () => {
+describe('stop', { timeout: 30_000 }, () => {
   it('finishes the deliveries in flight and claims nothing afterwards', async () => {
     const real = createMaildirStore({ root: mail(), hostname: 'mx.example.org' });
     let entered: () => void = () => undefined;
