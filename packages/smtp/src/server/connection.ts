@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { reply } from '../core/reply-format';
 import { type Decision, type DecisionEvent, NEED_DATA, PAUSED } from '../core/server-events';
 import { ServerSession } from '../core/server-session';
 import { SmtpError } from '../core/smtp-error';
+import { ConnectionClock, nextSerial, sessionIdOf } from './connection-clock';
 import { ConnectionInfo } from './connection-info';
 import { ACCEPT, callHook, HOOK_FAILED, isPromise, recordDecision, resetAfterTls, resetEnvelope } from './hook-calls';
 import { MessageStream } from './message-stream';
@@ -32,13 +32,6 @@ export interface LocalEnd {
   port: number;
 }
 
-// Session ids: a random prefix per process and a counter, cheaper than random bytes per connection.
-const ID_PREFIX = randomBytes(4).toString('hex');
-let idCounter = 0;
-function nextSerial(): number {
-  idCounter = (idCounter + 1) % 0x100000000;
-  return idCounter;
-}
 // Stop reading when this much reply data waits for a client that does not read it.
 const MAX_PENDING_OUTPUT = 1024 * 1024;
 // Why reading is stopped; the socket reads again only once none is left.
@@ -73,9 +66,7 @@ export class Connection {
   private borrowed = false;
   private message: MessageStream | null = null;
   // Timeouts are checked by the server's sweep (`checkTimeouts`), not by a timer per connection.
-  private readonly startedAt: number;
-  private idleSince: number;
-  private active = false;
+  private readonly clock: ConnectionClock;
   private readonly onData = (chunk: Buffer) => this.receive(chunk, false);
   private readonly onEnd = () => {
     this.session.receiveData(new Uint8Array(0));
@@ -122,8 +113,7 @@ export class Connection {
       local ? local.port : (socket.localPort ?? 0),
       secure,
     );
-    this.startedAt = context.now();
-    this.idleSince = this.startedAt;
+    this.clock = new ConnectionClock(context.now());
     // The listener sets TCP_NODELAY at accept; replies go out as soon as they are written.
     this.attach(socket, !borrowedReads);
     socket.once('close', this.onClose);
@@ -137,7 +127,7 @@ export class Connection {
 
   /** Bytes from the client. `borrowed`: `chunk` is reused by the caller once this returns. */
   receive(chunk: Buffer, borrowed: boolean): void {
-    this.active = true;
+    this.clock.touch();
     this.session.receiveData(chunk);
     this.borrowed = borrowed;
     this.pump();
@@ -151,16 +141,9 @@ export class Connection {
   checkTimeouts(now: number): void {
     if (this.ended) return;
     const { limits, hostname } = this.context;
-    if (now - this.startedAt >= limits.sessionTimeout) {
-      this.shutdown(reply(421, '4.4.2', `${hostname} Session too long, closing connection`));
-    } else if (this.active || this.waiting || (this.held & BODY_BEHIND) !== 0) {
-      // Bytes came since the last sweep, or we are the ones waiting (a hook deciding or reading
-      // the body slowly): not idle.
-      this.active = false;
-      this.idleSince = now;
-    } else if (now - this.idleSince >= limits.idleTimeout) {
-      this.shutdown(reply(421, '4.4.2', `${hostname} Idle timeout, closing connection`));
-    }
+    const due = this.clock.due(now, this.waiting || (this.held & BODY_BEHIND) !== 0, limits);
+    if (due === 'session') this.shutdown(reply(421, '4.4.2', `${hostname} Session too long, closing connection`));
+    else if (due === 'idle') this.shutdown(reply(421, '4.4.2', `${hostname} Idle timeout, closing connection`));
   }
 
   /** The peer's address (`info.remoteAddress`, read once). */
@@ -175,7 +158,7 @@ export class Connection {
 
   /** The session id for logs and hooks (`info.id`). */
   sessionId(): string {
-    if (this.id === undefined) this.id = ID_PREFIX + this.serial.toString(16).padStart(8, '0');
+    if (this.id === undefined) this.id = sessionIdOf(this.serial);
     return this.id;
   }
 
@@ -241,7 +224,7 @@ export class Connection {
   private release(reason: number): void {
     if ((this.held & reason) === 0) return;
     this.held &= ~reason;
-    this.active = true;
+    this.clock.touch();
     if (this.held === 0 && !this.ended) this.socket.resume();
   }
 
@@ -400,7 +383,7 @@ export class Connection {
   private flush(): void {
     if (this.output === '') return;
     // The client's turn starts with our reply: idle time counts from here at the earliest.
-    this.active = true;
+    this.clock.touch();
     const socket = this.socket;
     const ok = socket.write(this.output);
     this.output = '';
