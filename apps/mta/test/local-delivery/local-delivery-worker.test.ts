@@ -315,23 +315,89 @@ describe('deferrals and failures', { timeout: 30_000 }, () => {
     expect(metrics.deliveries).toEqual(['failed INBOX']);
   });
 
-  it('settles a delivery that outlived its lease with the new lease, writing once', async () => {
+  const slowStore = (ms: number) => {
     const real = createMaildirStore({ root: mail(), hostname: 'mx.example.org' });
-    let calls = 0;
-    const slow: MaildirStore = {
+    const counter = { calls: 0 };
+    const store: MaildirStore = {
       ...real,
       async deliver(delivery) {
-        calls += 1;
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        counter.calls += 1;
+        await new Promise((resolve) => setTimeout(resolve, ms));
         return real.deliver(delivery);
       },
     };
-    const { id } = await queue.enqueue({ sender: 'a@example.com', recipients: ['alice@example.org'] }, body('l1'));
-    const { log } = start({ store: slow, leaseMs: 50 });
+    return { store, counter };
+  };
+  const withRenewLease = (renew: Queue['renewLease']): Queue =>
+    new Proxy(queue as Queue, {
+      get(target, property, receiver) {
+        if (property === 'renewLease') return renew;
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+  it('renews the lease of a delivery that outlasts it, so nobody claims it meanwhile', async () => {
+    const { store, counter } = slowStore(400);
+    let renewals = 0;
+    const renewing = withRenewLease(async (leaseId, leaseMs) => {
+      renewals += 1;
+      return queue.renewLease(leaseId, leaseMs);
+    });
+    const { id } = await queue.enqueue({ sender: 'a@example.com', recipients: ['alice@example.org'] }, body('r1'));
+    const { log } = start({ queue: renewing, store, leaseMs: 100 });
     await eventually(async () => (await queue.inspect(id)) === undefined);
-    expect(calls).toBe(1);
+    expect(renewals).toBeGreaterThan(2);
+    expect(counter.calls).toBe(1);
+    expect(log.events.some((e) => e.event === 'settle-failed' || e.event === 'lease-renewal-failed')).toBe(false);
+    expect(await maildirFiles('alice@example.org')).toHaveLength(1);
+  });
+
+  it('settles with the newer lease when the lease ran out anyway and it claimed the message again', async () => {
+    const { store, counter } = slowStore(300);
+    const failing = withRenewLease(async () => {
+      throw new Error('renewal refused');
+    });
+    const { id } = await queue.enqueue({ sender: 'a@example.com', recipients: ['alice@example.org'] }, body('l1'));
+    const { log } = start({ queue: failing, store, leaseMs: 50 });
+    await eventually(async () => (await queue.inspect(id)) === undefined);
+    expect(counter.calls).toBe(1);
     expect(log.events.some((e) => e.event === 'settle-failed')).toBe(false);
     expect(await maildirFiles('alice@example.org')).toHaveLength(1);
+  });
+
+  it('fails a message past its lifetime with 550 5.4.7, its bounce queued in the same settle', async () => {
+    await queue.close();
+    // A clock that jumps past the lifetime after the enqueue (the bounce, queued later, is young).
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset };
+    queue = await openFileQueue({ spool: join(dir, 'spool-expiring'), maximalLifetimeMs: 60_000, clock });
+    const { id } = await queue.enqueue(
+      { sender: 'bob@example.org', recipients: ['alice@example.org'], attributes: { msgid: '<old@x>' } },
+      body('old'),
+    );
+    offset = 61_000;
+    const { metrics, log } = start({
+      bounces: (claim, failed) => [
+        {
+          envelope: { sender: '', recipients: [claim.sender] },
+          body: `Subject: Undelivered Mail\r\n\r\n${failed.map((f) => `${f.recipient}: ${f.reply}`).join('\r\n')}\r\n`,
+        },
+      ],
+    });
+    await eventually(async () => (await maildirFiles('bob@example.org')).length === 1);
+    expect(await queue.inspect(id)).toBeUndefined();
+    expect(await maildirFiles('alice@example.org')).toHaveLength(0);
+    const [bounce] = await maildirFiles('bob@example.org');
+    expect(await readFile(bounce as string, 'utf8')).toMatch(
+      /^Return-Path: <>\r\nDelivered-To: bob@example.org\r\nSubject: Undelivered Mail\r\n\r\nalice@example.org: 550 5.4.7 delivery time expired\r\n$/,
+    );
+    expect(metrics.deliveries).toEqual(['failed INBOX', 'ok INBOX']);
+    expect(deliveryLines(log)[0]?.fields).toMatchObject({
+      to: '<alice@example.org>',
+      result: 'failed',
+      msgid: '<old@x>',
+    });
   });
 });
 

@@ -2,7 +2,7 @@
 // to its Maildir (exactly once, see `mayExist` below) and settles them delivered, deferred (the
 // queue's retry schedule applies) or failed. Woken by `kick()` after each enqueue, so delivery
 // latency is not a poll interval; it also polls for retries that come due.
-import type { Claim, Queue, RecipientOutcome } from '@homing/queue';
+import type { Claim, FollowUpMessage, Queue, RecipientOutcome } from '@homing/queue';
 import { isQueueError } from '@homing/queue';
 import type { EventLog, Metrics } from '../observability/observability-types';
 import { isLocalDeliveryError } from './local-delivery-error';
@@ -24,8 +24,14 @@ export interface LocalDeliveryWorkerOptions {
   concurrency?: number;
   /** How often to look for retries that came due, ms (1000). */
   pollMs?: number;
-  /** Lease of each claim, ms (default: the queue's). A delivery outliving it is settled late, never twice. */
+  /** Lease of each claim, ms (default: the queue's); renewed at half-time while the claim is delivered. */
   leaseMs?: number;
+  /**
+   * The bounces of the recipients a claim fails (expired, or a mailbox that cannot exist), queued
+   * by the queue in the same durable step as the failure (`settle`'s `enqueue`). Without it they
+   * fail without a bounce (bounces are the outbound side's work).
+   */
+  bounces?: (claim: Claim, failed: readonly RecipientOutcome[]) => FollowUpMessage[] | Promise<FollowUpMessage[]>;
 }
 
 /** The running worker. */
@@ -151,25 +157,45 @@ export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): L
     inFlight.set(flight, { leaseId: claim.leaseId });
     try {
       const folder: MaildirFolder = claim.attributes.folder === 'Junk' ? 'Junk' : 'INBOX';
-      if ((claim as { expired?: boolean }).expired === true) {
+      if (claim.expired === true) {
         await settle(claim, flight, folder, expiredResults(claim, folder));
         return;
       }
-      const results = await Promise.all(claim.recipients.map((r) => deliverOne(claim, r, folder)));
-      await settle(claim, flight, folder, results);
+      const renewal = keepLease(claim, flight);
+      try {
+        const results = await Promise.all(claim.recipients.map((r) => deliverOne(claim, r, folder)));
+        await settle(claim, flight, folder, results);
+      } finally {
+        clearInterval(renewal);
+      }
     } finally {
       inFlight.delete(flight);
     }
+  };
+
+  // A delivery may outlast its lease (a 200 MiB message on a slow disk): renewed at half-time, so
+  // the queue does not hand the claim out again meanwhile. If it did anyway (a renewal failed), the
+  // new claim comes back to this worker, which settles with the newer lease (see `pump`).
+  const keepLease = (claim: Claim, flight: string) => {
+    const leaseMs = options.leaseMs ?? Math.max(1000, claim.leaseUntil - Date.now());
+    const timer = setInterval(() => {
+      const leaseId = inFlight.get(flight)?.leaseId ?? claim.leaseId;
+      queue.renewLease(leaseId, leaseMs).catch((error: unknown) => {
+        log.event(claim.id, 'delivery', 'lease-renewal-failed', { error: (error as Error).message });
+      });
+    }, leaseMs / 2);
+    timer.unref();
+    return timer;
   };
 
   const settle = async (claim: Claim, flight: string, folder: MaildirFolder, results: DeliveryLine[]) => {
     const leaseId = inFlight.get(flight)?.leaseId ?? claim.leaseId;
     let settled = true;
     try {
-      const decision = await queue.settle(
-        leaseId,
-        results.map((r) => r.outcome),
-      );
+      const outcomes = results.map((r) => r.outcome);
+      const failed = outcomes.filter((o) => o.status === 'failed');
+      const enqueue = failed.length > 0 && options.bounces !== undefined ? await options.bounces(claim, failed) : [];
+      const decision = await queue.settle(leaseId, outcomes, enqueue.length > 0 ? { enqueue } : undefined);
       if (decision.complete) fromEarlierRun.delete(claim.id);
     } catch (error) {
       // The files stay; `unsettled` makes the next attempt find them instead of writing again.
