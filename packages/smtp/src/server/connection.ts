@@ -9,6 +9,7 @@ import { ConnectionInfo } from './connection-info';
 import { ACCEPT, callHook, HOOK_FAILED, isPromise, recordDecision, resetAfterTls, resetEnvelope } from './hook-calls';
 import { MessageStream } from './message-stream';
 import type { Logger, SessionInfo, SmtpServerHooks, SmtpServerLimits } from './options';
+import { logCoreRefusal, logHookRefusal } from './refusal-log';
 
 /** What a connection needs from the server that owns it. */
 export interface ConnectionContext {
@@ -239,15 +240,7 @@ export class Connection {
         case 'Reply':
           this.output += event.data;
           if (this.context.logger && event.reply.code >= 500) {
-            this.context.logger.info(
-              {
-                id: this.info.id,
-                address: this.info.remoteAddress,
-                command: event.command,
-                result: event.data.trimEnd(),
-              },
-              'smtp failed-command',
-            );
+            logCoreRefusal(this.context.logger, this.info, event.command, event.data);
           }
           break;
         case 'MessageData':
@@ -335,19 +328,7 @@ export class Connection {
     this.output += out;
     recordDecision(this.info, event, decision);
     if (decision.action === 'reject' && this.context.logger) {
-      const fields = {
-        id: this.info.id,
-        address: this.info.remoteAddress,
-        command: this.session.lastCommand,
-        result: out.trimEnd(),
-      };
-      // Refused commands are what fail2ban counts; a refused connection, message or AUTH is logged
-      // as `rejected` (the application says more about those, e.g. an auth-failed line).
-      if (event.type === 'Hello' || event.type === 'MailFrom' || event.type === 'RcptTo') {
-        this.context.logger.info(fields, 'smtp failed-command');
-      } else {
-        this.context.logger.info({ ...fields, event: event.type }, 'smtp rejected');
-      }
+      logHookRefusal(this.context.logger, this.info, event, this.session.lastCommand, out);
     } else if (event.type === 'MessageEnd') {
       this.context.onMessage(event.size);
     } else if (event.type === 'StartTls') {
