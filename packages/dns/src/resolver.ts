@@ -97,6 +97,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   const cacheOptions = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
   const maxTtl = cacheOptions.maxTtl ?? DEFAULT_MAX_TTL;
   const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
+  const caching = (cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES) > 0;
   const inFlight = new Map<string, Promise<Outcome>>();
   const logger = options.logger;
   const pool = new UdpPool();
@@ -114,7 +115,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
         try {
           response = await exchangeUdp(exchange, pool);
           // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
-          if (response.flag_tc) {
+          if (response.truncated) {
             logger?.debug?.(
               { name, type, server: `${server.host}:${server.port}` },
               'dns answer truncated, asking over tcp',
@@ -130,9 +131,9 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
           else lastTimeout = error as DnsError;
           continue;
         }
-        const rcode = response.rcode ?? 'NOERROR';
+        const rcode = response.rcode;
         if (rcode === 'NOERROR' || rcode === 'NXDOMAIN') return interpret(response, name, type);
-        if (rcode === 'FORMERR' && withEdns && !response.additionals?.some((record) => record.type === 'OPT')) {
+        if (rcode === 'FORMERR' && withEdns && !response.hasOpt) {
           // RFC 6891 7: a server that does not know EDNS answers FORMERR without OPT; ask again without it.
           withEdns = false;
           attempt--;
@@ -171,10 +172,10 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
     signal?.throwIfAborted();
     const canonical = canonicalName(name);
     const key = `${type} ${canonical}`;
-    const cached = cache.get(key) ?? cache.get(`* ${canonical}`);
+    const cached = caching ? (cache.get(key) ?? cache.get(`* ${canonical}`)) : undefined;
     const outcome = cached
       ? withRemainingTtl(cached.value, cached.remainingMs)
-      : await abortable(sharedQuery(key, name, type), signal);
+      : await abortable(inFlight.get(key) ?? sharedQuery(key, canonical, name, type), signal);
     if (outcome.kind === 'failure') throw copyError(outcome.error, type);
     return {
       name: rawName,
@@ -184,22 +185,27 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
     };
   }
 
-  /** Concurrent identical questions share one query. */
-  function sharedQuery(key: string, name: string, type: string): Promise<Outcome> {
-    const pending = inFlight.get(key);
-    if (pending) return pending;
-    const query = ask(name, type)
-      .then((outcome) => {
+  /** Concurrent identical questions share one query (`lookup` finds it in `inFlight`). */
+  function sharedQuery(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
+    const query = askAndCache(key, canonical, name, type);
+    inFlight.set(key, query);
+    return query;
+  }
+
+  async function askAndCache(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
+    try {
+      const outcome = await ask(name, type);
+      if (caching) {
         const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
         cache.set(key, outcome, Math.min(ttl, maxTtl));
         if (outcome.kind === 'failure' && outcome.nameError)
-          cache.set(`* ${canonicalName(name)}`, outcome, Math.min(ttl, maxTtl));
-        return outcome;
-      })
+          cache.set(`* ${canonical}`, outcome, Math.min(ttl, maxTtl));
+      }
+      return outcome;
+    } finally {
       // Whatever happens, the next caller asks afresh: a rejected query must not stay shared forever.
-      .finally(() => inFlight.delete(key));
-    inFlight.set(key, query);
-    return query;
+      inFlight.delete(key);
+    }
   }
 
   return {

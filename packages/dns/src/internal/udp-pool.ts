@@ -48,10 +48,7 @@ class Channel {
       if (message.length < 12) return;
       this.pending.get(message.readUInt16BE(0))?.onMessage(message, remote.port);
     });
-    this.socket.on('error', (error) => {
-      for (const query of [...this.pending.values()]) query.onError(error as NodeJS.ErrnoException);
-      this.close();
-    });
+    this.socket.on('error', (error) => this.fail(error as NodeJS.ErrnoException));
     // A connected socket only receives datagrams from the server's address (RFC 5452 9.1: check the source).
     this.ready = new Promise((resolve) =>
       this.socket.connect(server.port, server.host, () => {
@@ -59,6 +56,24 @@ class Channel {
         resolve();
       }),
     );
+  }
+
+  /**
+   * Sends one query. A send error (ECONNREFUSED after an ICMP port unreachable, ENETUNREACH...) is about the
+   * server's address, which every query on this connected socket shares, so it fails them all, as the socket's
+   * 'error' event does; one shared callback, rather than a closure per query.
+   */
+  send(query: Buffer): void {
+    this.socket.send(query, this.#afterSend);
+  }
+
+  readonly #afterSend = (error: Error | null): void => {
+    if (error) this.fail(error as NodeJS.ErrnoException);
+  };
+
+  fail(error: NodeJS.ErrnoException): void {
+    for (const query of [...this.pending.values()]) query.onError(error);
+    this.close();
   }
 
   /** Registers a query under an id unused on this socket and returns that id. */
