@@ -19,6 +19,8 @@ const RCODES = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, RE
 type Rcode = keyof typeof RCODES;
 const BADVERS_HIGH_BITS = 1; // RFC 6891 6.1.3: BADVERS is 16, the extended RCODE's upper 8 bits hold 1
 const DO_BIT = 0x8000;
+const CLASS_IN = 1;
+const CLASS_CH = 3;
 const DEFAULT_TTL = 300;
 const MAX_CNAME_HOPS = 8;
 // RFC 1035 4.2.1: 512 octets over UDP without EDNS0; with it, the client's size, capped at 1232 as NSD does
@@ -49,19 +51,22 @@ export function answerQuery(
   const { question, edns } = parsed;
   log?.({ name: question.name, type: question.type, transport });
   const writer = new MessageWriter();
+  // NSD leaves the question out of its answer to a class it knows nothing of (neither IN nor CH).
+  const withQuestion = question.class === CLASS_IN || question.class === CLASS_CH;
   const writeHeader = (flags: number, counts: [number, number, number]): void => {
     writer.uint16(parsed.id);
     writer.uint16(QR | echoed | flags);
-    writer.uint16(1);
+    writer.uint16(withQuestion ? 1 : 0);
     for (const count of counts) writer.uint16(count);
+    if (!withQuestion) return;
     writer.octets(question.bytes);
     writer.rememberName(question.name, 12);
   };
   const opt = edns && { doBit: edns.doBit, badVersion: edns.version > 0 };
   // RFC 6891 6.1.3: a version we do not know gets BADVERS, with our version (0) in the OPT.
   if (opt?.badVersion) return finish(writer, writeHeader, 0, [], [], [], opt);
-  // RFC 6895 3.3.2 / NSD: only class IN is served; CH (version.bind...) and the rest are refused.
-  if (question.class !== 1) return finish(writer, writeHeader, RCODES.REFUSED, [], [], [], opt);
+  // As NSD (RFC 6895 3.3.2 leaves it open): only class IN is served; CH (version.bind...) and the rest are refused.
+  if (question.class !== CLASS_IN) return finish(writer, writeHeader, RCODES.REFUSED, [], [], [], opt);
   const built = buildResponse(zones, question.name, question.type, transport);
   if (built === undefined) return undefined;
   const flags =
@@ -75,11 +80,17 @@ export function answerQuery(
   if (!built.truncate) {
     const full = finish(writer, writeHeader, flags, built.answers, built.authorities, built.additionals, opt);
     if (full.length <= limit) return full;
-    // RFC 2181 9: additional data that does not fit is left out without TC; answer and authority need TC.
+    // RFC 2181 9: additional data that does not fit is left out without TC, and so is the NS of a positive
+    // answer (NSD does the same); the answer itself, or a negative answer's SOA, needs TC.
     writer.truncate(0);
     const lean = finish(writer, writeHeader, flags, built.answers, built.authorities, [], opt);
     if (lean.length <= limit) return lean;
     writer.truncate(0);
+    if (built.answers.length > 0 && built.authorities.every((record) => record.type === 'NS')) {
+      const bare = finish(writer, writeHeader, flags, built.answers, [], [], opt);
+      if (bare.length <= limit) return bare;
+      writer.truncate(0);
+    }
   }
   // RFC 2181 9: a truncated answer is one the client must not use; it retries over TCP.
   return finish(writer, writeHeader, flags | TRUNCATED_RESPONSE, [], [], [], opt);
