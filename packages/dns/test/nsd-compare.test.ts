@@ -162,7 +162,13 @@ async function exchange(port: number, probe: Probe): Promise<Buffer | undefined>
   });
 }
 
-type Decoded = packet.DecodedPacket & { rcode?: string; flag_aa?: boolean; flag_tc?: boolean; flag_ra?: boolean };
+type Decoded = packet.DecodedPacket & {
+  rcode?: string;
+  opcode?: string;
+  flag_aa?: boolean;
+  flag_tc?: boolean;
+  flag_ra?: boolean;
+};
 
 /** What the two servers must agree on, as comparable text. */
 function summarise(bytes: Buffer | undefined): unknown {

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { DnsError } from '../dns-error';
 import { type Response, readResponse } from './read-response';
 import type { ServerAddress } from './servers';
-import type { PendingQuery, UdpChannel, UdpPool } from './udp-pool';
+import type { DeadlineQueue, Expiring, PendingQuery, UdpChannel, UdpPool } from './udp-pool';
 
 export type { Response } from './read-response';
 
@@ -55,18 +55,19 @@ export function exchangeUdp(exchange: Exchange, pool: UdpPool): Promise<Response
     pending.id = id;
     exchange.id = id;
     exchange.query.writeUInt16BE(id, 0);
-    // One object per query, no closures: the timer passes it to a shared function.
-    pending.timer = setTimeout(onUdpTimeout, exchange.timeoutMs, pending);
+    pending.deadlines = pool.deadlines;
+    pending.slot = pool.deadlines.add(pending, exchange.timeoutMs);
     if (channel.connected) channel.send(exchange.query);
     else channel.ready.then(() => pending.done || channel.send(exchange.query));
   });
 }
 
 /** One query waiting on a UDP channel for its answer, its timeout, or the socket's error. */
-class PendingUdpQuery implements PendingQuery {
+class PendingUdpQuery implements PendingQuery, Expiring {
   channel: UdpChannel | undefined;
   id = 0;
-  timer: NodeJS.Timeout | undefined;
+  deadlines: DeadlineQueue | undefined;
+  slot = 0;
   done = false;
   sawMalformed = false;
 
@@ -99,7 +100,7 @@ class PendingUdpQuery implements PendingQuery {
     if (this.end()) this.reject(timeoutError(this.exchange, `(${error.code})`));
   }
 
-  onTimeout(): void {
+  expire(): void {
     const exchange = this.exchange;
     if (!this.end()) return;
     this.reject(
@@ -111,14 +112,10 @@ class PendingUdpQuery implements PendingQuery {
   private end(): boolean {
     if (this.done) return false;
     this.done = true;
-    clearTimeout(this.timer);
+    this.deadlines?.cancel(this.slot);
     this.channel?.remove(this.id);
     return true;
   }
-}
-
-function onUdpTimeout(pending: PendingUdpQuery): void {
-  pending.onTimeout();
 }
 
 /** Sends the query over TCP (RFC 1035 4.2.2, two-octet length prefix), as after a truncated UDP answer. */
