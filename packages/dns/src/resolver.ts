@@ -99,65 +99,85 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
   const caching = (cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES) > 0;
   const inFlight = new Map<string, Promise<Outcome>>();
+  let asksEnded = 0;
   const logger = options.logger;
   const pool = new UdpPool();
 
-  async function ask(name: string, type: string): Promise<Outcome> {
-    servers ??= systemServers().map(parseServer);
-    const failures = new Map<ServerAddress, DnsError>();
-    let lastTimeout: DnsError | undefined;
-    let withEdns = ednsUdpSize > 0;
-    for (let attempt = 0; attempt < tries; attempt++) {
-      for (const server of servers) {
-        if (failures.has(server)) continue;
-        const exchange = buildExchange(server, name, type, withEdns);
-        let response: Response;
-        try {
-          response = await exchangeUdp(exchange, pool);
-          // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
-          if (response.truncated) {
+  function remember(key: string, canonical: string, outcome: Outcome): Outcome {
+    if (!caching) return outcome;
+    const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
+    cache.set(key, outcome, Math.min(ttl, maxTtl));
+    if (outcome.kind === 'failure' && outcome.nameError) cache.set(`* ${canonical}`, outcome, Math.min(ttl, maxTtl));
+    return outcome;
+  }
+
+  /** Asks the servers in turn; caches the outcome under `key`, and ends the sharing of the query (see `lookup`). */
+  async function ask(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
+    try {
+      servers ??= systemServers().map(parseServer);
+      const failures = new Map<ServerAddress, DnsError>();
+      let lastTimeout: DnsError | undefined;
+      let withEdns = ednsUdpSize > 0;
+      for (let attempt = 0; attempt < tries; attempt++) {
+        for (const server of servers) {
+          if (failures.has(server)) continue;
+          const exchange = buildExchange(server, name, type, withEdns);
+          let response: Response;
+          try {
+            response = await exchangeUdp(exchange, pool);
+            // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
+            if (response.truncated) {
+              logger?.debug?.(
+                { name, type, server: `${server.host}:${server.port}` },
+                'dns answer truncated, asking over tcp',
+              );
+              response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
+            }
+          } catch (error) {
             logger?.debug?.(
-              { name, type, server: `${server.host}:${server.port}` },
-              'dns answer truncated, asking over tcp',
+              { name, type, server: `${server.host}:${server.port}`, error: (error as Error).message },
+              'dns no usable answer from server',
             );
-            response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
+            if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
+            else lastTimeout = error as DnsError;
+            continue;
           }
-        } catch (error) {
-          logger?.debug?.(
-            { name, type, server: `${server.host}:${server.port}`, error: (error as Error).message },
-            'dns no usable answer from server',
+          const rcode = response.rcode;
+          if (rcode === 'NOERROR' || rcode === 'NXDOMAIN')
+            return remember(key, canonical, interpret(response, name, type));
+          if (rcode === 'FORMERR' && withEdns && !response.hasOpt) {
+            // RFC 6891 7: a server that does not know EDNS answers FORMERR without OPT; ask again without it.
+            withEdns = false;
+            attempt--;
+            break;
+          }
+          const code: DnsErrorCode =
+            rcode === 'SERVFAIL' || rcode === 'REFUSED' || rcode === 'FORMERR' ? rcode : 'SERVFAIL';
+          failures.set(
+            server,
+            new DnsError(code, `${server.host}:${server.port} answered ${rcode} for ${name} ${type}`, {
+              hostname: name,
+              type,
+            }),
           );
-          if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
-          else lastTimeout = error as DnsError;
-          continue;
+          logger?.debug?.(
+            { name, type, server: `${server.host}:${server.port}`, rcode },
+            'dns server failed the query',
+          );
         }
-        const rcode = response.rcode;
-        if (rcode === 'NOERROR' || rcode === 'NXDOMAIN') return interpret(response, name, type);
-        if (rcode === 'FORMERR' && withEdns && !response.hasOpt) {
-          // RFC 6891 7: a server that does not know EDNS answers FORMERR without OPT; ask again without it.
-          withEdns = false;
-          attempt--;
-          break;
-        }
-        const code: DnsErrorCode =
-          rcode === 'SERVFAIL' || rcode === 'REFUSED' || rcode === 'FORMERR' ? rcode : 'SERVFAIL';
-        failures.set(
-          server,
-          new DnsError(code, `${server.host}:${server.port} answered ${rcode} for ${name} ${type}`, {
-            hostname: name,
-            type,
-          }),
-        );
-        logger?.debug?.({ name, type, server: `${server.host}:${server.port}`, rcode }, 'dns server failed the query');
+        if (failures.size === servers.length) break;
       }
-      if (failures.size === servers.length) break;
+      const failure = [...failures.values()].at(-1) ?? lastTimeout;
+      return {
+        kind: 'failure',
+        error: failure ?? new DnsError('TIMEOUT', `no answer for ${name} ${type}`, { hostname: name, type }),
+        negativeTtl: 0, // RFC 2308 7: server failures are not cached here (remember() keeps no TTL of 0)
+      };
+    } finally {
+      // Whatever happens, the next caller asks afresh: a rejected query must not stay shared forever.
+      asksEnded++;
+      inFlight.delete(key);
     }
-    const failure = [...failures.values()].at(-1) ?? lastTimeout;
-    return {
-      kind: 'failure',
-      error: failure ?? new DnsError('TIMEOUT', `no answer for ${name} ${type}`, { hostname: name, type }),
-      negativeTtl: 0, // RFC 2308 7: server failures are not cached here
-    };
   }
 
   function buildExchange(server: ServerAddress, name: string, type: string, withEdns: boolean): Exchange {
@@ -187,25 +207,11 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
 
   /** Concurrent identical questions share one query (`lookup` finds it in `inFlight`). */
   function sharedQuery(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
-    const query = askAndCache(key, canonical, name, type);
-    inFlight.set(key, query);
+    const ended = asksEnded;
+    const query = ask(key, canonical, name, type);
+    // An ask that ended before its first await (a throw) has already left inFlight: it must not be shared.
+    if (asksEnded === ended) inFlight.set(key, query);
     return query;
-  }
-
-  async function askAndCache(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
-    try {
-      const outcome = await ask(name, type);
-      if (caching) {
-        const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
-        cache.set(key, outcome, Math.min(ttl, maxTtl));
-        if (outcome.kind === 'failure' && outcome.nameError)
-          cache.set(`* ${canonical}`, outcome, Math.min(ttl, maxTtl));
-      }
-      return outcome;
-    } finally {
-      // Whatever happens, the next caller asks afresh: a rejected query must not stay shared forever.
-      inFlight.delete(key);
-    }
   }
 
   return {

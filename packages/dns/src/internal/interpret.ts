@@ -20,7 +20,7 @@ export function interpret(response: Response, name: string, type: string): Outco
   const asked = canonicalName(name);
   let ttl = Number.POSITIVE_INFINITY;
   let chain: Set<string> | undefined;
-  if (type !== 'CNAME' && answers.some((record) => record.type === 'CNAME')) {
+  if (type !== 'CNAME' && hasCname(answers)) {
     chain = new Set([asked]);
     // Follow CNAMEs in order of the chain, bounded by the number of records.
     for (let hop = 0; hop < answers.length; hop++) {
@@ -55,4 +55,9 @@ export function interpret(response: Response, name: string, type: string): Outco
     };
   }
   return { kind: 'answer', records, ttl, authenticated: response.authenticated };
+}
+
+function hasCname(answers: Response['answers']): boolean {
+  for (const record of answers) if (record.type === 'CNAME') return true;
+  return false;
 }

@@ -50,7 +50,8 @@ function malformedError(exchange: Exchange): DnsError {
 export function exchangeUdp(exchange: Exchange, pool: UdpPool): Promise<Response> {
   return new Promise((resolve, reject) => {
     const pending = new PendingUdpQuery(exchange, resolve, reject);
-    const { channel, id } = pool.acquire(exchange.server, pending);
+    const channel = pool.acquire(exchange.server);
+    const id = channel.add(pending);
     pending.channel = channel;
     pending.id = id;
     exchange.id = id;

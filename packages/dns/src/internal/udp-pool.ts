@@ -174,21 +174,21 @@ export class DeadlineQueue {
 
 /** UDP sockets to DNS servers, one in use per server at a time, each replaced after a bounded number of queries. */
 export class UdpPool {
-  readonly #current = new Map<string, Channel>();
+  readonly #current = new Map<ServerAddress, Channel>();
   /** The timeouts of the queries on this pool's sockets. */
   readonly deadlines = new DeadlineQueue();
 
-  /** A socket to send one query to `server` on, with its id chosen so that no other pending query shares it. */
-  acquire(server: ServerAddress, query: PendingQuery): { channel: Channel; id: number } {
-    const key = `${server.host}|${server.port}`;
-    let channel = this.#current.get(key);
+  /** The socket to send the next query to `server` on; `add` the query to it to get its id. */
+  acquire(server: ServerAddress): Channel {
+    // Keyed by the address object: a resolver parses its servers once, so no key string is built per query.
+    let channel = this.#current.get(server);
     if (channel === undefined || channel.closed || channel.used >= QUERIES_PER_SOCKET) {
       channel = new Channel(server, (closed) => {
-        if (this.#current.get(key) === closed) this.#current.delete(key);
+        if (this.#current.get(server) === closed) this.#current.delete(server);
       });
-      this.#current.set(key, channel);
+      this.#current.set(server, channel);
     }
-    return { channel, id: channel.add(query) };
+    return channel;
   }
 }
 
