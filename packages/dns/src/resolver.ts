@@ -227,7 +227,15 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
 }
 
 function withRemainingTtl(outcome: Outcome, remainingMs: number): Outcome {
-  return outcome.kind === 'answer' ? { ...outcome, ttl: Math.ceil(remainingMs / 1000) } : outcome;
+  if (outcome.kind !== 'answer') return outcome;
+  // Built as interpret() builds an answer, property for property: one object shape for cached and fresh
+  // answers keeps the code that reads them monomorphic (one resolver's cached lookups share it with another's).
+  return {
+    kind: 'answer',
+    records: outcome.records,
+    ttl: Math.ceil(remainingMs / 1000),
+    authenticated: outcome.authenticated,
+  };
 }
 
 /** Each caller gets its own error object (for the type it asked), so one caller changing it cannot affect another. */
