@@ -1,31 +1,13 @@
 // RFC 7208 4.6.4 void lookups: every query a term makes that finds no record (NXDOMAIN or an empty answer)
 // counts toward the limit of 2, as pyspf (the suite's reference implementation) counts them: the PTR query
 // of ptr and %{p}, the address queries of PTR names and of MX hosts, the TXT query of include targets.
-// The expected counts were checked against pyspf 2.0.14 (python3-spf) over the loopback DNS server.
+// spf-void-pyspf.test.ts runs the same cases against pyspf 2.0.14 (python3-spf) over the loopback DNS server.
 import { describe, expect, it } from 'vitest';
 import { checkSpf } from '../src/index';
-import { createMemoryResolver, type Zones } from './helpers/memory-resolver';
+import { createMemoryResolver } from './helpers/memory-resolver';
+import { voidLookupZones } from './helpers/void-lookup-zones';
 
-// Names under gone.example.com do not exist (NXDOMAIN); 192.0.2.1 has no PTR record.
-const zones: Zones = {
-  'mx3.example.com': {
-    TXT: ['v=spf1 mx +all'],
-    MX: [1, 2, 3].map((i) => ({ priority: i, exchange: `m${i}.gone.example.com` })),
-  },
-  'mx2.example.com': {
-    TXT: ['v=spf1 mx +all'],
-    MX: [1, 2].map((i) => ({ priority: i, exchange: `m${i}.gone.example.com` })),
-  },
-  'ptr.example.com': { TXT: ['v=spf1 ptr a:a1.gone.example.com a:a2.gone.example.com +all'] },
-  'ptrnames.example.com': { TXT: ['v=spf1 ptr +all'] },
-  '2.2.0.192.in-addr.arpa': { PTR: ['n1.example.com', 'n2.gone.example.com', 'n3.gone.example.com'] },
-  'n1.example.com': { AAAA: ['2001:db8::1'] }, // exists, but no A: NODATA
-  'ptrtwice.example.com': { TXT: ['v=spf1 ptr:a.example.com ptr:b.example.com a:a1.gone.example.com +all'] },
-  'pmacro.example.com': { TXT: ['v=spf1 a:%{p}.p.example.com a:a1.gone.example.com a:a2.gone.example.com +all'] },
-  'pmacro2.example.com': { TXT: ['v=spf1 a:%{p}.p.example.com a:%{p}.p.example.com/8 a:a1.gone.example.com +all'] },
-  'unknown.p.example.com': { A: ['198.51.100.1'] },
-  'include.example.com': { TXT: ['v=spf1 include:i.gone.example.com +all'] },
-};
+const zones = voidLookupZones;
 
 const check = (domain: string, ip = '192.0.2.1') =>
   checkSpf({ ip, helo: 'helo.example.com', sender: `someone@${domain}` }, { resolver: createMemoryResolver(zones) });
