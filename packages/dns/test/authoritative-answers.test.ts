@@ -1,6 +1,7 @@
 // The test server's answers, one rule each, through its sans-IO core (query bytes in, response bytes out).
 // nsd-compare.test.ts checks the same behaviour against NSD over real sockets.
 import * as packet from 'dns-packet';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { answerQuery, indexZones } from '../src/internal/zone-answer';
 import { parseZoneFile, type Zones } from '../src/testing';
@@ -208,5 +209,28 @@ describe('zone files with NS, SRV, CAA and wildcards', () => {
     expect(packet.decode(answerQuery(served, caa, 'udp') as Buffer).answers).toMatchObject([
       { type: 'CAA', data: { flags: 0, tag: 'issue', value: 'ca.example' } },
     ]);
+  });
+});
+
+describe('bad input', () => {
+  it('answers any bytes without throwing: nothing, a bare header or an answer', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (bytes, withHeader) => {
+        const message = Buffer.from(withHeader ? [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, ...bytes] : bytes);
+        const response = answerQuery(index, message, 'udp');
+        if (response !== undefined) expect(response.length).toBeGreaterThanOrEqual(12);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('answers SERVFAIL for zone data the wire cannot carry, instead of crashing', () => {
+    const broken = indexZones({
+      'example.com': { MX: [{ priority: 70_000, exchange: 'mx.example.com' }], AAAA: ['nope'] },
+    });
+    for (const type of ['MX', 'AAAA']) {
+      const query = packet.encode({ type: 'query', id: 5, questions: [{ name: 'example.com', type: type as 'MX' }] });
+      expect((packet.decode(answerQuery(broken, query, 'udp') as Buffer) as Decoded).rcode).toBe('SERVFAIL');
+    }
   });
 });

@@ -77,6 +77,25 @@ export function answerQuery(
       : edns
         ? Math.min(Math.max(edns.udpSize, CLASSIC_UDP_LIMIT), MAX_UDP_LIMIT)
         : CLASSIC_UDP_LIMIT;
+  try {
+    return encodeAnswer(writer, writeHeader, built, flags, limit, opt);
+  } catch (error) {
+    // Zone data the wire cannot carry (an MX preference over 65535, an AAAA that is no IPv6 address, in zones
+    // written as plain objects): SERVFAIL, as a server does for a zone it cannot load, rather than a crash.
+    if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+    writer.truncate(0);
+    return finish(writer, writeHeader, RCODES.SERVFAIL, [], [], [], opt);
+  }
+}
+
+function encodeAnswer(
+  writer: MessageWriter,
+  writeHeader: (flags: number, counts: [number, number, number]) => void,
+  built: BuiltResponse,
+  flags: number,
+  limit: number,
+  opt: { doBit: boolean; badVersion: boolean } | undefined,
+): Buffer {
   if (!built.truncate) {
     const full = finish(writer, writeHeader, flags, built.answers, built.authorities, built.additionals, opt);
     if (full.length <= limit) return full;
