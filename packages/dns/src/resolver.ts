@@ -97,66 +97,87 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   const cacheOptions = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
   const maxTtl = cacheOptions.maxTtl ?? DEFAULT_MAX_TTL;
   const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
+  const caching = (cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES) > 0;
   const inFlight = new Map<string, Promise<Outcome>>();
+  let asksEnded = 0;
   const logger = options.logger;
   const pool = new UdpPool();
 
-  async function ask(name: string, type: string): Promise<Outcome> {
-    servers ??= systemServers().map(parseServer);
-    const failures = new Map<ServerAddress, DnsError>();
-    let lastTimeout: DnsError | undefined;
-    let withEdns = ednsUdpSize > 0;
-    for (let attempt = 0; attempt < tries; attempt++) {
-      for (const server of servers) {
-        if (failures.has(server)) continue;
-        const exchange = buildExchange(server, name, type, withEdns);
-        let response: Response;
-        try {
-          response = await exchangeUdp(exchange, pool);
-          // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
-          if (response.flag_tc) {
+  function remember(key: string, canonical: string, outcome: Outcome): Outcome {
+    if (!caching) return outcome;
+    const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
+    cache.set(key, outcome, Math.min(ttl, maxTtl));
+    if (outcome.kind === 'failure' && outcome.nameError) cache.set(`* ${canonical}`, outcome, Math.min(ttl, maxTtl));
+    return outcome;
+  }
+
+  /** Asks the servers in turn; caches the outcome under `key`, and ends the sharing of the query (see `lookup`). */
+  async function ask(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
+    try {
+      servers ??= systemServers().map(parseServer);
+      const failures = new Map<ServerAddress, DnsError>();
+      let lastTimeout: DnsError | undefined;
+      let withEdns = ednsUdpSize > 0;
+      for (let attempt = 0; attempt < tries; attempt++) {
+        for (const server of servers) {
+          if (failures.has(server)) continue;
+          const exchange = buildExchange(server, name, type, withEdns);
+          let response: Response;
+          try {
+            response = await exchangeUdp(exchange, pool);
+            // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
+            if (response.truncated) {
+              logger?.debug?.(
+                { name, type, server: `${server.host}:${server.port}` },
+                'dns answer truncated, asking over tcp',
+              );
+              response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
+            }
+          } catch (error) {
             logger?.debug?.(
-              { name, type, server: `${server.host}:${server.port}` },
-              'dns answer truncated, asking over tcp',
+              { name, type, server: `${server.host}:${server.port}`, error: (error as Error).message },
+              'dns no usable answer from server',
             );
-            response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
+            if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
+            else lastTimeout = error as DnsError;
+            continue;
           }
-        } catch (error) {
-          logger?.debug?.(
-            { name, type, server: `${server.host}:${server.port}`, error: (error as Error).message },
-            'dns no usable answer from server',
+          const rcode = response.rcode;
+          if (rcode === 'NOERROR' || rcode === 'NXDOMAIN')
+            return remember(key, canonical, interpret(response, name, type));
+          if (rcode === 'FORMERR' && withEdns && !response.hasOpt) {
+            // RFC 6891 7: a server that does not know EDNS answers FORMERR without OPT; ask again without it.
+            withEdns = false;
+            attempt--;
+            break;
+          }
+          const code: DnsErrorCode =
+            rcode === 'SERVFAIL' || rcode === 'REFUSED' || rcode === 'FORMERR' ? rcode : 'SERVFAIL';
+          failures.set(
+            server,
+            new DnsError(code, `${server.host}:${server.port} answered ${rcode} for ${name} ${type}`, {
+              hostname: name,
+              type,
+            }),
           );
-          if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
-          else lastTimeout = error as DnsError;
-          continue;
+          logger?.debug?.(
+            { name, type, server: `${server.host}:${server.port}`, rcode },
+            'dns server failed the query',
+          );
         }
-        const rcode = response.rcode ?? 'NOERROR';
-        if (rcode === 'NOERROR' || rcode === 'NXDOMAIN') return interpret(response, name, type);
-        if (rcode === 'FORMERR' && withEdns && !response.additionals?.some((record) => record.type === 'OPT')) {
-          // RFC 6891 7: a server that does not know EDNS answers FORMERR without OPT; ask again without it.
-          withEdns = false;
-          attempt--;
-          break;
-        }
-        const code: DnsErrorCode =
-          rcode === 'SERVFAIL' || rcode === 'REFUSED' || rcode === 'FORMERR' ? rcode : 'SERVFAIL';
-        failures.set(
-          server,
-          new DnsError(code, `${server.host}:${server.port} answered ${rcode} for ${name} ${type}`, {
-            hostname: name,
-            type,
-          }),
-        );
-        logger?.debug?.({ name, type, server: `${server.host}:${server.port}`, rcode }, 'dns server failed the query');
+        if (failures.size === servers.length) break;
       }
-      if (failures.size === servers.length) break;
+      const failure = [...failures.values()].at(-1) ?? lastTimeout;
+      return {
+        kind: 'failure',
+        error: failure ?? new DnsError('TIMEOUT', `no answer for ${name} ${type}`, { hostname: name, type }),
+        negativeTtl: 0, // RFC 2308 7: server failures are not cached here (remember() keeps no TTL of 0)
+      };
+    } finally {
+      // Whatever happens, the next caller asks afresh: a rejected query must not stay shared forever.
+      asksEnded++;
+      inFlight.delete(key);
     }
-    const failure = [...failures.values()].at(-1) ?? lastTimeout;
-    return {
-      kind: 'failure',
-      error: failure ?? new DnsError('TIMEOUT', `no answer for ${name} ${type}`, { hostname: name, type }),
-      negativeTtl: 0, // RFC 2308 7: server failures are not cached here
-    };
   }
 
   function buildExchange(server: ServerAddress, name: string, type: string, withEdns: boolean): Exchange {
@@ -165,40 +186,37 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
     return { server, id, name, type, query, timeoutMs, logger };
   }
 
+  // The cache hit and the query are two functions, so that each keeps its own optimised code: in one function,
+  // a run of hits made the next run of queries slower (and the other way round).
   async function lookup<T>(rawName: string, type: string, options: LookupOptions | undefined): Promise<Answer<T>> {
     const name = checkName(rawName, type);
     const signal = options?.signal;
     signal?.throwIfAborted();
     const canonical = canonicalName(name);
     const key = `${type} ${canonical}`;
-    const cached = cache.get(key) ?? cache.get(`* ${canonical}`);
-    const outcome = cached
-      ? withRemainingTtl(cached.value, cached.remainingMs)
-      : await abortable(sharedQuery(key, name, type), signal);
-    if (outcome.kind === 'failure') throw copyError(outcome.error, type);
-    return {
-      name: rawName,
-      records: [...outcome.records] as T[],
-      ttl: outcome.ttl,
-      authenticated: outcome.authenticated,
-    };
+    const cached = caching ? (cache.get(key) ?? cache.get(`* ${canonical}`)) : undefined;
+    if (cached) return answerOf<T>(rawName, type, withRemainingTtl(cached.value, cached.remainingMs));
+    return query<T>(rawName, key, canonical, name, type, signal);
   }
 
-  /** Concurrent identical questions share one query. */
-  function sharedQuery(key: string, name: string, type: string): Promise<Outcome> {
-    const pending = inFlight.get(key);
-    if (pending) return pending;
-    const query = ask(name, type)
-      .then((outcome) => {
-        const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
-        cache.set(key, outcome, Math.min(ttl, maxTtl));
-        if (outcome.kind === 'failure' && outcome.nameError)
-          cache.set(`* ${canonicalName(name)}`, outcome, Math.min(ttl, maxTtl));
-        return outcome;
-      })
-      // Whatever happens, the next caller asks afresh: a rejected query must not stay shared forever.
-      .finally(() => inFlight.delete(key));
-    inFlight.set(key, query);
+  async function query<T>(
+    rawName: string,
+    key: string,
+    canonical: string,
+    name: string,
+    type: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer<T>> {
+    const outcome = await abortable(inFlight.get(key) ?? sharedQuery(key, canonical, name, type), signal);
+    return answerOf<T>(rawName, type, outcome);
+  }
+
+  /** Concurrent identical questions share one query (`lookup` finds it in `inFlight`). */
+  function sharedQuery(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
+    const ended = asksEnded;
+    const query = ask(key, canonical, name, type);
+    // An ask that ended before its first await (a throw) has already left inFlight: it must not be shared.
+    if (asksEnded === ended) inFlight.set(key, query);
     return query;
   }
 
@@ -215,7 +233,21 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
 }
 
 function withRemainingTtl(outcome: Outcome, remainingMs: number): Outcome {
-  return outcome.kind === 'answer' ? { ...outcome, ttl: Math.ceil(remainingMs / 1000) } : outcome;
+  if (outcome.kind !== 'answer') return outcome;
+  // Built as interpret() builds an answer, property for property: one object shape for cached and fresh
+  // answers keeps the code that reads them monomorphic (one resolver's cached lookups share it with another's).
+  return {
+    kind: 'answer',
+    records: outcome.records,
+    ttl: Math.ceil(remainingMs / 1000),
+    authenticated: outcome.authenticated,
+  };
+}
+
+/** What a lookup gives its caller: a copy of the records (the outcome may be cached or shared), or the error. */
+function answerOf<T>(name: string, type: string, outcome: Outcome): Answer<T> {
+  if (outcome.kind === 'failure') throw copyError(outcome.error, type);
+  return { name, records: [...outcome.records] as T[], ttl: outcome.ttl, authenticated: outcome.authenticated };
 }
 
 /** Each caller gets its own error object (for the type it asked), so one caller changing it cannot affect another. */

@@ -31,11 +31,11 @@ export interface ZoneFileOptions {
 
 const DEFAULT_TTL = 300;
 const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
-const TYPES = new Set(['A', 'AAAA', 'MX', 'TXT', 'PTR', 'CNAME', 'TLSA', 'SOA', 'NS']);
+const TYPES = new Set(['A', 'AAAA', 'MX', 'TXT', 'PTR', 'CNAME', 'NS', 'SRV', 'CAA', 'TLSA', 'SOA']);
 
 /**
- * Parses RFC 1035 5 master-file text ($ORIGIN, $TTL, comments, parentheses, relative and absolute names, `@`;
- * A, AAAA, MX, TXT, PTR, CNAME, TLSA, SOA; NS is read and not served) into zones for `startDnsServer`.
+ * Parses RFC 1035 5 master-file text ($ORIGIN, $TTL, comments, parentheses, relative and absolute names, `@`,
+ * wildcard owners `*.name`; A, AAAA, MX, TXT, PTR, CNAME, NS, SRV, CAA, TLSA, SOA) into zones for `startDnsServer`.
  * Records of one owner share one TTL in `Zones`: the smallest of theirs.
  */
 export function parseZoneFile(text: string, options: ZoneFileOptions = {}): Zones {
@@ -138,7 +138,7 @@ function mergeZones(into: Zones, from: Zones): void {
       into[name] = entry;
       continue;
     }
-    for (const key of ['A', 'AAAA', 'MX', 'TXT', 'PTR', 'CNAME', 'TLSA'] as const) {
+    for (const key of LIST_KEYS) {
       const more = entry[key];
       if (more) (target[key] as unknown[]) = [...((target[key] as unknown[]) ?? []), ...more];
     }
@@ -202,8 +202,30 @@ function addRecord(entry: ZoneEntry, type: string, typeToken: ZoneToken, rdata: 
       append(entry, type, read.toName((need(1) as [ZoneToken])[0]));
       return;
     case 'NS':
-      read.toName((need(1) as [ZoneToken])[0]); // checked, not served: the test server is the only authority
+      append(entry, 'NS', read.toName((need(1) as [ZoneToken])[0]));
       return;
+    case 'SRV': {
+      // RFC 2782: priority, weight, port, target.
+      const [priority, weight, port, target] = need(4) as [ZoneToken, ZoneToken, ZoneToken, ZoneToken];
+      append(entry, 'SRV', {
+        priority: uint(priority, 65_535, 'the SRV priority'),
+        weight: uint(weight, 65_535, 'the SRV weight'),
+        port: uint(port, 65_535, 'the SRV port'),
+        target: read.toName(target),
+      });
+      return;
+    }
+    case 'CAA': {
+      // RFC 8659 4.1.1: flags, a tag of letters and digits, and the value as a character-string.
+      const [flags, tag, value] = need(3) as [ZoneToken, ZoneToken, ZoneToken];
+      if (!/^[A-Za-z0-9]+$/.test(tag.text)) fail(tag, `the CAA tag "${tag.text}" must be letters and digits`);
+      append(entry, 'CAA', {
+        flags: uint(flags, 255, 'the CAA flags'),
+        tag: tag.text,
+        value: value.octets.toString('utf8'),
+      });
+      return;
+    }
     case 'TLSA': {
       if (rdata.length < 4)
         fail(
@@ -247,7 +269,8 @@ function addRecord(entry: ZoneEntry, type: string, typeToken: ZoneToken, rdata: 
   }
 }
 
-type ListKey = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'TLSA';
+type ListKey = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'NS' | 'SRV' | 'CAA' | 'TLSA';
+const LIST_KEYS: readonly ListKey[] = ['A', 'AAAA', 'MX', 'TXT', 'PTR', 'CNAME', 'NS', 'SRV', 'CAA', 'TLSA'];
 
 function append<K extends ListKey>(entry: ZoneEntry, key: K, value: NonNullable<ZoneEntry[K]>[number]): void {
   const list = (entry[key] ?? []) as unknown[];

@@ -9,6 +9,12 @@ export interface ZoneEntry {
   CNAME?: string[];
   /** `data` is the certificate association data in hex. */
   TLSA?: { usage: number; selector: number; matchingType: number; data: string }[];
+  /** Name servers; at a zone apex they go in the authority section of answers, with in-zone addresses as glue. */
+  NS?: string[];
+  /** RFC 2782 service records. */
+  SRV?: { priority: number; weight: number; port: number; target: string }[];
+  /** RFC 8659 certification authority authorization: `flags` (128 = critical), `tag` (issue, iodef...), `value`. */
+  CAA?: { flags: number; tag: string; value: string }[];
   /** The zone's SOA; served in the authority section of NXDOMAIN/NODATA answers (RFC 2308 3). */
   SOA?: SoaData;
   /** TTL in seconds of every record of this name; default 300. */
@@ -38,5 +44,8 @@ export interface SoaData {
   minimum?: number;
 }
 
-/** Zones for `startDnsServer`: owner name → its entry. */
+/**
+ * Zones for `startDnsServer`: owner name → its entry. An owner `*.name` is a wildcard (RFC 4592): it answers for
+ * the names under `name` that do not exist.
+ */
 export type Zones = Record<string, ZoneEntry>;

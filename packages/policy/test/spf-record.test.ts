@@ -32,8 +32,11 @@ describe('SPF record syntax (RFC 7208 4.6, 12)', () => {
 
   it('reads redirect= and exp= and ignores unknown modifiers', () => {
     const record = parseSpfRecord('v=spf1 ip4:192.0.2.1 redirect=_spf.example.com exp=why.example.com moo=cow');
-    expect(record.redirect).toBeDefined();
-    expect(record.exp).toBeDefined();
+    expect(record.redirect).toEqual([{ kind: 'literal', text: '_spf.example.com' }]);
+    expect(record.exp).toEqual([{ kind: 'literal', text: 'why.example.com' }]);
+    // moo=cow is neither a mechanism nor a modifier we keep: only the ip4 term is left.
+    expect(record.mechanisms.map((mechanism) => mechanism.text)).toEqual(['ip4:192.0.2.1']);
+    expect(Object.keys(record).sort()).toEqual(['exp', 'mechanisms', 'redirect', 'text']);
   });
 
   it('rejects syntax errors anywhere in the record', () => {

@@ -1,6 +1,6 @@
 import { DnsError } from '../dns-error';
 import { canonicalName } from './name';
-import type { Response, WireRecord } from './transport';
+import type { Response } from './read-response';
 
 /** The outcome of one question, as cached: records with their TTL, or a failure with its negative TTL. */
 export type Outcome =
@@ -8,10 +8,7 @@ export type Outcome =
   | { kind: 'failure'; error: DnsError; negativeTtl: number; nameError?: boolean };
 
 // RFC 2181 8: a TTL with the top bit set is to be treated as zero.
-const ttlOf = (record: { ttl?: number }): number => {
-  const ttl = record.ttl ?? 0;
-  return ttl > 0x7fffffff ? 0 : ttl;
-};
+const ttlOf = (ttl: number): number => (ttl > 0x7fffffff ? 0 : ttl);
 
 /**
  * Reads a NOERROR or NXDOMAIN response: follows the CNAME chain from the name asked through the answer section
@@ -19,75 +16,48 @@ const ttlOf = (record: { ttl?: number }): number => {
  * from the authority section's SOA (RFC 2308 5: the smaller of the SOA's TTL and its MINIMUM field).
  */
 export function interpret(response: Response, name: string, type: string): Outcome {
-  const answers = (response.answers ?? []) as WireRecord[];
-  const authenticated = response.flag_ad === true;
-  const chain = new Set([canonicalName(name)]);
+  const answers = response.answers;
+  const asked = canonicalName(name);
   let ttl = Number.POSITIVE_INFINITY;
-  if (type !== 'CNAME') {
+  let chain: Set<string> | undefined;
+  if (type !== 'CNAME' && hasCname(answers)) {
+    chain = new Set([asked]);
     // Follow CNAMEs in order of the chain, bounded by the number of records.
     for (let hop = 0; hop < answers.length; hop++) {
       const link = answers.find(
         (record) =>
           record.type === 'CNAME' &&
-          chain.has(canonicalName(record.name)) &&
-          !chain.has(canonicalName(record.data as string)),
+          (chain as Set<string>).has(record.owner) &&
+          !(chain as Set<string>).has(canonicalName(record.data as string)),
       );
       if (link === undefined) break;
       chain.add(canonicalName(link.data as string));
-      ttl = Math.min(ttl, ttlOf(link));
+      ttl = Math.min(ttl, ttlOf(link.ttl));
     }
   }
-  const matching = answers.filter(
-    (record) =>
-      record.type === type &&
-      (record.class === undefined || record.class === 'IN') &&
-      chain.has(canonicalName(record.name)),
-  );
-  if (response.rcode === 'NXDOMAIN' || matching.length === 0) {
+  const records: unknown[] = [];
+  for (const record of answers) {
+    if (record.type !== type || !(chain === undefined ? record.owner === asked : chain.has(record.owner))) continue;
+    records.push(record.data);
+    ttl = Math.min(ttl, ttlOf(record.ttl));
+  }
+  if (response.rcode === 'NXDOMAIN' || records.length === 0) {
     const code = response.rcode === 'NXDOMAIN' ? 'NXDOMAIN' : 'NODATA';
     const message =
       code === 'NXDOMAIN' ? `${name} does not exist (NXDOMAIN)` : `${name} has no ${type} record (NODATA)`;
     return {
       kind: 'failure',
       error: new DnsError(code, message, { hostname: name, type }),
-      negativeTtl: soaTtl(response),
+      // RFC 2308 5: without an SOA, negative answers are not cached.
+      negativeTtl: response.soa === undefined ? 0 : Math.min(ttlOf(response.soa.ttl), response.soa.minimum),
       // RFC 2308 5: an NXDOMAIN about the name asked (not about a CNAME's target) holds for every type.
-      nameError: code === 'NXDOMAIN' && chain.size === 1,
+      nameError: code === 'NXDOMAIN' && (chain === undefined || chain.size === 1),
     };
   }
-  for (const record of matching) ttl = Math.min(ttl, ttlOf(record));
-  return { kind: 'answer', records: matching.map((record) => convert(record)), ttl, authenticated };
+  return { kind: 'answer', records, ttl, authenticated: response.authenticated };
 }
 
-function soaTtl(response: Response): number {
-  const soa = ((response.authorities ?? []) as WireRecord[]).find((record) => record.type === 'SOA');
-  if (soa === undefined) return 0; // RFC 2308 5: without an SOA, negative answers are not cached
-  return Math.min(ttlOf(soa), (soa.data as { minimum: number }).minimum);
-}
-
-/** Maps dns-packet's record data to the README's record shapes. */
-function convert(record: WireRecord): unknown {
-  const data = record.data as unknown;
-  switch (record.type) {
-    case 'MX': {
-      const mx = data as { preference?: number; exchange: string };
-      return { exchange: mx.exchange, priority: mx.preference ?? 0 };
-    }
-    case 'TXT': {
-      // RFC 7208 3.3: the character-strings of one record are joined with nothing between them.
-      const parts = (Array.isArray(data) ? data : [data]) as (Buffer | string)[];
-      return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part))).toString('utf8');
-    }
-    case 'TLSA': {
-      const tlsa = data as { usage: number; selector: number; matchingType: number; certificate: Buffer };
-      return {
-        usage: tlsa.usage,
-        selector: tlsa.selector,
-        matchingType: tlsa.matchingType,
-        data: new Uint8Array(tlsa.certificate),
-      };
-    }
-    default:
-      return data;
-  }
+function hasCname(answers: Response['answers']): boolean {
+  for (const record of answers) if (record.type === 'CNAME') return true;
+  return false;
 }

@@ -17,6 +17,7 @@ export function checkName(name: unknown, type?: string): string {
   if (bare === '' || bare === '.') {
     throw new DnsError('BADNAME', 'the DNS name is empty', { hostname: name, type });
   }
+  if (isShortAsciiName(bare)) return bare;
   let wireLength = 1; // the root label's zero octet
   for (const label of bare.split('.')) {
     const octets = Buffer.byteLength(label);
@@ -38,6 +39,21 @@ export function checkName(name: unknown, type?: string): string {
     });
   }
   return bare;
+}
+
+/** The quick check of checkName for an ASCII name (one octet per character): labels of 1-63, 255 in all. */
+function isShortAsciiName(name: string): boolean {
+  if (name.length > MAX_NAME_OCTETS - 2) return false;
+  let labelStart = 0;
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code >= 0x80) return false;
+    if (code === 0x2e) {
+      if (i === labelStart || i - labelStart > MAX_LABEL_OCTETS) return false;
+      labelStart = i + 1;
+    }
+  }
+  return name.length - labelStart >= 1 && name.length - labelStart <= MAX_LABEL_OCTETS;
 }
 
 /** Compares DNS names as DNS does: ASCII letters without regard to case (RFC 4343), trailing dot ignored. */

@@ -1,9 +1,10 @@
 import { connect } from 'node:net';
-import * as packet from 'dns-packet';
 import { DnsError } from '../dns-error';
-import { sameName } from './name';
+import { type Response, readResponse } from './read-response';
 import type { ServerAddress } from './servers';
-import type { UdpPool } from './udp-pool';
+import type { DeadlineQueue, Expiring, PendingQuery, UdpChannel, UdpPool } from './udp-pool';
+
+export type { Response } from './read-response';
 
 /** What one exchange with one server needs. */
 export interface Exchange {
@@ -16,37 +17,14 @@ export interface Exchange {
   logger?: { debug?: (object: object, message?: string) => void } | undefined;
 }
 
-/** A decoded response, with the fields dns-packet sets that its types leave out. */
-export type Response = packet.DecodedPacket & { rcode?: string };
-
-/** A resource record as dns-packet decodes it. */
-export interface WireRecord {
-  name: string;
-  type: string;
-  ttl?: number;
-  class?: string;
-  data?: unknown;
-}
-
 const MAX_TCP_RESPONSE = 65_535 + 2;
 
 /**
- * Decodes a datagram and says whether it answers our question: same id, a response, and the same question
+ * Reads a message and says whether it answers our question: same id, a response, and the same question
  * (RFC 5452 9.1: id, question and source must all match, otherwise the answer may be spoofed).
  */
 function matchResponse(exchange: Exchange, bytes: Buffer): Response | 'malformed' | 'foreign' {
-  if (bytes.length < 12 || bytes.readUInt16BE(0) !== exchange.id) return 'foreign';
-  let decoded: Response;
-  try {
-    decoded = packet.decode(bytes);
-  } catch {
-    return 'malformed';
-  }
-  const question = decoded.questions?.[0];
-  if (decoded.type !== 'response' || decoded.questions?.length !== 1 || question === undefined) return 'foreign';
-  if (!sameName(question.name, exchange.name) || question.type !== exchange.type) return 'foreign';
-  if (question.class !== undefined && question.class !== 'IN') return 'foreign';
-  return decoded;
+  return readResponse(bytes, exchange.query, exchange.name);
 }
 
 function timeoutError(exchange: Exchange, why: string): DnsError {
@@ -71,51 +49,74 @@ function malformedError(exchange: Exchange): DnsError {
  */
 export function exchangeUdp(exchange: Exchange, pool: UdpPool): Promise<Response> {
   return new Promise((resolve, reject) => {
-    let sawMalformed = false;
-    let done = false;
-    const finish = (error: Error | undefined, response?: Response): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      channel.remove(id);
-      if (error) reject(error);
-      else resolve(response as Response);
-    };
-    const { channel, id } = pool.acquire(exchange.server, {
-      onError: (error) => finish(timeoutError(exchange, `(${error.code})`)),
-      onMessage: (message, port) => {
-        if (port !== exchange.server.port) return;
-        const result = matchResponse(exchange, message);
-        if (result === 'malformed') {
-          // Keep waiting: a forged garbage packet must not end the lookup; report it only if nothing better comes.
-          sawMalformed = true;
-          return;
-        }
-        if (result === 'foreign') {
-          exchange.logger?.debug?.(
-            { name: exchange.name, type: exchange.type, server: `${exchange.server.host}:${exchange.server.port}` },
-            'dns ignored an answer that does not match the query',
-          );
-          return;
-        }
-        finish(undefined, result);
-      },
-    });
+    const pending = new PendingUdpQuery(exchange, resolve, reject);
+    const channel = pool.acquire(exchange.server);
+    const id = channel.add(pending);
+    pending.channel = channel;
+    pending.id = id;
     exchange.id = id;
     exchange.query.writeUInt16BE(id, 0);
-    const timer = setTimeout(
-      () => finish(sawMalformed ? malformedError(exchange) : timeoutError(exchange, `within ${exchange.timeoutMs} ms`)),
-      exchange.timeoutMs,
-    );
-    const send = (): void => {
-      if (done) return;
-      channel.socket.send(exchange.query, (error) => {
-        if (error) finish(timeoutError(exchange, `(${(error as NodeJS.ErrnoException).code})`));
-      });
-    };
-    if (channel.connected) send();
-    else channel.ready.then(send);
+    pending.deadlines = pool.deadlines;
+    pending.slot = pool.deadlines.add(pending, exchange.timeoutMs);
+    if (channel.connected) channel.send(exchange.query);
+    else channel.ready.then(() => pending.done || channel.send(exchange.query));
   });
+}
+
+/** One query waiting on a UDP channel for its answer, its timeout, or the socket's error. */
+class PendingUdpQuery implements PendingQuery, Expiring {
+  channel: UdpChannel | undefined;
+  id = 0;
+  deadlines: DeadlineQueue | undefined;
+  slot = 0;
+  done = false;
+  sawMalformed = false;
+
+  constructor(
+    readonly exchange: Exchange,
+    readonly resolve: (response: Response) => void,
+    readonly reject: (error: Error) => void,
+  ) {}
+
+  onMessage(message: Buffer, port: number): void {
+    const exchange = this.exchange;
+    if (port !== exchange.server.port) return;
+    const result = matchResponse(exchange, message);
+    if (result === 'malformed') {
+      // Keep waiting: a forged garbage packet must not end the lookup; report it only if nothing better comes.
+      this.sawMalformed = true;
+      return;
+    }
+    if (result === 'foreign') {
+      exchange.logger?.debug?.(
+        { name: exchange.name, type: exchange.type, server: `${exchange.server.host}:${exchange.server.port}` },
+        'dns ignored an answer that does not match the query',
+      );
+      return;
+    }
+    if (this.end()) this.resolve(result);
+  }
+
+  onError(error: NodeJS.ErrnoException): void {
+    if (this.end()) this.reject(timeoutError(this.exchange, `(${error.code})`));
+  }
+
+  expire(): void {
+    const exchange = this.exchange;
+    if (!this.end()) return;
+    this.reject(
+      this.sawMalformed ? malformedError(exchange) : timeoutError(exchange, `within ${exchange.timeoutMs} ms`),
+    );
+  }
+
+  /** Stops waiting; false when it had already stopped. */
+  private end(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    this.deadlines?.cancel(this.slot);
+    this.channel?.remove(this.id);
+    return true;
+  }
 }
 
 /** Sends the query over TCP (RFC 1035 4.2.2, two-octet length prefix), as after a truncated UDP answer. */

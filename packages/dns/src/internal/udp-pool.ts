@@ -48,10 +48,7 @@ class Channel {
       if (message.length < 12) return;
       this.pending.get(message.readUInt16BE(0))?.onMessage(message, remote.port);
     });
-    this.socket.on('error', (error) => {
-      for (const query of [...this.pending.values()]) query.onError(error as NodeJS.ErrnoException);
-      this.close();
-    });
+    this.socket.on('error', (error) => this.fail(error as NodeJS.ErrnoException));
     // A connected socket only receives datagrams from the server's address (RFC 5452 9.1: check the source).
     this.ready = new Promise((resolve) =>
       this.socket.connect(server.port, server.host, () => {
@@ -59,6 +56,24 @@ class Channel {
         resolve();
       }),
     );
+  }
+
+  /**
+   * Sends one query. A send error (ECONNREFUSED after an ICMP port unreachable, ENETUNREACH...) is about the
+   * server's address, which every query on this connected socket shares, so it fails them all, as the socket's
+   * 'error' event does; one shared callback, rather than a closure per query.
+   */
+  send(query: Buffer): void {
+    this.socket.send(query, this.#afterSend);
+  }
+
+  readonly #afterSend = (error: Error | null): void => {
+    if (error) this.fail(error as NodeJS.ErrnoException);
+  };
+
+  fail(error: NodeJS.ErrnoException): void {
+    for (const query of [...this.pending.values()]) query.onError(error);
+    this.close();
   }
 
   /** Registers a query under an id unused on this socket and returns that id. */
@@ -90,21 +105,90 @@ class Channel {
   }
 }
 
+/** Something that can time out. */
+export interface Expiring {
+  expire(): void;
+}
+
+/**
+ * The timeouts of a resolver's queries. They all wait the same time, so they expire in the order they were
+ * added: one timer for the oldest, instead of a timer object per query (which cost about as much as the rest
+ * of a lookup's own JavaScript). Done queries are cancelled in place and skipped.
+ */
+export class DeadlineQueue {
+  #items: (Expiring | undefined)[] = [];
+  #deadlines: number[] = [];
+  #head = 0;
+  #base = 0; // the slot number of #items[0]
+  #live = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  /** Expires `item` after `ms` unless cancelled; returns its slot for `cancel`. */
+  add(item: Expiring, ms: number): number {
+    const slot = this.#base + this.#items.length;
+    this.#items.push(item);
+    this.#deadlines.push(performance.now() + ms);
+    // A pending query keeps the process alive, as a timer of its own would.
+    if (this.#live++ === 0) this.#timer?.ref();
+    this.#timer ??= setTimeout(this.#fire, ms);
+    return slot;
+  }
+
+  cancel(slot: number): void {
+    const index = slot - this.#base;
+    if (index < this.#head || this.#items[index] === undefined) return;
+    this.#items[index] = undefined;
+    if (--this.#live === 0) this.#timer?.unref();
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    while (this.#head < this.#items.length) {
+      const item = this.#items[this.#head];
+      if (item !== undefined && (this.#deadlines[this.#head] as number) > now) break;
+      this.#items[this.#head] = undefined;
+      this.#head++;
+      if (item !== undefined) {
+        this.#live--;
+        item.expire();
+      }
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#deadlines = this.#deadlines.slice(this.#head);
+      this.#base += this.#head;
+      this.#head = 0;
+    }
+    if (this.#head < this.#items.length) {
+      this.#timer = setTimeout(this.#fire, Math.max(1, (this.#deadlines[this.#head] as number) - now));
+      if (this.#live === 0) this.#timer.unref();
+    } else {
+      this.#items.length = 0;
+      this.#deadlines.length = 0;
+      this.#base += this.#head;
+      this.#head = 0;
+    }
+  };
+}
+
 /** UDP sockets to DNS servers, one in use per server at a time, each replaced after a bounded number of queries. */
 export class UdpPool {
-  readonly #current = new Map<string, Channel>();
+  readonly #current = new Map<ServerAddress, Channel>();
+  /** The timeouts of the queries on this pool's sockets. */
+  readonly deadlines = new DeadlineQueue();
 
-  /** A socket to send one query to `server` on, with its id chosen so that no other pending query shares it. */
-  acquire(server: ServerAddress, query: PendingQuery): { channel: Channel; id: number } {
-    const key = `${server.host}|${server.port}`;
-    let channel = this.#current.get(key);
+  /** The socket to send the next query to `server` on; `add` the query to it to get its id. */
+  acquire(server: ServerAddress): Channel {
+    // Keyed by the address object: a resolver parses its servers once, so no key string is built per query.
+    let channel = this.#current.get(server);
     if (channel === undefined || channel.closed || channel.used >= QUERIES_PER_SOCKET) {
       channel = new Channel(server, (closed) => {
-        if (this.#current.get(key) === closed) this.#current.delete(key);
+        if (this.#current.get(server) === closed) this.#current.delete(server);
       });
-      this.#current.set(key, channel);
+      this.#current.set(server, channel);
     }
-    return { channel, id: channel.add(query) };
+    return channel;
   }
 }
 

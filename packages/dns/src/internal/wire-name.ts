@@ -25,11 +25,30 @@ function nameLength(name: string): number {
 /** Writes the labels at `offset`, each after its length octet, and the root label; returns the offset after. */
 function writeName(name: string, buffer: Buffer, offset: number): number {
   if (name !== '' && name !== '.') {
-    for (const label of name.split('.')) {
-      const length = buffer.write(label, offset + 1);
-      buffer[offset] = length;
-      offset += length + 1;
+    // An ASCII name (nearly all) is written octet by octet: a label's length octet goes where the dot was.
+    let lengthAt = offset;
+    let at = offset + 1;
+    for (let i = 0; i < name.length; i++) {
+      const code = name.charCodeAt(i);
+      if (code >= 0x80) return writeLabels(name, buffer, offset);
+      if (code === 0x2e) {
+        buffer[lengthAt] = at - lengthAt - 1;
+        lengthAt = at;
+      } else buffer[at] = code;
+      at++;
     }
+    buffer[lengthAt] = at - lengthAt - 1;
+    offset = at;
+  }
+  buffer[offset] = 0;
+  return offset + 1;
+}
+
+function writeLabels(name: string, buffer: Buffer, offset: number): number {
+  for (const label of name.split('.')) {
+    const length = buffer.write(label, offset + 1);
+    buffer[offset] = length;
+    offset += length + 1;
   }
   buffer[offset] = 0;
   return offset + 1;
@@ -40,11 +59,13 @@ export function encodeQuery(id: number, name: string, type: string, ednsUdpSize:
   const code = TYPE_CODES[type];
   if (code === undefined) throw new TypeError(`unsupported record type ${type}`);
   const withOpt = ednsUdpSize > 0;
-  // One allocation: header (12) + name + QTYPE/QCLASS (4) + the OPT record (11).
-  const buffer = Buffer.alloc(12 + nameLength(name) + 4 + (withOpt ? 11 : 0));
+  // One allocation: header (12) + name + QTYPE/QCLASS (4) + the OPT record (11). Not zero-filled (that costs a
+  // fresh ArrayBuffer each time): every octet is written below.
+  const buffer = Buffer.allocUnsafe(12 + nameLength(name) + 4 + (withOpt ? 11 : 0));
   buffer.writeUInt16BE(id, 0);
   buffer.writeUInt16BE(RECURSION_DESIRED | AUTHENTIC_DATA, 2);
   buffer.writeUInt16BE(1, 4); // QDCOUNT
+  buffer.writeUInt32BE(0, 6); // ANCOUNT, NSCOUNT
   buffer.writeUInt16BE(withOpt ? 1 : 0, 10); // ARCOUNT
   let offset = writeName(name, buffer, 12);
   buffer.writeUInt16BE(code, offset);
@@ -52,8 +73,11 @@ export function encodeQuery(id: number, name: string, type: string, ednsUdpSize:
   offset += 4;
   if (withOpt) {
     // OPT RR: root name (0), TYPE 41, CLASS = UDP payload size, TTL = extended RCODE/version/flags 0, RDLENGTH 0.
+    buffer[offset] = 0;
     buffer.writeUInt16BE(OPT_TYPE, offset + 1);
     buffer.writeUInt16BE(ednsUdpSize, offset + 3);
+    buffer.writeUInt32BE(0, offset + 5);
+    buffer.writeUInt16BE(0, offset + 9);
   }
   return buffer;
 }

@@ -42,7 +42,10 @@ export interface SpfContext {
   signal?: AbortSignal;
   lookups: number;
   voidLookups: number;
-  validatedNames?: Promise<string[]>;
+  /** The client's validated names and the void lookups finding them took (looked up once per evaluation). */
+  validatedNames?: Promise<{ names: string[]; voids: string[] }>;
+  /** True once %{p} has been expanded: pyspf computes it once per evaluation, so its voids count once. */
+  pMacroCounted?: boolean;
 }
 
 /** Counts one DNS-querying term against the limit (RFC 7208 4.6.4). */
@@ -54,7 +57,19 @@ export function countLookup(context: SpfContext, term: string): void {
 }
 
 /**
- * Runs one lookup. No record is an empty list (and, when `countVoid`, one void lookup);
+ * Counts one query that found no record (RFC 7208 4.6.4 "void lookup"); past the limit, permerror.
+ * Like pyspf, every such query counts, whichever term made it: the address lookups of mx hosts and
+ * of PTR names, and the PTR query of ptr and %{p}, as well as those of a, exists, mx, include and redirect.
+ */
+export function countVoid(context: SpfContext, what: string): void {
+  context.voidLookups += 1;
+  if (context.voidLookups > context.limits.voidLookups) {
+    throw new SpfAbort('permerror', `more than ${context.limits.voidLookups} void lookups (at ${what})`);
+  }
+}
+
+/**
+ * Runs one lookup. No record is an empty list (and, when `countsAsVoid`, one void lookup);
  * a temporary failure aborts with temperror (RFC 7208 2.6.6). A name the resolver will not send
  * (BADNAME) matches nothing.
  */
@@ -62,18 +77,13 @@ export async function lookup<T>(
   context: SpfContext,
   query: () => Promise<Answer<T>>,
   what: string,
-  countVoid: boolean,
+  countsAsVoid: boolean,
 ): Promise<T[]> {
   try {
     return (await query()).records;
   } catch (error) {
     if (isNoRecord(error)) {
-      if (countVoid) {
-        context.voidLookups += 1;
-        if (context.voidLookups > context.limits.voidLookups) {
-          throw new SpfAbort('permerror', `more than ${context.limits.voidLookups} void lookups (at ${what})`);
-        }
-      }
+      if (countsAsVoid) countVoid(context, what);
       return [];
     }
     if (isTemporary(error)) throw new SpfAbort('temperror', `DNS ${dnsFailureCode(error)} for ${what}`);
@@ -83,9 +93,9 @@ export async function lookup<T>(
 }
 
 /** The address records of `name` in the family of the client address. */
-export function lookupAddresses(context: SpfContext, name: string, countVoid: boolean): Promise<string[]> {
+export function lookupAddresses(context: SpfContext, name: string, countsAsVoid: boolean): Promise<string[]> {
   const options = { signal: context.signal };
   return context.ip.family === 4
-    ? lookup(context, () => context.resolver.resolveA(name, options), `A ${name}`, countVoid)
-    : lookup(context, () => context.resolver.resolveAaaa(name, options), `AAAA ${name}`, countVoid);
+    ? lookup(context, () => context.resolver.resolveA(name, options), `A ${name}`, countsAsVoid)
+    : lookup(context, () => context.resolver.resolveAaaa(name, options), `AAAA ${name}`, countsAsVoid);
 }

@@ -1,7 +1,7 @@
 // RFC 7208 4: check_host(). Record lookup and selection, term evaluation in order, redirect,
 // and the explanation on fail (RFC 7208 6.2).
 import { dnsFailureCode, isNoRecord, isTemporary } from '../resolver';
-import { countLookup, lookup, SpfAbort, type SpfContext } from './context';
+import { countLookup, countVoid, lookup, SpfAbort, type SpfContext } from './context';
 import { expandDomain, macroValues } from './expand';
 import { expandMacroString, type MacroToken, parseMacroString } from './macro';
 import { mechanismMatches } from './mechanisms';
@@ -26,12 +26,21 @@ export function isCheckableDomain(domain: string): boolean {
   return labels.length >= 2 && labels.every((label) => label.length >= 1 && label.length <= 63);
 }
 
-async function selectRecord(context: SpfContext, domain: string): Promise<string | HostResult> {
+async function selectRecord(
+  context: SpfContext,
+  domain: string,
+  term: string | undefined,
+): Promise<string | HostResult> {
   let txts: string[];
   try {
     txts = (await context.resolver.resolveTxt(domain, { signal: context.signal })).records;
   } catch (error) {
-    if (isNoRecord(error)) return { result: 'none', reason: `${domain} has no TXT record`, domain };
+    if (isNoRecord(error)) {
+      // RFC 7208 4.6.4: an empty TXT query is a void lookup, for an include or redirect target as for the
+      // checked identity itself (pyspf counts both; the result is none or permerror either way).
+      countVoid(context, term === undefined ? `TXT ${domain}` : `TXT ${domain} (${term})`);
+      return { result: 'none', reason: `${domain} has no TXT record`, domain };
+    }
     if (isTemporary(error)) return { result: 'temperror', reason: `DNS error looking up TXT ${domain}`, domain };
     if (dnsFailureCode(error) === 'BADNAME') return { result: 'none', reason: `${domain} cannot be looked up`, domain };
     throw error;
@@ -61,7 +70,7 @@ async function evaluateRecord(context: SpfContext, domain: string, record: SpfRe
     // RFC 7208 6.1: redirect counts as a lookup; a target without a record is a permerror.
     countLookup(context, 'redirect');
     const target = await expandDomain(context, record.redirect, domain);
-    const inner = await checkHost(context, target);
+    const inner = await checkHost(context, target, 'redirect');
     if (inner.result === 'none') {
       return { ...inner, result: 'permerror', reason: `redirect=${target}: ${inner.reason}`, domain: target };
     }
@@ -71,10 +80,16 @@ async function evaluateRecord(context: SpfContext, domain: string, record: SpfRe
   return { result: 'neutral', reason: `no term of ${domain}'s record matched`, domain, record: record.text, exp };
 }
 
-/** RFC 7208 4: check_host() for `domain`; temperror/permerror inside come back as results. */
-export async function checkHost(context: SpfContext, domain: string): Promise<HostResult> {
+/** RFC 7208 4: check_host() for `domain` (`term`: the include or redirect that asks); temperror/permerror inside come back as results. */
+export async function checkHost(context: SpfContext, domain: string, term?: string): Promise<HostResult> {
   if (!isCheckableDomain(domain)) return { result: 'none', reason: `"${domain}" is not a valid domain name`, domain };
-  const selected = await selectRecord(context, domain);
+  let selected: string | HostResult;
+  try {
+    selected = await selectRecord(context, domain, term);
+  } catch (error) {
+    if (error instanceof SpfAbort) return { result: error.result, reason: error.message, domain };
+    throw error;
+  }
   if (typeof selected !== 'string') return selected;
   let record: SpfRecord;
   try {

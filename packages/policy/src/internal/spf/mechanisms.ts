@@ -6,7 +6,7 @@ import type { Mechanism } from './record';
 import { isSameOrSubdomain, validatedNames } from './validated-names';
 
 /** Evaluates a record of another domain (check_host), given to break the import cycle with evaluate.ts. */
-export type CheckHost = (context: SpfContext, domain: string) => Promise<{ result: string }>;
+export type CheckHost = (context: SpfContext, domain: string, term?: string) => Promise<{ result: string }>;
 
 function addressMatches(context: SpfContext, records: string[], cidr4: number, cidr6: number): boolean {
   const prefix = context.ip.family === 4 ? cidr4 : cidr6;
@@ -32,7 +32,7 @@ export async function mechanismMatches(
     case 'include': {
       countLookup(context, mechanism.text);
       const target = await expandDomain(context, mechanism.domain, domain);
-      const inner = await checkHost(context, target);
+      const inner = await checkHost(context, target, mechanism.text);
       // RFC 7208 5.2: the table of include results.
       if (inner.result === 'pass') return true;
       if (inner.result === 'temperror') throw new SpfAbort('temperror', `include:${target} gave temperror`);
@@ -59,7 +59,8 @@ export async function mechanismMatches(
       for (const { exchange } of exchanges) {
         const name = exchange.replace(/\.$/, '');
         if (name === '') continue; // RFC 7505 null MX
-        const records = await lookupAddresses(context, name, false);
+        // RFC 7208 4.6.4: a host without addresses is a void lookup too (pyspf counts it).
+        const records = await lookupAddresses(context, name, true);
         if (addressMatches(context, records, mechanism.cidr4, mechanism.cidr6)) return true;
       }
       return false;
