@@ -136,9 +136,10 @@ export async function startServer(initial: Config, options: StartServerOptions):
   const store = createMaildirStore({ root: mailRoot, hostname: initial.hostname });
   const localDelivery = startLocalDeliveryWorker({
     queue,
-    domains: initial.domains,
+    // Functions, so that a reload's domains and quota apply without a restart.
+    domains: () => live.config.domains,
     store,
-    quota: initial.quota,
+    quota: () => live.config.quota,
     log,
     metrics,
   });
