@@ -9,6 +9,7 @@ import { findArcSealSyntaxError } from './internal/arc-seal-syntax';
 import { comment, propertyValue, renderAuthenticationResults } from './internal/auth-header';
 import { toMailauthResolver } from './internal/mailauth-resolver';
 import type { Resolver } from './internal/resolver';
+import { unsignedHeaderFrom } from './internal/unsigned-message';
 import type { PolicyLogger } from './logger';
 
 /** What authenticate looks at: the SMTP session's identities and the message. */
@@ -23,6 +24,11 @@ export interface AuthenticateInput {
   message: Readable | AsyncIterable<Uint8Array> | Buffer | string;
   /** Our host name, the authserv-id of the header (RFC 8601 2.5). */
   hostname: string;
+  /**
+   * The SPF result of this ip, helo and sender when the caller has it already (from the MAIL FROM
+   * phase): it is used as given, and SPF is not evaluated again.
+   */
+  spf?: SpfResult;
 }
 
 /** Options of authenticate. */
@@ -81,14 +87,25 @@ export async function authenticate(
 ): Promise<AuthenticationResults> {
   if (!input.hostname) throw new PolicyError('BAD_INPUT', 'hostname (our host name for the header) is required');
   const resolver = toMailauthResolver(options.resolver, options.signal);
+  const spfCheck = input.spf
+    ? Promise.resolve(input.spf)
+    : checkSpf(
+        { ip: input.ip, helo: input.helo, sender: input.sender },
+        { resolver: options.resolver, receiver: input.hostname, signal: options.signal },
+      );
+  // A message without DKIM or ARC header fields has nothing to verify: skip mailauth's parse.
+  const message = input.message;
+  const unsignedFrom =
+    Buffer.isBuffer(message) || typeof message === 'string' ? unsignedHeaderFrom(message) : undefined;
   const [spf, verified] = await Promise.all([
-    checkSpf(
-      { ip: input.ip, helo: input.helo, sender: input.sender },
-      { resolver: options.resolver, receiver: input.hostname, signal: options.signal },
-    ),
-    dkimVerify(toStream(input.message), { resolver, minBitLength: options.minBitLength, sender: input.sender ?? '' }),
+    spfCheck,
+    unsignedFrom
+      ? { results: [], arc: undefined, headerFrom: unsignedFrom, headers: { parsed: [] } }
+      : dkimVerify(toStream(message), { resolver, minBitLength: options.minBitLength, sender: input.sender ?? '' }),
   ]);
-  const arcOutcome = await arc(verified.arc as never, { resolver, minBitLength: options.minBitLength });
+  const arcOutcome = unsignedFrom
+    ? { status: { result: 'none' }, i: 0, info: undefined }
+    : await arc(verified.arc as never, { resolver, minBitLength: options.minBitLength });
 
   const dkim: DkimSignatureResult[] = verified.results
     .filter((row) => row.signingDomain)

@@ -63,6 +63,7 @@ async function decideAndQueue(
             sender,
             message: buffer.buffer() ?? buffer.stream(),
             hostname: config.hostname,
+            spf: state.spfResult,
           },
           { resolver: context.resolver(), signal },
         ),

@@ -1,5 +1,5 @@
 import type { Resolver } from '@homing/dns';
-import { checkSpf } from '@homing/policy';
+import { checkSpf, type SpfResult } from '@homing/policy';
 import type { Queue } from '@homing/queue';
 import { isQueueError } from '@homing/queue';
 import type { Decision, Mailbox, SessionInfo, SmtpServerHooks } from '@homing/smtp/server';
@@ -44,6 +44,8 @@ export interface InboundSession {
   mailJunk: FilterVerdict[];
   /** The SPF result word of the current transaction, for the log. */
   spf: string | undefined;
+  /** The SPF evaluation of the MAIL phase, reused by the end-of-data checks. */
+  spfResult?: SpfResult;
 }
 
 const sessions = new WeakMap<SessionInfo, InboundSession>();
@@ -118,6 +120,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
       const state = inboundSession(session);
       state.mailJunk = [];
       state.spf = undefined;
+      state.spfResult = undefined;
       const config = context.config();
       const spf = config.filters.spf;
       if (config.offline || !spf.enabled) return { action: 'accept' };
@@ -133,6 +136,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
         session.signal,
       );
       state.spf = result?.result ?? 'temperror';
+      state.spfResult = result;
       let verdict: FilterVerdict | undefined;
       if (result === undefined || result.result === 'temperror') {
         const reason = result?.reason ?? `SPF took longer than ${config.filters.timeoutMs} ms`;
