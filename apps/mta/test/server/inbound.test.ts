@@ -137,8 +137,26 @@ describe('homing start: the MX', () => {
 
   it('counts what it did on the Prometheus endpoint', async () => {
     const before = server.maildir('alice@example.org');
-    await swaks(['--server', '127.0.0.1', '--port', String(server.mxPort), '--from', 'someone@sender.test', '--to', 'alice@example.org']);
-    await swaks(['--server', '127.0.0.1', '--port', String(server.mxPort), '--from', 'someone@sender.test', '--to', 'nobody@example.org']);
+    await swaks([
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(server.mxPort),
+      '--from',
+      'someone@sender.test',
+      '--to',
+      'alice@example.org',
+    ]);
+    await swaks([
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(server.mxPort),
+      '--from',
+      'someone@sender.test',
+      '--to',
+      'nobody@example.org',
+    ]);
     await server.waitForNew('alice@example.org', before);
     const response = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
