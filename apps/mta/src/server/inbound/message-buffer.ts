@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,12 +50,8 @@ export class MessageBuffer {
       this.chunks.length = 0;
       this.memoryBytes = 0;
     }
-    if (!this.file.stream.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        this.file?.stream.once('drain', resolve);
-        this.file?.stream.once('error', reject);
-      });
-    }
+    // events.once removes its listeners either way (a drain per chunk must not pile them up).
+    if (!this.file.stream.write(chunk)) await once(this.file.stream, 'drain');
   }
 
   /** Marks the end of the body; resolves once a temporary file is complete. */
