@@ -1,4 +1,5 @@
 import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
+import type { Reply } from '@homing/smtp';
 import { type BounceRecipient, createBounce, createDelayWarning } from './bounce';
 import type { DeliveryAgent, DeliveryLogger } from './delivery-agent';
 import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
@@ -69,10 +70,19 @@ function reportedRecipient(
     status,
     lastAttemptAt: now,
     ...(outcome?.mx === undefined ? {} : { remoteMta: outcome.mx }),
-    ...(outcome?.remoteReply === undefined
-      ? { diagnostic: outcome?.reason ?? info.reply ?? status }
-      : { reply: outcome.remoteReply }),
+    ...(outcome?.remoteReply !== undefined
+      ? { reply: outcome.remoteReply }
+      : outcome === undefined && recordedReply(info.reply) !== undefined
+        ? { reply: recordedReply(info.reply)! }
+        : { diagnostic: outcome?.reason ?? info.reply ?? status }),
   };
+}
+
+/** A remote reply the queue recorded as one line (`451 4.3.0 Busy`), parsed back for a DSN's Diagnostic-Code. */
+function recordedReply(line: string | undefined): Reply | undefined {
+  const match = line === undefined ? null : /^([2-5]\d\d)(?: ([245]\.\d{1,3}\.\d{1,3}))?(?: (.*))?$/.exec(line);
+  if (match === null) return undefined;
+  return { code: Number(match[1]), enhanced: match[2], lines: [match[3] ?? ''] };
 }
 
 /**
@@ -85,50 +95,97 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   const { queue, agent } = options;
   const lease = leaseKeeper(queue, claim, options.logger);
   let settled: SettleResult;
-  let byAddress: Map<string, RecipientOutcome>;
+  let byAddress = new Map<string, RecipientOutcome>();
   let headers: Buffer | undefined;
+  const now = new Date();
+  const wantsReport = claim.sender !== '';
   try {
-    const signal = options.signal === undefined ? lease.signal : AbortSignal.any([options.signal, lease.signal]);
-    const result = await agent.deliver(
-      { from: claim.sender, to: claim.recipients.map((recipient) => recipient.address) },
-      { open: () => queue.openBody(claim.id), size: claim.size },
-      { signal },
-    );
-    byAddress = new Map(result.recipients.map((outcome) => [outcome.recipient, outcome]));
+    // A claim past the queue's lifetime (held, or never tried in time) is not delivered: its
+    // recipients fail with 5.4.7 and are bounced in the same settle.
+    const outcomes: { recipient: string; status: 'delivered' | 'deferred' | 'failed'; reply: string }[] = [];
+    // What the queue last recorded per recipient: an expired recipient's bounce quotes its last attempt.
+    let last = new Map<string, RecipientInfo>();
+    if (claim.expired) {
+      const info = await queue.inspect(claim.id);
+      last = new Map((info?.recipients ?? []).map((recipient) => [recipient.address, recipient]));
+      for (const { address } of claim.recipients) {
+        outcomes.push({ recipient: address, status: 'failed', reply: '550 5.4.7 delivery time expired' });
+      }
+    } else {
+      const signal = options.signal === undefined ? lease.signal : AbortSignal.any([options.signal, lease.signal]);
+      const result = await agent.deliver(
+        { from: claim.sender, to: claim.recipients.map((recipient) => recipient.address) },
+        { open: () => queue.openBody(claim.id), size: claim.size },
+        { signal },
+      );
+      byAddress = new Map(result.recipients.map((outcome) => [outcome.recipient, outcome]));
+      for (const { recipient, status, reply } of result.recipients) outcomes.push({ recipient, status, reply });
+    }
     // A settle that completes the message removes its body: keep the headers a DSN may need first.
-    if (result.recipients.some((outcome) => outcome.status !== 'delivered') && claim.sender !== '') {
+    if (outcomes.some((outcome) => outcome.status !== 'delivered') && wantsReport) {
       // Settling what was delivered matters more than quoting headers: a read failure only loses the quote.
       headers = await readHeaders(queue, claim.id).catch((error: unknown) => {
         options.logger?.warn({ id: claim.id, err: error }, 'could not read the headers for a DSN');
         return Buffer.alloc(0);
       });
     }
-    settled = await queue.settle(
-      claim.leaseId,
-      result.recipients.map(({ recipient, status, reply }) => ({ recipient, status, reply })),
-    );
+    // The bounce goes into the queue in the same durable step as the failures it reports, so a
+    // crash between the two can neither lose it nor send it twice.
+    const failed = outcomes.filter((outcome) => outcome.status === 'failed');
+    const bounce =
+      wantsReport && headers !== undefined && failed.length > 0
+        ? createBounce({
+            reportingMta: options.reportingMta,
+            sender: claim.sender,
+            recipients: failed.map((outcome) =>
+              reportedRecipient(
+                {
+                  ...last.get(outcome.recipient),
+                  address: outcome.recipient,
+                  expired: claim.expired,
+                  reply: last.get(outcome.recipient)?.reply ?? outcome.reply,
+                } as RecipientInfo,
+                byAddress.get(outcome.recipient),
+                'failed',
+                now,
+              ),
+            ),
+            originalMessage: headers,
+            arrivalDate: new Date(claim.createdAt),
+            date: now,
+          })
+        : null;
+    settled = await queue.settle(claim.leaseId, outcomes, {
+      enqueue:
+        bounce === null
+          ? []
+          : [{ envelope: { sender: bounce.sender, recipients: bounce.recipients }, body: bounce.message }],
+    });
+    if (bounce !== null)
+      options.logger?.info({ id: claim.id, action: 'failed', recipients: failed.length }, 'queued a DSN');
   } finally {
     lease.stop();
   }
-  const now = new Date();
-  const report = async (infos: RecipientInfo[], action: 'failed' | 'delayed') => {
-    // A bounce is never bounced (RFC 5321 4.5.5).
-    if (infos.length === 0 || claim.sender === '' || headers === undefined) return;
-    const make = action === 'failed' ? createBounce : createDelayWarning;
-    const dsn = make({
+  // The delay warning is the queue's decision, known only after the settle.
+  if (settled.delayWarning.length > 0 && wantsReport && headers !== undefined) {
+    const dsn = createDelayWarning({
       reportingMta: options.reportingMta,
       sender: claim.sender,
-      recipients: infos.map((info) => reportedRecipient(info, byAddress.get(info.address), action, now)),
+      recipients: settled.delayWarning.map((info) =>
+        reportedRecipient(info, byAddress.get(info.address), 'delayed', now),
+      ),
       originalMessage: headers,
       arrivalDate: new Date(claim.createdAt),
       date: now,
     });
-    if (dsn === null) return;
-    await queue.enqueue({ sender: dsn.sender, recipients: dsn.recipients }, dsn.message);
-    options.logger?.info({ id: claim.id, action, recipients: infos.length }, 'queued a DSN');
-  };
-  await report(settled.failed, 'failed');
-  await report(settled.delayWarning, 'delayed');
+    if (dsn !== null) {
+      await queue.enqueue({ sender: dsn.sender, recipients: dsn.recipients }, dsn.message);
+      options.logger?.info(
+        { id: claim.id, action: 'delayed', recipients: settled.delayWarning.length },
+        'queued a DSN',
+      );
+    }
+  }
   return settled;
 }
 

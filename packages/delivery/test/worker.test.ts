@@ -133,4 +133,16 @@ describe('runDeliveryWorker over a file queue and a real receiver', { timeout: 3
     expect(parsed.blocks[1]).toMatchObject({ Action: 'failed', Status: '5.4.7' });
     expect(parsed.blocks[1]!['Diagnostic-Code']).toMatch(/451/);
   });
+
+  it('bounces a message held past its lifetime, and never delivers it (as Postfix does)', async () => {
+    const { receiver, queue } = await setUp({}, 300);
+    const { id } = await queue.enqueue({ sender: 'alice@example.org', recipients: ['held@example.net'] }, original);
+    await queue.hold(id);
+    await waitFor(() => receiver.messages.some((m) => m.to.includes('alice@example.org')));
+    expect(receiver.messages.some((m) => m.to.includes('held@example.net'))).toBe(false);
+    const dsn = receiver.messages.find((m) => m.to.includes('alice@example.org'))!;
+    const parsed = parseWithPython(Buffer.from(dsn.data), DSN_SCRIPT) as { blocks: Record<string, string>[] };
+    expect(parsed.blocks[1]).toMatchObject({ Action: 'failed', Status: '5.4.7' });
+    expect(await queue.inspect(id)).toBeUndefined();
+  });
 });
