@@ -16,8 +16,10 @@ export async function readPasswordLine(input: NodeJS.ReadableStream = process.st
 export function promptHidden(prompt: string): Promise<string> {
   const input = process.stdin;
   const output = process.stderr;
-  output.write(prompt);
+  // Echo off before the prompt shows: a fast typist (or a script on a pty) answers the moment
+  // the prompt appears, and whatever came before raw mode would be echoed.
   input.setRawMode(true);
+  output.write(prompt);
   input.setEncoding('utf8');
   input.resume();
   return new Promise((resolve, reject) => {
