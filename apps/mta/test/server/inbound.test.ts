@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, type HomingServer, startHoming } from './harness';
 import { converse, python, swaks } from './smtp-talk';
@@ -168,4 +170,24 @@ describe('homing start: the MX', () => {
     expect(value(/^homing_connections_total\{listener="mx"\} (\d+)/m)).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/^homing_queue_messages\{state="pending"\} \d+/m);
   }, 20_000);
+});
+
+describe('homing start: a per-user quota', () => {
+  let server: HomingServer;
+  beforeAll(async () => {
+    server = await startHoming({ extraConfig: 'quota: 2K' });
+  }, 30_000);
+  afterAll(() => cleanUp(server));
+
+  it('answers 452 4.2.2 at RCPT when the mailbox is over its quota', async () => {
+    // Mail the user already has (Dovecot moved it to cur/): 3000 bytes, over the 2 KiB quota.
+    const maildir = join(server.state, 'mail', 'example.org', 'alice');
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
+    writeFileSync(join(maildir, 'cur', '1796000000.old.mx,S=3000:2,S'), 'x'.repeat(3000));
+    const c = await converse(server.mxPort);
+    await c.send('EHLO mail.sender.test');
+    await c.send('MAIL FROM:<someone@sender.test>');
+    expect(await c.send('RCPT TO:<alice@example.org>')).toMatch(/^452 4\.2\.2 <alice@example\.org>: mailbox full/);
+    c.close();
+  }, 30_000);
 });
