@@ -3,7 +3,7 @@
 // its local(8), same load (smtp-source -s 20 -l 10240 -d), same run. The clock stops when the last
 // message's file is in new/.
 // Env: MTA_BENCH_MESSAGES (default 20000), MTA_BENCH_RUNS (default 3; the median is printed).
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostfix } from '@homing/test-peers';
@@ -26,12 +26,18 @@ function count(dir: string): number {
 async function toMaildir(port: number, newDir: string, target: number): Promise<number> {
   const started = performance.now();
   await smtpSource(port, { ...load, messages });
-  while (count(newDir) < target) await new Promise((r) => setTimeout(r, 5));
+  const deadline = Date.now() + 600_000;
+  while (count(newDir) < target) {
+    if (Date.now() > deadline) throw new Error(`only ${count(newDir)} of ${target} files reached ${newDir}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
   return messages / ((performance.now() - started) / 1000);
 }
 
 const dns = await startBenchDns();
 const dir = mkdtempSync(join(tmpdir(), 'homing-bench-maildir-'));
+// Postfix's local(8) runs as the daemon user: it must reach the Maildir below this directory.
+chmodSync(dir, 0o755);
 const homing = await startHomingProcess(dir, dns.address, ['limits: { connections: 2000, connections_per_ip: 1000 }']);
 const homingNew = join(homing.state, 'mail/example.org/alice/new');
 // Postfix's local(8) writes aliases' files as default_privs (daemon, uid 1).
