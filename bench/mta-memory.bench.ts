@@ -2,17 +2,12 @@
 // so the connect filters ran), and the heap (nodejs_heap_size_used_bytes from /metrics) while a
 // 200 MiB message streams through accept, spool and local delivery.
 // Env: MTA_MEMORY_CONNECTIONS (default 10000), MTA_MEMORY_MESSAGE_MIB (default 200).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startDnsServer } from '@homing/dns/testing';
-import { certificateFiles, freePort } from '@homing/test-peers';
-import { hashPassword } from '../apps/mta/src/users/users-file';
+import { join } from 'node:path';
+import { startBenchDns, startHomingProcess } from './lib/mta';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const connections = Number(process.env.MTA_MEMORY_CONNECTIONS ?? 10000);
 const messageMiB = Number(process.env.MTA_MEMORY_MESSAGE_MIB ?? 200);
 
@@ -26,54 +21,17 @@ async function heapUsedMiB(metricsPort: number): Promise<number> {
   return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN) / 1024 / 1024;
 }
 
-const dns = await startDnsServer({
-  zones: {
-    '1.0.0.127.in-addr.arpa': { PTR: ['mail.sender.test'] },
-    'mail.sender.test': { A: ['127.0.0.1'] },
-    'sender.test': { TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
-  },
-});
+const dns = await startBenchDns();
 const dir = mkdtempSync(join(tmpdir(), 'homing-bench-memory-'));
-const cert = certificateFiles();
-const [port, metricsPort] = [await freePort(), await freePort()];
-writeFileSync(join(dir, 'users'), `alice@example.org:${await hashPassword('bench')}\n`, { mode: 0o600 });
-writeFileSync(
-  join(dir, 'homing.yml'),
-  [
-    'domain: example.org',
-    'hostname: mx.example.org',
-    `tls: { cert: ${cert.certPath}, key: ${cert.keyPath} }`,
-    `users: ${join(dir, 'users')}`,
-    `state: ${join(dir, 'state')}`,
-    `dns: ["${dns.address}"]`,
-    `listen: { mx: "127.0.0.1:${port}", submission: [], submissions: [], metrics: "127.0.0.1:${metricsPort}" }`,
-    `limits: { connections: ${connections + 100}, connections_per_ip: ${connections + 100}, message_size: ${messageMiB + 10}M }`,
-  ].join('\n'),
-);
-async function startServer(): Promise<ChildProcess> {
-  const server = spawn(
-    process.execPath,
-    [join(root, 'apps/mta/bin/homing.js'), 'start', '--config', join(dir, 'homing.yml')],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (/ server started /.test(seen)) {
-        server.stdout!.off('data', onData);
-        server.stdout!.resume();
-        resolve();
-      }
-    };
-    server.stdout!.on('data', onData);
-    server.once('exit', (code) => reject(new Error(`homing start exited with ${code}: ${seen}`)));
-  });
-  return server;
-}
-let child = await startServer();
+const limits = `limits: { connections: ${connections + 100}, connections_per_ip: ${connections + 100}, message_size: ${messageMiB + 10}M }`;
+// Each part gets a server of its own (its own state directory under dir).
+const startServer = (part: string) => {
+  const partDir = join(dir, part);
+  mkdirSync(partDir);
+  return startHomingProcess(partDir, dns.address, [limits]);
+};
+let server = await startServer('idle');
+let { child, port, metricsPort } = server;
 const pid = child.pid!;
 const sockets: Socket[] = [];
 try {
@@ -105,7 +63,8 @@ try {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
-  child = await startServer();
+  server = await startServer('big');
+  ({ child, port, metricsPort } = server);
   await new Promise((r) => setTimeout(r, 1000));
 
   // One big message, streamed by a client that writes as fast as the server reads.
@@ -170,5 +129,4 @@ try {
   await dns.close();
   await new Promise((r) => setTimeout(r, 1000));
   rmSync(dir, { recursive: true, force: true });
-  rmSync(cert.dir, { recursive: true, force: true });
 }
