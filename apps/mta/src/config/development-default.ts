@@ -3,11 +3,11 @@
 // first start and reused afterwards: a self-signed certificate, a users file with one user, and
 // that user's password.
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { hashPassword } from '../users/password-hash';
-import { readUsersFile, writeUsersFile } from '../users/users-file';
+import { readUsersFile, writeTextAtomically, writeUsersFile } from '../users/users-file';
 import type { Config } from './config-types';
 import { checkTls } from './file-checks';
 import { parseConfig } from './load-config';
@@ -107,8 +107,8 @@ async function makeCertificate(cert: string, key: string): Promise<void> {
       },
     ],
   });
-  await writeAtomically(key, pems.private);
-  await writeAtomically(cert, pems.cert);
+  await writeTextAtomically(key, pems.private);
+  await writeTextAtomically(cert, pems.cert);
 }
 
 /**
@@ -125,26 +125,7 @@ async function ensureUser(users: string, passwordFile: string): Promise<string |
   const password = kept !== '' ? kept : randomBytes(12).toString('base64url');
   const others = current.users.filter((user) => user.address !== developmentUser);
   // The password file first: a crash between the two leaves a password that the next start uses.
-  if (kept === '') await writeAtomically(passwordFile, `${password}\n`);
+  if (kept === '') await writeTextAtomically(passwordFile, `${password}\n`);
   await writeUsersFile(users, [{ address: developmentUser, hash: await hashPassword(password) }, ...others]);
   return kept === '' ? password : undefined;
-}
-
-/** Writes a secret file: temporary file with mode 600, fsync, rename. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    const file = await open(temporary, 'w', 0o600);
-    try {
-      await file.writeFile(text);
-      await file.chmod(0o600);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
 }

@@ -200,7 +200,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function writeTextAtomically(path: string, text: string): Promise<void> {
+/** Writes a secret file atomically: a temporary file (mode 600) in the same directory, fsync, rename, fsync of the directory. */
+export async function writeTextAtomically(path: string, text: string): Promise<void> {
   const directory = dirname(path);
   const temporary = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
