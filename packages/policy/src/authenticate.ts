@@ -9,7 +9,7 @@ import { findArcSealSyntaxError } from './internal/arc-seal-syntax';
 import { comment, propertyValue, renderAuthenticationResults } from './internal/auth-header';
 import { toMailauthResolver } from './internal/mailauth-resolver';
 import type { Resolver } from './internal/resolver';
-import type { PolicyLogger } from './logger';
+import type { Logger } from './logger';
 
 /** What authenticate looks at: the SMTP session's identities and the message. */
 export interface AuthenticateInput {
@@ -34,7 +34,7 @@ export interface AuthenticateOptions {
   /** A number in [0, 1) for DMARC pct= sampling (default Math.random). */
   random?: () => number;
   /** Structured logger (pino-compatible): one debug line per message. */
-  logger?: PolicyLogger;
+  logger?: Logger;
   signal?: AbortSignal;
 }
 
@@ -84,7 +84,7 @@ export async function authenticate(
   const [spf, verified] = await Promise.all([
     checkSpf(
       { ip: input.ip, helo: input.helo, sender: input.sender },
-      { resolver: options.resolver, receiver: input.hostname, signal: options.signal },
+      { resolver: options.resolver, hostname: input.hostname, signal: options.signal },
     ),
     dkimVerify(toStream(input.message), { resolver, minBitLength: options.minBitLength, sender: input.sender ?? '' }),
   ]);
