@@ -1,7 +1,8 @@
 import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
 import { type BounceRecipient, createBounce, createDelayWarning } from './bounce';
-import type { DeliveryAgent, DeliveryLogger } from './delivery-agent';
+import type { DeliveryAgent } from './delivery-agent';
 import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
+import type { Logger } from './logger';
 import type { RecipientOutcome } from './recipient-outcome';
 
 /** Options of `runDeliveryWorker` and `processClaim`. */
@@ -9,8 +10,8 @@ export interface DeliveryWorkerOptions {
   /** Any backend of `@homing/queue`'s `Queue` interface. */
   queue: Queue;
   agent: DeliveryAgent;
-  /** Our host name, for the DSNs (Reporting-MTA). */
-  reportingMta: string;
+  /** Our host name, for the DSNs (their Reporting-MTA and MAILER-DAEMON address). */
+  hostname: string;
   /** Claims delivered at once. Default 20. */
   concurrency?: number;
   /**
@@ -28,7 +29,9 @@ export interface DeliveryWorkerOptions {
   leaseMs?: number;
   /** Stops the worker; claims in flight finish first. */
   signal?: AbortSignal;
-  logger?: DeliveryLogger;
+  /** The clock for the DSNs' dates: milliseconds since the epoch, default `Date.now`. */
+  now?: () => number;
+  logger?: Logger;
 }
 
 // RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
@@ -110,13 +113,13 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   } finally {
     lease.stop();
   }
-  const now = new Date();
+  const now = new Date((options.now ?? Date.now)());
   const report = async (infos: RecipientInfo[], action: 'failed' | 'delayed') => {
     // A bounce is never bounced (RFC 5321 4.5.5).
     if (infos.length === 0 || claim.sender === '' || headers === undefined) return;
     const make = action === 'failed' ? createBounce : createDelayWarning;
     const dsn = make({
-      reportingMta: options.reportingMta,
+      reportingMta: options.hostname,
       sender: claim.sender,
       recipients: infos.map((info) => reportedRecipient(info, byAddress.get(info.address), action, now)),
       originalMessage: headers,
