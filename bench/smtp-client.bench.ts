@@ -24,7 +24,7 @@ async function homing(): Promise<void> {
   const perConnection = MESSAGES / CONNECTIONS;
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
-      const client = await connect({ host: '127.0.0.1', port, name: 'bench.example', tls: { mode: 'none' } });
+      const client = await connect({ host: '127.0.0.1', port, hostname: 'bench.example', tls: { mode: 'none' } });
       for (let i = 0; i < perConnection; i++) {
         const result = await client.send({ from: 'a@example.com', to: ['b@example.net'], message });
         if (result.accepted.length !== 1) throw new Error('message not accepted');

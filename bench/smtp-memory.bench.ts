@@ -23,7 +23,7 @@ let peak = 0;
 let peakBuffers = 0;
 let lastCheck = 0;
 const server = createServer({
-  limits: { connections: 5000, connectionsPerIp: 5000, messageSize: 0 },
+  limits: { maxConnections: 5000, maxConnectionsPerIp: 5000, maxMessageSize: 0 },
   hooks: {
     data: async (_session, message) => {
       for await (const chunk of message.body) {
@@ -95,7 +95,7 @@ child.stdin!.write('go\n');
 const done = await waitFor('message-done');
 const after = heap();
 child.kill();
-await server.close({ timeout: 1000 });
+await server.close({ timeoutMs: 1000 });
 
 if (received !== MESSAGE_OCTETS) throw new Error(`received ${received} octets, expected ${MESSAGE_OCTETS}`);
 console.log(

@@ -22,8 +22,8 @@ export interface DaneMatchOptions {
    * (RFC 7672 3.2.2). DANE-EE(3) ignores names (RFC 7672 3.1.1).
    */
   hostnames: string[];
-  /** The time to check the server certificate's validity against (DANE-TA only); default now. */
-  now?: Date;
+  /** The clock the server certificate's validity is checked against (DANE-TA only): ms since the epoch, default `Date.now`. */
+  now?: () => number;
 }
 
 /** RFC 7672 3.1.3: PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP; only DANE-TA(2) and DANE-EE(3) are. */
@@ -88,7 +88,7 @@ export function matchTlsa(
       return { status: 'matched', record, reason: 'DANE-EE(3) record matches the server certificate' };
     }
   }
-  const now = options.now ?? new Date();
+  const now = new Date((options.now ?? Date.now)());
   let nameProblem = false;
   for (const record of usableRecords) {
     if (record.usage !== 2) continue;

@@ -9,6 +9,7 @@ import { Limiter } from './internal/limiter';
 import { PreparedBody, type PreparedMessage } from './internal/prepared-message';
 import { SessionPool } from './internal/session-pool';
 import type { Smarthost } from './internal/smarthost';
+import type { Logger } from './logger';
 import type { MessageSource } from './message-source';
 import { createMtaStsSource, type MtaStsPolicySource } from './mta-sts-source';
 import { type AddressPreference, type DeliveryResolver, domainOfAddress, toALabelDomain } from './mx-routing';
@@ -18,12 +19,7 @@ import { type TlsDomainCounters, TlsReportCounters } from './tls-report';
 
 export type { Smarthost } from './internal/smarthost';
 
-/** A pino-compatible logger; delivery uses `debug`, `info` and `warn`. */
-export interface DeliveryLogger {
-  debug(object: object, message?: string): void;
-  info(object: object, message?: string): void;
-  warn(object: object, message?: string): void;
-}
+export type { DeliveryLogger, Logger } from './logger';
 
 /** Options of `createDeliveryAgent` and `deliver` (defaults in the README). */
 export interface DeliveryOptions {
@@ -60,13 +56,14 @@ export interface DeliveryOptions {
   /** Transactions at once per recipient domain. Default 10. */
   maxConnectionsPerDomain?: number;
   /** Recipients per transaction; a domain with more gets several transactions. Default 100. */
-  maxRecipientsPerMessage?: number;
+  maxRecipients?: number;
   /** Messages per session. Default 100. */
   maxMessagesPerConnection?: number;
   /** Idle pooled sessions are closed after this. Default 5000 ms. */
   idleTimeoutMs?: number;
   timeouts?: Partial<ClientTimeouts>;
-  logger?: DeliveryLogger;
+  /** A pino-compatible `Logger`; delivery logs at `debug`, `info` and `warn`. */
+  logger?: Logger;
 }
 
 /** The envelope of one message to deliver. */
@@ -105,13 +102,13 @@ function routingDomain(domain: string): string {
   return domain.startsWith('[') ? domain.toLowerCase() : toALabelDomain(domain);
 }
 
-const SILENT: DeliveryLogger = { debug() {}, info() {}, warn() {} };
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Creates a delivery agent (see `DeliveryOptions`). */
 export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgent {
   const maxConnections = options.maxConnections ?? 100;
   const perDomain = options.maxConnectionsPerDomain ?? 10;
-  const maxRecipients = options.maxRecipientsPerMessage ?? 100;
+  const maxRecipients = options.maxRecipients ?? 100;
   const report = new TlsReportCounters();
   const pool = new SessionPool(maxConnections, options.maxMessagesPerConnection ?? 100, options.idleTimeoutMs ?? 5000);
   const domainLimits = new Map<string, { limiter: Limiter; users: number }>();

@@ -1,8 +1,9 @@
 import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
 import type { Reply } from '@homing/smtp';
 import { type BounceRecipient, createBounce, createDelayWarning } from './bounce';
-import type { DeliveryAgent, DeliveryLogger } from './delivery-agent';
+import type { DeliveryAgent } from './delivery-agent';
 import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
+import type { Logger } from './logger';
 import type { RecipientOutcome } from './recipient-outcome';
 
 /** Options of `runDeliveryWorker` and `processClaim`. */
@@ -10,8 +11,8 @@ export interface DeliveryWorkerOptions {
   /** Any backend of `@homing/queue`'s `Queue` interface. */
   queue: Queue;
   agent: DeliveryAgent;
-  /** Our host name, for the DSNs (Reporting-MTA). */
-  reportingMta: string;
+  /** Our host name, for the DSNs (their Reporting-MTA and MAILER-DAEMON address). */
+  hostname: string;
   /** Claims delivered at once. Default 20. */
   concurrency?: number;
   /**
@@ -29,7 +30,9 @@ export interface DeliveryWorkerOptions {
   leaseMs?: number;
   /** Stops the worker; claims in flight finish first. */
   signal?: AbortSignal;
-  logger?: DeliveryLogger;
+  /** The clock for the DSNs' dates: milliseconds since the epoch, default `Date.now`. */
+  now?: () => number;
+  logger?: Logger;
 }
 
 // RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
@@ -97,7 +100,7 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   let settled: SettleResult;
   let byAddress = new Map<string, RecipientOutcome>();
   let headers: Buffer | undefined;
-  const now = new Date();
+  const now = new Date((options.now ?? Date.now)());
   const wantsReport = claim.sender !== '';
   try {
     // A claim past the queue's lifetime (held, or never tried in time) is not delivered: its
@@ -135,7 +138,7 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
     const bounce =
       wantsReport && headers !== undefined && failed.length > 0
         ? createBounce({
-            reportingMta: options.reportingMta,
+            reportingMta: options.hostname,
             sender: claim.sender,
             recipients: failed.map((outcome) =>
               reportedRecipient(
@@ -169,7 +172,7 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   // The delay warning is the queue's decision, known only after the settle.
   if (settled.delayWarning.length > 0 && wantsReport && headers !== undefined) {
     const dsn = createDelayWarning({
-      reportingMta: options.reportingMta,
+      reportingMta: options.hostname,
       sender: claim.sender,
       recipients: settled.delayWarning.map((info) =>
         reportedRecipient(info, byAddress.get(info.address), 'delayed', now),

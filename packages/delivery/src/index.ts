@@ -20,6 +20,7 @@ export {
   type DeliveryOptions,
   type DeliveryResult,
   deliver,
+  type Logger,
   type Smarthost,
 } from './delivery-agent';
 /** The package's one error class, its codes, and the check that recognises it. */

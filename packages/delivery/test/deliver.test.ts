@@ -51,7 +51,15 @@ function agent(port: number, options: Partial<DeliveryOptions> = {}): DeliveryAg
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',
-    timeouts: { connect: 2000, greeting: 3000, command: 3000, mail: 3000, rcpt: 3000, dataStart: 3000, dataEnd: 3000 },
+    timeouts: {
+      connectMs: 2000,
+      greetingMs: 3000,
+      commandMs: 3000,
+      mailMs: 3000,
+      rcptMs: 3000,
+      dataStartMs: 3000,
+      dataEndMs: 3000,
+    },
     ...options,
   });
   agents.push(created);
@@ -232,10 +240,7 @@ describe('deliver: recipients and addresses', { timeout: 30_000 }, () => {
   it('splits a domain with more recipients than maxRecipientsPerMessage into several transactions', async () => {
     const peer = await receiver();
     const to = Array.from({ length: 5 }, (_, index) => `r${index}@example.net`);
-    const result = await agent(peer.port, { maxRecipientsPerMessage: 2 }).deliver(
-      { from: 'a@example.org', to },
-      message,
-    );
+    const result = await agent(peer.port, { maxRecipients: 2 }).deliver({ from: 'a@example.org', to }, message);
     expect(result.recipients.every((r) => r.status === 'delivered')).toBe(true);
     expect(peer.messages.map((m) => m.to.length).sort()).toEqual([1, 2, 2]);
   });

@@ -84,14 +84,14 @@ async function attempt(port: number, body = 'Subject: x\r\n\r\nbody\r\n') {
     port,
     addressPreference: 'ipv4',
     timeouts: {
-      connect: TIMEOUT,
-      greeting: TIMEOUT,
-      command: TIMEOUT,
-      mail: TIMEOUT,
-      rcpt: TIMEOUT,
-      dataStart: TIMEOUT,
-      dataBlock: TIMEOUT,
-      dataEnd: TIMEOUT,
+      connectMs: TIMEOUT,
+      greetingMs: TIMEOUT,
+      commandMs: TIMEOUT,
+      mailMs: TIMEOUT,
+      rcptMs: TIMEOUT,
+      dataStartMs: TIMEOUT,
+      dataBlockMs: TIMEOUT,
+      dataEndMs: TIMEOUT,
     },
   });
   agents.push(agent);

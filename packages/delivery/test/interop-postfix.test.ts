@@ -42,13 +42,13 @@ function agent(): DeliveryAgent {
     port: postfix.port,
     addressPreference: 'ipv4',
     timeouts: {
-      connect: 3000,
-      greeting: 10_000,
-      command: 10_000,
-      mail: 10_000,
-      rcpt: 10_000,
-      dataStart: 10_000,
-      dataEnd: 10_000,
+      connectMs: 3000,
+      greetingMs: 10_000,
+      commandMs: 10_000,
+      mailMs: 10_000,
+      rcptMs: 10_000,
+      dataStartMs: 10_000,
+      dataEndMs: 10_000,
     },
   });
   agents.push(created);

@@ -41,7 +41,15 @@ function agent(port: number): DeliveryAgent {
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',
-    timeouts: { connect: 2000, greeting: 5000, command: 5000, mail: 5000, rcpt: 5000, dataStart: 5000, dataEnd: 5000 },
+    timeouts: {
+      connectMs: 2000,
+      greetingMs: 5000,
+      commandMs: 5000,
+      mailMs: 5000,
+      rcptMs: 5000,
+      dataStartMs: 5000,
+      dataEndMs: 5000,
+    },
   });
   agents.push(created);
   return created;

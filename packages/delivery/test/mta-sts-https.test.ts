@@ -63,7 +63,15 @@ async function attempt(identity: { key: string; cert: string }) {
       https: { ca: certs.ca.cert, port: (https.address() as AddressInfo).port, timeoutMs: 3000 },
     }),
     tls: { ca: certs.ca.cert },
-    timeouts: { connect: 2000, greeting: 3000, command: 3000, mail: 3000, rcpt: 3000, dataStart: 3000, dataEnd: 3000 },
+    timeouts: {
+      connectMs: 2000,
+      greetingMs: 3000,
+      commandMs: 3000,
+      mailMs: 3000,
+      rcptMs: 3000,
+      dataStartMs: 3000,
+      dataEndMs: 3000,
+    },
   });
   agents.push(agent);
   const result = await agent.deliver({ from: 'a@example.org', to: ['b@sts.example'] }, 'Subject: sts\r\n\r\nx\r\n');

@@ -99,7 +99,15 @@ function agent(port: number): DeliveryAgent {
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',
-    timeouts: { connect: 2000, greeting: 2000, command: 2000, mail: 2000, rcpt: 2000, dataStart: 2000, dataEnd: 2000 },
+    timeouts: {
+      connectMs: 2000,
+      greetingMs: 2000,
+      commandMs: 2000,
+      mailMs: 2000,
+      rcptMs: 2000,
+      dataStartMs: 2000,
+      dataEndMs: 2000,
+    },
   });
   agents.push(created);
   return created;

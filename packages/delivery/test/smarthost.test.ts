@@ -36,7 +36,15 @@ function agent(smarthost: Smarthost, ca = certs.ca.cert): DeliveryAgent {
     hostname: 'mta.example.org',
     smarthost,
     tls: { ca },
-    timeouts: { connect: 2000, greeting: 3000, command: 3000, mail: 3000, rcpt: 3000, dataStart: 3000, dataEnd: 3000 },
+    timeouts: {
+      connectMs: 2000,
+      greetingMs: 3000,
+      commandMs: 3000,
+      mailMs: 3000,
+      rcptMs: 3000,
+      dataStartMs: 3000,
+      dataEndMs: 3000,
+    },
   });
   agents.push(created);
   return created;

@@ -54,7 +54,15 @@ function agent(port: number, options: Partial<DeliveryOptions> = {}): DeliveryAg
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',
-    timeouts: { connect: 2000, greeting: 3000, command: 3000, mail: 3000, rcpt: 3000, dataStart: 3000, dataEnd: 3000 },
+    timeouts: {
+      connectMs: 2000,
+      greetingMs: 3000,
+      commandMs: 3000,
+      mailMs: 3000,
+      rcptMs: 3000,
+      dataStartMs: 3000,
+      dataEndMs: 3000,
+    },
     ...options,
   });
   agents.push(created);

@@ -99,7 +99,7 @@ describe('runDeliveryWorker under load', { timeout: 30_000 }, () => {
         hostname: 'mta.example.org',
         port,
         addressPreference: 'ipv4',
-        timeouts: { dataEnd: 10_000 },
+        timeouts: { dataEndMs: 10_000 },
       });
     const toSlow = make(slow.port);
     const toFast = make(fast.port);
@@ -119,7 +119,7 @@ describe('runDeliveryWorker under load', { timeout: 30_000 }, () => {
     const running = runDeliveryWorker({
       queue,
       agent,
-      reportingMta: 'mta.example.org',
+      hostname: 'mta.example.org',
       concurrency: 4,
       maxClaimsPerDomain: 2,
       pollIntervalMs: 20,
@@ -184,7 +184,7 @@ describe('runDeliveryWorker under load', { timeout: 30_000 }, () => {
     const running = runDeliveryWorker({
       queue: watched,
       agent: spy,
-      reportingMta: 'mta.example.org',
+      hostname: 'mta.example.org',
       pollIntervalMs: 20,
       signal: stop.signal,
     });
@@ -226,7 +226,7 @@ describe('the lease of a claim', { timeout: 20_000 }, () => {
     await queue.enqueue({ sender: 'a@example.org', recipients: ['b@example.net'] }, body('slow'));
     const [claim] = (await queue.claim({ leaseMs: 300 })) as [Claim];
     const started = Date.now();
-    const settled = await processClaim({ queue: renewing, agent, reportingMta: 'mta.example.org' }, claim);
+    const settled = await processClaim({ queue: renewing, agent, hostname: 'mta.example.org' }, claim);
     expect(settled.complete).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1100);
     // Every third of the 300 ms lease is left when it is renewed: about every 200 ms.

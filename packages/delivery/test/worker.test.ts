@@ -29,6 +29,9 @@ afterAll(async () => {
   await dns.close();
 });
 
+// The worker's clock, for the DSNs' dates (its `now` option).
+const DSN_CLOCK = Date.UTC(2026, 5, 1, 12, 0, 0);
+
 async function setUp(receiverOptions: Parameters<typeof startReceiver>[0], lifetimeMs = 60_000) {
   const spool = mkdtempSync(join(tmpdir(), 'homing-delivery-worker-'));
   cleanups.push(() => rmSync(spool, { recursive: true, force: true }));
@@ -54,8 +57,9 @@ async function setUp(receiverOptions: Parameters<typeof startReceiver>[0], lifet
   const running = runDeliveryWorker({
     queue,
     agent,
-    reportingMta: 'mta.example.org',
+    hostname: 'mta.example.org',
     pollIntervalMs: 20,
+    now: () => DSN_CLOCK,
     signal: stop.signal,
   });
   cleanups.push(async () => {
@@ -105,6 +109,9 @@ describe('runDeliveryWorker over a file queue and a real receiver', { timeout: 3
     expect(parsed.blocks.slice(1).map((block) => block['Final-Recipient'])).toEqual(['rfc822; gone@example.net']);
     expect(parsed.blocks[1]).toMatchObject({ Action: 'failed', Status: '5.1.1', 'Remote-MTA': 'dns; mx.example.net' });
     expect(parsed.blocks[1]!['Diagnostic-Code']).toMatch(/^smtp; 550/);
+    // The worker's `hostname` and `now` options: the Reporting-MTA, and the dates from its clock.
+    expect(parsed.blocks[0]!['Reporting-MTA']).toBe('dns; mta.example.org');
+    expect(parsed.blocks[1]!['Last-Attempt-Date']).toBe('Mon, 01 Jun 2026 12:00:00 +0000');
     expect(parsed.headers).toContain('Subject: Plans');
     // `later` was tried twice: refused once with 451, then accepted.
     expect(busy).toBeLessThan(0);

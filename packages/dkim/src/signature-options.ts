@@ -65,8 +65,8 @@ export interface SignerOptions {
   signatures: readonly SignatureOptions[];
   /** Largest header block held (bytes), default 1 MiB: past it the signer throws HEADER_TOO_LARGE. */
   maxHeaderBytes?: number;
-  /** The clock for t=, default `() => new Date()`. */
-  now?: () => Date;
+  /** The clock for t=: milliseconds since the epoch, default `Date.now`. */
+  now?: () => number;
 }
 
 /** One signature made. */

@@ -15,12 +15,13 @@ export { DnsError, type DnsErrorCode, isDnsError, isTemporaryDnsError } from './
  * - `ResolverOptions`: servers, timeoutMs, tries, cache, ednsUdpSize, logger.
  * - `LookupOptions`: `{ signal?: AbortSignal }`.
  * - `Answer<T>`: records, their TTL left, and the AD bit.
- * - `MxRecord`, `TlsaRecord`: record shapes; `DnsLogger`: a pino-compatible logger (only `debug` is used).
+ * - `MxRecord`, `TlsaRecord`: record shapes; `Logger`: the pino-compatible logger every @homing package takes (`DnsLogger` is its deprecated name).
  */
 export {
   type Answer,
   createResolver,
   type DnsLogger,
+  type Logger,
   type LookupOptions,
   type MxRecord,
   type Resolver,

@@ -6,6 +6,7 @@ import { parseServer, type ServerAddress, systemServers } from './internal/serve
 import { type Exchange, exchangeTcp, exchangeUdp, type Response } from './internal/transport';
 import { UdpPool } from './internal/udp-pool';
 import { encodeQuery } from './internal/wire-name';
+import type { Logger } from './logger';
 
 /** A successful lookup: the records (never empty), their smallest TTL left, and the response's AD bit. */
 export interface Answer<T> {
@@ -34,10 +35,10 @@ export interface LookupOptions {
   signal?: AbortSignal;
 }
 
-/** A pino-compatible logger; only `debug` is used. */
-export interface DnsLogger {
-  debug?: (object: object, message?: string) => void;
-}
+export type { Logger };
+
+/** @deprecated Use `Logger` (the same shape in every @homing package); the resolver logs at `debug`. */
+export type DnsLogger = Logger;
 
 /** Options of `createResolver`. */
 export interface ResolverOptions {
@@ -49,13 +50,13 @@ export interface ResolverOptions {
   tries?: number;
   /**
    * `false` turns caching off; default `{ maxEntries: 10000, maxTtl: 86400 }`; `maxTtl` (seconds) caps how long an
-   * answer is kept (negative answers at most 3 hours, RFC 2308 5); `clock` returns milliseconds (for tests).
+   * answer is kept (negative answers at most 3 hours, RFC 2308 5); `now` returns milliseconds since the epoch (for tests).
    */
-  cache?: false | { maxEntries?: number; maxTtl?: number; clock?: () => number };
+  cache?: false | { maxEntries?: number; maxTtl?: number; now?: () => number };
   /** EDNS0 UDP payload size to advertise (RFC 6891); default 1232, 0 sends no OPT record. */
   ednsUdpSize?: number;
   /** Optional pino-compatible logger: `debug` for ignored answers, truncation, and each server that failed. */
-  logger?: DnsLogger;
+  logger?: Logger;
 }
 
 /** Looks names up; every method resolves to an `Answer` or rejects with a `DnsError`. */
@@ -96,7 +97,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   }
   const cacheOptions = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
   const maxTtl = cacheOptions.maxTtl ?? DEFAULT_MAX_TTL;
-  const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.clock ?? Date.now);
+  const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.now ?? Date.now);
   const caching = (cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES) > 0;
   const inFlight = new Map<string, Promise<Outcome>>();
   let asksEnded = 0;
@@ -127,14 +128,14 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
             response = await exchangeUdp(exchange, pool);
             // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
             if (response.truncated) {
-              logger?.debug?.(
+              logger?.debug(
                 { name, type, server: `${server.host}:${server.port}` },
                 'dns answer truncated, asking over tcp',
               );
               response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
             }
           } catch (error) {
-            logger?.debug?.(
+            logger?.debug(
               { name, type, server: `${server.host}:${server.port}`, error: (error as Error).message },
               'dns no usable answer from server',
             );
@@ -160,10 +161,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
               type,
             }),
           );
-          logger?.debug?.(
-            { name, type, server: `${server.host}:${server.port}`, rcode },
-            'dns server failed the query',
-          );
+          logger?.debug({ name, type, server: `${server.host}:${server.port}`, rcode }, 'dns server failed the query');
         }
         if (failures.size === servers.length) break;
       }

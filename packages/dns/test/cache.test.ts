@@ -35,7 +35,7 @@ function clockedResolver(maxEntries = 100) {
     servers: [server.address],
     timeoutMs: 3000,
     tries: 1,
-    cache: { maxEntries, clock: () => clock.now },
+    cache: { maxEntries, now: () => clock.now },
   });
   return { resolver, clock };
 }
@@ -179,7 +179,7 @@ describe('the cache is bounded', () => {
     const resolver = createResolver({
       servers: [server.address],
       timeoutMs: 3000,
-      cache: { maxTtl: 10, clock: () => clock.now },
+      cache: { maxTtl: 10, now: () => clock.now },
     });
     const before = countQueries('example.com');
     expect((await resolver.resolveA('example.com')).ttl).toBe(120);

@@ -211,7 +211,12 @@ describe('spoofed answers are ignored (RFC 5452)', () => {
       await send(fake, answer(query), remote);
     };
     const lines: { object: object; message?: string }[] = [];
-    const logger = { debug: (object: object, message?: string) => lines.push({ object, message }) };
+    const logger = {
+      debug: (object: object, message?: string) => lines.push({ object, message }),
+      info() {},
+      warn() {},
+      error() {},
+    };
     await createResolver({ servers: [fakeAddress()], cache: false, logger }).resolveA('example.com');
     expect(lines).toEqual([
       {

@@ -10,7 +10,7 @@ import { comment, propertyValue, renderAuthenticationResults } from './internal/
 import { toMailauthResolver } from './internal/mailauth-resolver';
 import type { Resolver } from './internal/resolver';
 import { unsignedHeaderFrom } from './internal/unsigned-message';
-import type { PolicyLogger } from './logger';
+import type { Logger } from './logger';
 
 /** What authenticate looks at: the SMTP session's identities and the message. */
 export interface AuthenticateInput {
@@ -40,7 +40,7 @@ export interface AuthenticateOptions {
   /** A number in [0, 1) for DMARC pct= sampling (default Math.random). */
   random?: () => number;
   /** Structured logger (pino-compatible): one debug line per message. */
-  logger?: PolicyLogger;
+  logger?: Logger;
   signal?: AbortSignal;
 }
 
@@ -91,7 +91,7 @@ export async function authenticate(
     ? Promise.resolve(input.spf)
     : checkSpf(
         { ip: input.ip, helo: input.helo, sender: input.sender },
-        { resolver: options.resolver, receiver: input.hostname, signal: options.signal },
+        { resolver: options.resolver, hostname: input.hostname, signal: options.signal },
       );
   // A message without DKIM or ARC header fields has nothing to verify: skip mailauth's parse.
   const message = input.message;

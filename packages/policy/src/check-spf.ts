@@ -4,7 +4,7 @@ import { parseIp } from './internal/ip-address';
 import type { Resolver } from './internal/resolver';
 import { defaultSpfLimits, type SpfContext, type SpfLimits } from './internal/spf/context';
 import { checkHost, explain, type HostResult } from './internal/spf/evaluate';
-import type { PolicyLogger } from './logger';
+import type { Logger } from './logger';
 
 /** The result words of RFC 7208 2.6, lower case. */
 export type SpfResultWord = 'none' | 'neutral' | 'pass' | 'fail' | 'softfail' | 'temperror' | 'permerror';
@@ -24,6 +24,8 @@ export interface SpfOptions {
   /** The resolver to query (the `Resolver` of @homing/dns). */
   resolver: Resolver;
   /** Our host name, the %{r} macro of explanations (default "unknown"). */
+  hostname?: string;
+  /** @deprecated The old name of `hostname`, read when `hostname` is not given. */
   receiver?: string;
   /** Milliseconds since the epoch, for %{t} (default Date.now). */
   now?: () => number;
@@ -32,7 +34,7 @@ export interface SpfOptions {
   /** Time limit of the whole evaluation in ms; past it the result is temperror (RFC 7208 4.6.4; default 20000). */
   timeoutMs?: number;
   /** Structured logger (pino-compatible): one debug line per evaluation. */
-  logger?: PolicyLogger;
+  logger?: Logger;
   /** Explanation given on fail when the record has no usable exp= (default: none). */
   defaultExplanation?: string;
   signal?: AbortSignal;
@@ -88,7 +90,7 @@ export async function checkSpf(input: SpfInput, options: SpfOptions): Promise<Sp
     localPart: local,
     senderDomain: domain,
     helo: input.helo.trim(),
-    receiver: options.receiver ?? 'unknown',
+    receiver: options.hostname ?? options.receiver ?? 'unknown',
     now: options.now ?? Date.now,
     limits: { ...defaultSpfLimits, ...options.limits },
     signal: options.signal ? AbortSignal.any([options.signal, deadline]) : deadline,

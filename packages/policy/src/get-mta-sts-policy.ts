@@ -3,7 +3,7 @@
 import { isPolicyError, PolicyError } from './errors';
 import { mxMatches, parseMtaStsPolicy, parseMtaStsRecord } from './internal/mta-sts-parse';
 import { dnsFailureCode, isNoRecord, type Resolver } from './internal/resolver';
-import type { PolicyLogger } from './logger';
+import type { Logger } from './logger';
 import { createHttpsFetcher, type MtaStsFetcher } from './mta-sts-fetcher';
 
 /** An MTA-STS policy in force for a domain. */
@@ -37,7 +37,7 @@ export interface MtaStsOptions {
   /** Policy cache (default: none, every call fetches); share one from createMtaStsCache(). */
   cache?: MtaStsCache;
   /** Structured logger (pino-compatible): fetch failures at warn. */
-  logger?: PolicyLogger;
+  logger?: Logger;
   /** Clock in ms (default Date.now). */
   now?: () => number;
   signal?: AbortSignal;

@@ -41,8 +41,8 @@ export {
 } from './get-mta-sts-policy';
 /** The resolver contract (that of @homing/dns) the checks take. */
 export type { Answer, MxRecord, Resolver } from './internal/resolver';
-/** The pino-compatible logger the checks take. */
-export type { PolicyLogger } from './logger';
+/** The pino-compatible logger the checks take (`PolicyLogger` is its deprecated name). */
+export type { Logger, PolicyLogger } from './logger';
 /** The HTTPS fetcher of MTA-STS policies, its options and response types. */
 export {
   createHttpsFetcher,

@@ -6,6 +6,8 @@ const zones: Zones = {
   'example.com': { TXT: ['v=spf1 include:_spf.example.net -all exp=why.example.com', 'unrelated text'] },
   '_spf.example.net': { TXT: ['v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 ~all'] },
   'why.example.com': { TXT: ['%{i} may not send for %{d}'] },
+  'r.example.com': { TXT: ['v=spf1 -all exp=why-r.example.com'] },
+  'why-r.example.com': { TXT: ['%{r} refuses %{i}'] },
   'mail.example.org': { TXT: ['v=spf1 a -all'], A: ['198.51.100.7'] },
   'voids.example.com': { TXT: ['v=spf1 a:n1.example.com a:n2.example.com a:n3.example.com +all'] },
   'deep.example.com': { TXT: [`v=spf1 ${Array.from({ length: 11 }, (_, i) => `a:h${i}.example.org`).join(' ')} -all`] },
@@ -36,6 +38,17 @@ describe('checkSpf', () => {
     expect(result.result).toBe('fail');
     expect(result.mechanism).toBe('-all');
     expect(result.explanation).toBe('203.0.113.9 may not send for example.com');
+  });
+
+  it('expands %{r} to the hostname option (and to the deprecated receiver, when hostname is not given)', async () => {
+    const input = { ip: '203.0.113.9', helo: 'x', sender: 'a@r.example.com' };
+    expect((await checkSpf(input, { resolver, hostname: 'mx.example.net' })).explanation).toBe(
+      'mx.example.net refuses 203.0.113.9',
+    );
+    expect((await checkSpf(input, { resolver, receiver: 'old.example.net' })).explanation).toBe(
+      'old.example.net refuses 203.0.113.9',
+    );
+    expect((await checkSpf(input, { resolver })).explanation).toBe('unknown refuses 203.0.113.9');
   });
 
   it('checks IPv6 and IPv4-mapped addresses', async () => {
@@ -86,7 +99,12 @@ describe('checkSpf', () => {
 
   it('logs one debug line per evaluation to the logger it is given', async () => {
     const lines: { fields: object; message?: string }[] = [];
-    const logger = { debug: (fields: object, message?: string) => lines.push({ fields, message }), warn: () => {} };
+    const logger = {
+      debug: (fields: object, message?: string) => lines.push({ fields, message }),
+      info: () => {},
+      warn: () => {},
+      error: () => {},
+    };
     await checkSpf({ ip: '203.0.113.9', helo: 'x', sender: 'a@example.com' }, { resolver, logger });
     expect(lines).toEqual([
       {

@@ -1,4 +1,4 @@
-import type { QueueLogger } from './internal/recover-spool';
+import type { Logger } from './logger';
 import type { RetryScheduleOptions } from './retry-schedule';
 import type { SpoolFileSystem } from './spool-file-system';
 
@@ -22,8 +22,9 @@ export interface FileQueueOptions extends RetryScheduleOptions {
   inlineBodyBytes?: number;
   /** The journal is compacted past this size (16 MiB). */
   journalBytes?: number;
-  clock?: { now(): number };
+  /** The clock: milliseconds since the epoch (default `Date.now`), for tests. */
+  now?: () => number;
   random?: () => number;
-  logger?: QueueLogger;
+  logger?: Logger;
   fileSystem?: SpoolFileSystem;
 }

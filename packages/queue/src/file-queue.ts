@@ -67,7 +67,7 @@ export class FileQueue implements Queue {
   constructor(private readonly options: FileQueueOptions) {
     this.fs = options.fileSystem ?? nodeSpoolFileSystem;
     this.store = new BatchStore(this.fs, options.spool, options.maxBatchBytes ?? 4 * 1024 * 1024);
-    this.clock = options.clock ?? { now: Date.now };
+    this.clock = { now: options.now ?? Date.now };
     this.random = options.random ?? Math.random;
     this.schedule = {
       minimalBackoffMs: options.minimalBackoffMs ?? retryScheduleDefaults.minimalBackoffMs,

@@ -4,12 +4,12 @@
  * The embedded file backend:
  * - `openFileQueue(options)`: opens (and recovers) the queue in a spool directory.
  * - `FileQueue`: the backend of `Queue` that `openFileQueue` returns; `recovery` says what recovery found.
- * - `FileQueueOptions`: spool, read-only open, retry timing, delay warning, lease, batch and journal limits, clock, random, logger, file system.
+ * - `FileQueueOptions`: spool, read-only open, retry timing, delay warning, lease, batch and journal limits, now (the clock), random, logger, file system.
  */
 export { FileQueue, openFileQueue } from './file-queue';
 export type { FileQueueOptions } from './file-queue-options';
-/** `QueueLogger`: a pino-compatible logger (`info`, `warn`, `error`). */
-export type { QueueLogger } from './internal/recover-spool';
+/** `Logger`: the pino-compatible logger every @homing package takes (`QueueLogger` is its deprecated name). */
+export type { Logger, QueueLogger } from './logger';
 /**
  * The contract every backend implements, and its values:
  * - `Queue`: enqueue, claim, settle, renewLease, hold, release, remove, reschedule, list, inspect, openBody, close, recovery.

@@ -10,15 +10,15 @@ afterAll(async () => {
   for (const spool of spools) await rm(spool, { recursive: true, force: true });
 });
 
-runQueueConformance({ describe, it, expect }, 'file backend', async ({ clock, random }) => {
+runQueueConformance({ describe, it, expect }, 'file backend', async ({ now, random }) => {
   const spool = await mkdtemp(join(tmpdir(), 'homing-queue-'));
   spools.push(spool);
-  const queue = await openFileQueue({ spool, clock, random });
+  const queue = await openFileQueue({ spool, now, random });
   return {
     queue,
     reopen: async () => {
       await queue.close();
-      return openFileQueue({ spool, clock, random });
+      return openFileQueue({ spool, now, random });
     },
   };
 });

@@ -20,7 +20,7 @@ async function text(stream: Readable): Promise<string> {
 function recordingLogger() {
   const lines: { level: string; object: object; message?: string }[] = [];
   const log = (level: string) => (object: object, message?: string) => lines.push({ level, object, message });
-  return { lines, info: log('info'), warn: log('warn'), error: log('error') };
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 
 const envelope = { sender: 'a@b.test', recipients: ['x@y.test'] };

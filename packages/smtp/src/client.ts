@@ -8,6 +8,7 @@ export type {
   ClientTlsInfo,
   ClientTlsOptions,
   ConnectOptions,
+  Logger,
 } from './client/client-options';
 /** Default timeouts, from RFC 5321 4.5.3.2. */
 export { DEFAULT_CLIENT_TIMEOUTS } from './client/client-options';

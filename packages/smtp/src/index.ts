@@ -39,6 +39,8 @@ export {
   parseRcptParameters,
   type RcptParameters,
 } from './core/esmtp-parameters';
+/** The pino-compatible logger shape every @homing package takes (docs/naming.md). */
+export type { Logger } from './core/logger';
 /** Mailbox and path parsing with IDN domains normalised to A-labels. */
 export { type Mailbox, type MailboxResult, normaliseDomain, parseMailbox, parsePath } from './core/mailbox';
 /** An SMTP reply: code, optional enhanced status code, text lines. */

@@ -45,13 +45,13 @@ async function failure(promise: Promise<unknown>): Promise<SmtpClientError> {
 
 // Short enough to keep the suite quick, long enough for a loaded machine; tests about a timeout set their own.
 const quick = {
-  greeting: 5000,
-  command: 5000,
-  mail: 5000,
-  rcpt: 5000,
-  dataStart: 5000,
-  dataBlock: 5000,
-  dataEnd: 5000,
+  greetingMs: 5000,
+  commandMs: 5000,
+  mailMs: 5000,
+  rcptMs: 5000,
+  dataStartMs: 5000,
+  dataBlockMs: 5000,
+  dataEndMs: 5000,
 };
 
 describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () => {
@@ -87,7 +87,7 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
       }, 50);
     });
     const started = Date.now();
-    const error = await failure(connect({ host: '127.0.0.1', port, timeouts: { ...quick, greeting: 400 } }));
+    const error = await failure(connect({ host: '127.0.0.1', port, timeouts: { ...quick, greetingMs: 400 } }));
     expect(error.code).toBe('TIMEOUT');
     expect(Date.now() - started).toBeGreaterThanOrEqual(390);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -96,7 +96,7 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
   it('times out when the server stalls after the greeting', async () => {
     const { port } = await serve((socket) => socket.write('220 stall.example ESMTP\r\n'));
     const started = Date.now();
-    const error = await failure(connect({ host: '127.0.0.1', port, timeouts: { ...quick, command: 300 } }));
+    const error = await failure(connect({ host: '127.0.0.1', port, timeouts: { ...quick, commandMs: 300 } }));
     expect(error.code).toBe('TIMEOUT');
     expect(error.reply?.code).toBe(220);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -104,7 +104,7 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
 
   it('times out when the server never greets', async () => {
     const { port } = await serve(() => {});
-    const error = await failure(connect({ host: '127.0.0.1', port, timeouts: { ...quick, greeting: 300 } }));
+    const error = await failure(connect({ host: '127.0.0.1', port, timeouts: { ...quick, greetingMs: 300 } }));
     expect(error.code).toBe('TIMEOUT');
   });
 
@@ -126,7 +126,7 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
 
   it('times out when the server stops reading the body (back-pressure bounded by the data-block timeout)', async () => {
     const { port } = await smtpUntilData((socket) => socket.pause());
-    const client = await connect({ host: '127.0.0.1', port, timeouts: { ...quick, dataBlock: 300 } });
+    const client = await connect({ host: '127.0.0.1', port, timeouts: { ...quick, dataBlockMs: 300 } });
     const started = Date.now();
     const error = await failure(
       client.send({ from: 'a@example.com', to: ['b@example.net'], message: Buffer.alloc(64 * 1024 * 1024, 0x61) }),
@@ -138,7 +138,7 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
 
   it('times out waiting for the reply after the end of data', async () => {
     const { port } = await smtpUntilData(() => {});
-    const client = await connect({ host: '127.0.0.1', port, timeouts: { ...quick, dataEnd: 300 } });
+    const client = await connect({ host: '127.0.0.1', port, timeouts: { ...quick, dataEndMs: 300 } });
     const error = await failure(client.send({ from: 'a@example.com', to: ['b@example.net'], message: 'hello\r\n' }));
     expect(error.code).toBe('TIMEOUT');
     await client.close();
@@ -178,7 +178,7 @@ describe('@homing/smtp/client against hostile servers', { timeout: 15_000 }, () 
         received += d.toString('latin1');
       });
     });
-    const client = await connect({ host: '127.0.0.1', port, timeouts: { ...quick, dataBlock: 300 } });
+    const client = await connect({ host: '127.0.0.1', port, timeouts: { ...quick, dataBlockMs: 300 } });
     const message = new Readable({ read() {} });
     message.push('Subject: stalled\r\n\r\nfirst part\r\n');
     const started = Date.now();

@@ -20,7 +20,7 @@ beforeAll(() => {
   certificate = selfSignedCertificate();
 });
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1000 })));
+  await Promise.all(servers.splice(0).map((server) => server.close({ timeoutMs: 1000 })));
 });
 
 async function start(options: Partial<SmtpServerOptions> = {}) {
@@ -115,7 +115,7 @@ describe('@homing/smtp/client to @homing/smtp/server', { timeout: 30_000 }, () =
   });
 
   it("refuses a message over the server's SIZE before sending it", async () => {
-    const { port, delivered } = await start({ limits: { messageSize: 1000 } });
+    const { port, delivered } = await start({ limits: { maxMessageSize: 1000 } });
     const client = await connect({ host: '127.0.0.1', port, tls: tls() });
     const error = await client
       .send({ from: 'a@example.com', to: ['b@example.net'], message: 'x'.repeat(1001) })
@@ -127,7 +127,7 @@ describe('@homing/smtp/client to @homing/smtp/server', { timeout: 30_000 }, () =
   });
 
   it("notices the server's idle-timeout 421 and stops offering the connection", async () => {
-    const { port } = await start({ limits: { idleTimeout: 200 } });
+    const { port } = await start({ limits: { idleTimeoutMs: 200 } });
     const client = await connect({ host: '127.0.0.1', port, tls: tls() });
     expect(client.usable).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 600));

@@ -74,7 +74,7 @@ const units = fc.array(fc.oneof({ weight: 5, arbitrary: plausibleUnit }, { weigh
   maxLength: 14,
 });
 const options = fc.record({
-  name: fc.constant('client.example'),
+  hostname: fc.constant('client.example'),
   tls: fc.constantFrom('opportunistic', 'required', 'implicit', 'none') as fc.Arbitrary<ClientSessionOptions['tls']>,
   chunking: fc.boolean(),
   auth: fc.option(fc.constant({ user: 'u', pass: 'p', allowInsecure: true }), { nil: undefined }),
@@ -119,7 +119,7 @@ describe('ClientSession under random server output', () => {
       '250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n',
       '250 queued\r\n',
     ].map((s) => Buffer.from(s));
-    const log = play({ name: 'client.example', tls: 'none' }, script, byteByByte);
+    const log = play({ hostname: 'client.example', tls: 'none' }, script, byteByByte);
     expect(log).toContain('E: MessageDone accepted=b@example.net rejected=c@example.net:550 data=250');
   });
 });

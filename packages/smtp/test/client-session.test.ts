@@ -16,7 +16,7 @@ describe('client session transcripts (server lines fed byte by byte)', () => {
 describe('the client transcript runner', () => {
   const start = '> start {"from":"a@example.com","to":["b@example.net"]}';
   const play = (steps: string[]) => () =>
-    runTranscript({ title: 'probe', options: { name: 'client.example' }, steps }, false);
+    runTranscript({ title: 'probe', options: { hostname: 'client.example' }, steps }, false);
 
   it('fails on a throw the transcript does not expect, at its end or before a later step', () => {
     expect(play([start])).toThrow(/threw/);
@@ -34,7 +34,7 @@ describe('ClientSession', () => {
   });
 
   it('says which RFC 5321 timeout applies to the reply it waits for', () => {
-    const session = new ClientSession({ name: 'client.example' });
+    const session = new ClientSession({ hostname: 'client.example' });
     expect(session.awaiting).toBe('greeting');
     session.receive(Buffer.from('220 hi\r\n'));
     expect(session.awaiting).toBe('command');
@@ -56,24 +56,24 @@ describe('ClientSession', () => {
 
   it('fails rather than read replies that came in the clear after the 220 to STARTTLS (RFC 3207 5)', () => {
     for (const injected of ['250 injected\r\n', '250-partial']) {
-      const session = new ClientSession({ name: 'client.example' });
+      const session = new ClientSession({ hostname: 'client.example' });
       session.receive(Buffer.from('220 hi\r\n250-hi\r\n250 STARTTLS\r\n'));
       expect(session.state).toBe('STARTTLS');
       const events = session.receive(Buffer.from(`220 go ahead\r\n${injected}`));
       expect(events.map((e) => (e.type === 'Failed' ? e.error.code : e.type))).toEqual(['StartTls', 'PROTOCOL']);
       expect(session.state).toBe('FAILED');
     }
-    const later = new ClientSession({ name: 'client.example' });
+    const later = new ClientSession({ hostname: 'client.example' });
     later.receive(Buffer.from('220 hi\r\n250-hi\r\n250 STARTTLS\r\n220 go ahead\r\n'));
     expect(later.state).toBe('TLS_HANDSHAKE');
     expect(later.receive(Buffer.from('250 late\r\n')).map((e) => e.type)).toEqual(['Failed']);
   });
 
   it('refuses an EHLO name that would break the command line', () => {
-    expect(() => new ClientSession({ name: 'a b\r\nMAIL' })).toThrow(/EHLO name/);
+    expect(() => new ClientSession({ hostname: 'a b\r\nMAIL' })).toThrow(/EHLO name/);
     let code: string | undefined;
     try {
-      new ClientSession({ name: '' });
+      new ClientSession({ hostname: '' });
     } catch (error) {
       code = (error as { code?: string }).code;
     }
@@ -81,7 +81,7 @@ describe('ClientSession', () => {
   });
 
   it('keeps the enhanced status code of a refused recipient', () => {
-    const session = new ClientSession({ name: 'client.example' });
+    const session = new ClientSession({ hostname: 'client.example' });
     session.receive(Buffer.from('220 hi\r\n250-hi\r\n250 PIPELINING\r\n'));
     session.startMessage({ from: 'a@example.com', to: ['b@example.net'] });
     const events = session.receive(Buffer.from('250 ok\r\n550 5.1.1 <b@example.net>: unknown\r\n554 5.5.1 no\r\n'));

@@ -28,7 +28,7 @@ export function loadTranscripts(path: string): Transcript[] {
     if (!block) throw new Error(`transcript "${title}" has no smtp block`);
     return {
       title,
-      options: { name: 'client.example', ...(optionsLine ? JSON.parse(optionsLine[1]!) : {}) },
+      options: { hostname: 'client.example', ...(optionsLine ? JSON.parse(optionsLine[1]!) : {}) },
       steps: block[1]!.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#')),
     };
   });

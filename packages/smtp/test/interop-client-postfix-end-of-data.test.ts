@@ -69,7 +69,7 @@ describe.each(variants)('@homing/smtp/client after Postfix refuses at the end of
     const client = await connect({
       host: '127.0.0.1',
       port: postfix.port,
-      name: 'client.homing.test',
+      hostname: 'client.homing.test',
       tls: { mode: 'none' },
     });
     expect(client.extensions.chunking && client.extensions.pipelining ? 'BDAT' : 'DATA').toBe(variant.mode);

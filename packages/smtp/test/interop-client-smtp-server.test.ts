@@ -87,7 +87,7 @@ const credentials = { user: 'alice', pass: 's3cret' };
 describe("@homing/smtp/client against nodemailer's smtp-server", { timeout: 30_000 }, () => {
   it('upgrades with STARTTLS, authenticates with AUTH PLAIN and sends two messages on one connection', async () => {
     const { port, received } = await startServer();
-    const client = await connect({ host: '127.0.0.1', port, name: 'client.example', auth: credentials });
+    const client = await connect({ host: '127.0.0.1', port, hostname: 'client.example', auth: credentials });
     expect(client.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
     // Opportunistic TLS does not verify (RFC 7435), but says the chain did not verify and shows the certificate.
     expect(client.tls?.authorized).toBe(false);

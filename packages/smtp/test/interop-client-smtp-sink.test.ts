@@ -59,8 +59,13 @@ describe("@homing/smtp/client delivering to Postfix's smtp-sink", { timeout: 30_
     const dump = dumpFile();
     const { port, output } = await sink(['-c', '-D', dump]);
     const writes: string[] = [];
-    const logger = { debug: (o: { command?: string }) => o.command && writes.push(o.command) };
-    const client = await connect({ host: '127.0.0.1', port, name: 'client.example', logger });
+    const logger = {
+      debug: (o: { command?: string }) => o.command && writes.push(o.command),
+      info() {},
+      warn() {},
+      error() {},
+    };
+    const client = await connect({ host: '127.0.0.1', port, hostname: 'client.example', logger });
     expect(client.extensions.pipelining).toBe(true);
     expect(client.extensions.domain).toBe('smtp-sink');
     const bodies = [

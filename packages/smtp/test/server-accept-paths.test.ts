@@ -12,7 +12,7 @@ const servers: SmtpServer[] = [];
 const clients: LineClient[] = [];
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
-  await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1000 })));
+  await Promise.all(servers.splice(0).map((server) => server.close({ timeoutMs: 1000 })));
 });
 
 async function start(fastAccept: boolean | undefined, logger?: Logger) {
@@ -105,7 +105,12 @@ describe('the fast accept path', () => {
 
   it("falls back to Node's own path when making a socket from the handle throws", async () => {
     const logged: string[] = [];
-    const logger: Logger = { debug() {}, info() {}, warn() {}, error: (_object, message) => logged.push(message) };
+    const logger: Logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (_object, message) => logged.push(message ?? ''),
+    };
     const { server, port, listener } = await start(true, logger);
     const handle = (listener as unknown as { _handle: { onconnection: (status: number, h: unknown) => void } })._handle;
     const ours = handle.onconnection;

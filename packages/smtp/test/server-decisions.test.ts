@@ -13,7 +13,7 @@ const servers: SmtpServer[] = [];
 const clients: LineClient[] = [];
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
-  await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1000 })));
+  await Promise.all(servers.splice(0).map((server) => server.close({ timeoutMs: 1000 })));
 });
 
 const TEMPORARY = '451 4.3.0 Temporary server error\r\n';

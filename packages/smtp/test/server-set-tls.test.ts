@@ -7,7 +7,7 @@ import { createServer, type SmtpServer } from '../src/server';
 
 const servers: SmtpServer[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1000 })));
+  await Promise.all(servers.splice(0).map((server) => server.close({ timeoutMs: 1000 })));
 });
 
 /** The fingerprint of the certificate a STARTTLS (or implicit TLS) handshake presents. */

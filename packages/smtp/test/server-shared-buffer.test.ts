@@ -15,7 +15,7 @@ const received = new Map<string, string>();
 beforeAll(async () => {
   server = createServer({
     hostname: 'mx.test',
-    limits: { messageSize: 0, connectionsPerIp: 100 },
+    limits: { maxMessageSize: 0, maxConnectionsPerIp: 100 },
     hooks: {
       data: async (session, message) => {
         const chunks: Buffer[] = [];
@@ -29,7 +29,7 @@ beforeAll(async () => {
   expect(server.acceptPath).toBe('fast');
 });
 afterAll(async () => {
-  await server.close({ timeout: 1000 });
+  await server.close({ timeoutMs: 1000 });
 });
 
 // Lines of printable text, some starting with a dot, some long enough to push a message past

@@ -23,7 +23,7 @@ async function open(port: number, tls = false) {
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
-  await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1000 })));
+  await Promise.all(servers.splice(0).map((server) => server.close({ timeoutMs: 1000 })));
 });
 
 describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)', (fast) => {
@@ -167,7 +167,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
   });
 
   it('refuses connections over the per-address limit with 421', async () => {
-    const { port } = await start({ limits: { connectionsPerIp: 2 } });
+    const { port } = await start({ limits: { maxConnectionsPerIp: 2 } });
     const first = await open(port);
     const second = await open(port);
     await first.reply();
@@ -183,7 +183,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
   });
 
   it('refuses connections over the overall limit with 421', async () => {
-    const { port } = await start({ limits: { connections: 1 } });
+    const { port } = await start({ limits: { maxConnections: 1 } });
     const first = await open(port);
     await first.reply();
     const second = await open(port);
@@ -204,7 +204,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
   });
 
   it('closes an idle session with 421 4.4.2', { timeout: 20_000 }, async () => {
-    const { server, port } = await start({ limits: { idleTimeout: 200 } });
+    const { server, port } = await start({ limits: { idleTimeoutMs: 200 } });
     const client = await open(port);
     await client.reply();
     const quiet = Date.now();
@@ -221,7 +221,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
   it("counts idle time from the client's last bytes, and not while a hook decides", { timeout: 30_000 }, async () => {
     const idleTimeout = 800;
     const { port } = await start({
-      limits: { idleTimeout },
+      limits: { idleTimeoutMs: idleTimeout },
       hooks: { mail: () => new Promise((resolve) => setTimeout(() => resolve({ action: 'accept' }), 1200)) },
     });
     const client = await open(port);
@@ -245,7 +245,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
   });
 
   it('closes a session that lasts too long with 421 4.4.2', async () => {
-    const { port } = await start({ limits: { sessionTimeout: 300 } });
+    const { port } = await start({ limits: { sessionTimeoutMs: 300 } });
     const client = await open(port);
     await client.reply();
     await client.command('NOOP');
@@ -255,7 +255,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
   it('refuses a message over the size limit with 552 5.3.4 and the data hook sees an error', async () => {
     const errors: string[] = [];
     const { port } = await start({
-      limits: { messageSize: 1000 },
+      limits: { maxMessageSize: 1000 },
       hooks: {
         data: async (_session, message) => {
           try {
@@ -285,7 +285,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
     let maxBuffered = 0;
     let total = 0;
     const { port } = await start({
-      limits: { messageSize: 0 },
+      limits: { maxMessageSize: 0 },
       hooks: {
         data: async (_session, message) => {
           await new Promise((r) => setTimeout(r, 300));
@@ -319,7 +319,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
     const client = await open(port);
     await client.reply();
     await client.command('HELO c');
-    await server.close({ timeout: 2000 });
+    await server.close({ timeoutMs: 2000 });
     servers.length = 0;
     expect(await client.reply()).toBe('421 4.3.2 mx.test Service shutting down\r\n');
     await client.waitClosed();
@@ -335,7 +335,7 @@ describe.each([true, false])('the SMTP server over real sockets (fastAccept: %s)
     await client.command('RCPT TO:<b@b.test>');
     await client.command('DATA');
     client.send('part one\r\n');
-    const closed = server.close({ timeout: 5000 });
+    const closed = server.close({ timeoutMs: 5000 });
     servers.length = 0;
     await new Promise((r) => setTimeout(r, 100));
     client.send('part two\r\n.\r\n');

@@ -102,14 +102,14 @@ export function registerSendCommand(program: Command): void {
       port: mxPort,
       ...(smarthost === undefined ? {} : { smarthost }),
       timeouts: {
-        connect: ms,
-        greeting: ms,
-        command: ms,
-        mail: ms,
-        rcpt: ms,
-        dataStart: ms,
-        dataBlock: ms,
-        dataEnd: ms,
+        connectMs: ms,
+        greetingMs: ms,
+        commandMs: ms,
+        mailMs: ms,
+        rcptMs: ms,
+        dataStartMs: ms,
+        dataBlockMs: ms,
+        dataEndMs: ms,
       },
     });
     let outcomes: RecipientOutcome[];

@@ -63,10 +63,10 @@ export function registerSinkCommand(program: Command): void {
         hostname: options.hostname,
         ...(tls ? { tls } : {}),
         limits: {
-          messageSize: options.maxSize,
-          connections: options.maxConnections,
-          connectionsPerIp: options.maxConnections,
-          recipients: 10_000,
+          maxMessageSize: options.maxSize,
+          maxConnections: options.maxConnections,
+          maxConnectionsPerIp: options.maxConnections,
+          maxRecipients: 10_000,
         },
       });
       let address: { host: string; port: number };
@@ -102,7 +102,7 @@ export function registerSinkCommand(program: Command): void {
         process.on('SIGTERM', stop);
       });
       clearInterval(timer);
-      await server.close({ timeout: 2000 });
+      await server.close({ timeoutMs: 2000 });
       report();
     });
 }

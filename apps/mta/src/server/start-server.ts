@@ -164,12 +164,12 @@ export async function startServer(initial: Config, options: StartServerOptions):
     hostname: initial.hostname,
     tls,
     limits: {
-      messageSize: initial.limits.messageSize,
-      recipients: initial.limits.recipients,
-      textLine: initial.limits.lineLength,
-      connections: initial.limits.connections,
-      connectionsPerIp: initial.limits.connectionsPerIp,
-      idleTimeout: initial.limits.idleTimeoutMs,
+      maxMessageSize: initial.limits.messageSize,
+      maxRecipients: initial.limits.recipients,
+      maxTextLine: initial.limits.lineLength,
+      maxConnections: initial.limits.connections,
+      maxConnectionsPerIp: initial.limits.connectionsPerIp,
+      idleTimeoutMs: initial.limits.idleTimeoutMs,
     },
     hooks: createMxHooks(context),
     logger: smtpLogger(log),
@@ -198,11 +198,11 @@ export async function startServer(initial: Config, options: StartServerOptions):
       tls,
       auth: { mechanisms: ['PLAIN', 'LOGIN'], required: true },
       limits: {
-        messageSize: initial.limits.messageSize,
-        recipients: initial.limits.recipients,
-        connections: initial.limits.connections,
-        connectionsPerIp: initial.limits.connectionsPerIp,
-        idleTimeout: initial.limits.idleTimeoutMs,
+        maxMessageSize: initial.limits.messageSize,
+        maxRecipients: initial.limits.recipients,
+        maxConnections: initial.limits.connections,
+        maxConnectionsPerIp: initial.limits.connectionsPerIp,
+        idleTimeoutMs: initial.limits.idleTimeoutMs,
       },
       hooks: createSubmissionHooks(submissionContext, listener),
       logger: smtpLogger(log),
@@ -218,7 +218,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
     listening.submission = await listenAll(submission, initial.listen.submission, false);
     listening.submissions = await listenAll(submissions, initial.listen.submissions, true);
   } catch (error) {
-    await Promise.all(smtpServers.map((server) => server.close({ timeout: 0 })));
+    await Promise.all(smtpServers.map((server) => server.close({ timeoutMs: 0 })));
     await localDelivery.stop();
     await queue.close();
     throw error;
@@ -263,7 +263,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
     reload,
     close(graceMs = 30_000) {
       closing ??= (async () => {
-        await Promise.all(smtpServers.map((server) => server.close({ timeout: graceMs })));
+        await Promise.all(smtpServers.map((server) => server.close({ timeoutMs: graceMs })));
         await localDelivery.stop();
         await services?.close();
         await queue.close();

@@ -371,7 +371,7 @@ describe('deferrals and failures', { timeout: 30_000 }, () => {
     // A clock that jumps past the lifetime after the enqueue (the bounce, queued later, is young).
     let offset = 0;
     const clock = { now: () => Date.now() + offset };
-    queue = await openFileQueue({ spool: join(dir, 'spool-expiring'), maximalLifetimeMs: 60_000, clock });
+    queue = await openFileQueue({ spool: join(dir, 'spool-expiring'), maximalLifetimeMs: 60_000, now: clock.now });
     const { id } = await queue.enqueue(
       { sender: 'bob@example.org', recipients: ['alice@example.org'], attributes: { msgid: '<old@x>' } },
       body('old'),

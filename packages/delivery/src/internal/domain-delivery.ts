@@ -3,6 +3,7 @@ import type { MtaStsPolicy } from '@homing/policy';
 import type { ClientTimeouts, ClientTlsOptions } from '@homing/smtp/client';
 import { DeliveryError } from '../delivery-error';
 import type { HostsLookup } from '../hosts-file';
+import type { Logger } from '../logger';
 import type { MtaStsPolicySource } from '../mta-sts-source';
 import {
   type AddressPreference,
@@ -36,7 +37,7 @@ export interface DeliveryContext {
   /** Aborts when the agent closes: sessions outlive any one delivery, so only this may tear them down. */
   sessionSignal: AbortSignal;
   report: TlsReportCounters;
-  logger: { debug(o: object, m?: string): void; info(o: object, m?: string): void; warn(o: object, m?: string): void };
+  logger: Logger;
   /** The static host table consulted before DNS for MX and smarthost names, or false. */
   hosts: HostsLookup | false;
 }

@@ -1,5 +1,5 @@
 import type { Claim, Queue } from '@homing/queue';
-import type { DeliveryLogger } from '../delivery-agent';
+import type { Logger } from '../logger';
 
 /** Keeps one claim's lease while it is worked on; `signal` aborts when the lease is lost. */
 export interface LeaseKeeper {
@@ -19,7 +19,7 @@ const RENEW_FRACTION = 3;
  * A renewal refused with LEASE_LOST aborts `signal`, so the delivery stops waiting for anything
  * not yet started: the message belongs to whoever claimed it again.
  */
-export function leaseKeeper(queue: Queue, claim: Claim, logger?: DeliveryLogger): LeaseKeeper {
+export function leaseKeeper(queue: Queue, claim: Claim, logger?: Logger): LeaseKeeper {
   const lost = new AbortController();
   const renewing = queue as Renewing;
   const leaseMs = Math.max(1, claim.leaseUntil - Date.now());

@@ -66,7 +66,7 @@ async function openSession(
     const client = await connect({
       host: address,
       port,
-      name: context.hostname,
+      hostname: context.hostname,
       tls,
       ...(smarthost?.auth === undefined ? {} : { auth: smarthost.auth }),
       ...(context.timeouts === undefined ? {} : { timeouts: context.timeouts }),

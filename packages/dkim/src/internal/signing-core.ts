@@ -53,7 +53,7 @@ export interface SigningCoreHooks {
 
 export class SigningCore {
   private readonly signatures: PreparedSignature[];
-  private readonly now: () => Date;
+  private readonly now: () => number;
   private readonly render: TemplateRenderer;
   private readonly bodies = new Map<BodyCanonicalization, BodyHasher>();
   private headerReader: HeaderBlockReader | undefined;
@@ -72,7 +72,7 @@ export class SigningCore {
       throw new DkimError('INVALID_OPTION', `maxHeaderBytes must be a positive integer, not ${maxHeaderBytes}`);
     }
     this.signatures = options.signatures.map(prepareSignature);
-    this.now = options.now ?? (() => new Date());
+    this.now = options.now ?? Date.now;
     this.render = hooks.renderTemplate ?? renderTemplate;
     this.headerReader = new HeaderBlockReader(maxHeaderBytes);
     for (const signature of this.signatures) {
@@ -114,7 +114,7 @@ export class SigningCore {
     }
     const fields = parseHeaderFields(this.headerBlock ?? Buffer.alloc(0));
     this.headerBlock = undefined;
-    const signedAtDefault = this.now();
+    const signedAtDefault = new Date(this.now());
     const results = this.signatures.map((signature) => {
       const bodyHash = bodyHashes.get(signature.bodyMode)!;
       const names = signedHeaderNames(fields, signature.headers, signature.oversign);

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { DnsError } from '../dns-error';
+import type { Logger } from '../logger';
 import { type Response, readResponse } from './read-response';
 import type { ServerAddress } from './servers';
 import type { DeadlineQueue, Expiring, PendingQuery, UdpChannel, UdpPool } from './udp-pool';
@@ -14,7 +15,7 @@ export interface Exchange {
   type: string;
   query: Buffer;
   timeoutMs: number;
-  logger?: { debug?: (object: object, message?: string) => void } | undefined;
+  logger?: Logger | undefined;
 }
 
 const MAX_TCP_RESPONSE = 65_535 + 2;
@@ -88,7 +89,7 @@ class PendingUdpQuery implements PendingQuery, Expiring {
       return;
     }
     if (result === 'foreign') {
-      exchange.logger?.debug?.(
+      exchange.logger?.debug(
         { name: exchange.name, type: exchange.type, server: `${exchange.server.host}:${exchange.server.port}` },
         'dns ignored an answer that does not match the query',
       );

@@ -2,7 +2,7 @@
 // with a settle, and lease renewal. Registered by `runQueueConformance` (../testing.ts).
 import type { Readable } from 'node:stream';
 import { isQueueError } from '../queue-error';
-import type { ConformanceBackend, ConformanceSetup, ConformanceTestApi, ManualClock } from '../testing';
+import type { ConformanceBackend, ConformanceSetup, ConformanceTestApi } from '../testing';
 
 const minute = 60_000;
 const day = 24 * 60 * minute;
@@ -24,7 +24,7 @@ const bounceOf = (id: string, failed: string) => ({
 export function registerDurableStepCases(
   test: ConformanceTestApi,
   make: (setup: ConformanceSetup) => Promise<ConformanceBackend>,
-  setup: () => { clock: ManualClock; random: () => number },
+  setup: () => ConformanceSetup,
 ): void {
   const { describe, it, expect } = test;
 

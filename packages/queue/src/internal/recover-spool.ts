@@ -1,16 +1,10 @@
 import { join } from 'node:path';
+import type { Logger } from '../logger';
 import type { RecoveryReport } from '../queue';
 import type { SpoolFileSystem } from '../spool-file-system';
 import type { BatchStore } from './batch-store';
 import { replayJournal } from './journal';
 import { entryFrom, isFinal, type MessageEntry } from './message-entry';
-
-/** A minimal pino-compatible logger. */
-export interface QueueLogger {
-  info(object: object, message?: string): void;
-  warn(object: object, message?: string): void;
-  error(object: object, message?: string): void;
-}
 
 /** The state rebuilt from the spool on open. */
 export interface RecoveredSpool {
@@ -45,7 +39,7 @@ export async function recoverSpool(
   fs: SpoolFileSystem,
   spool: string,
   store: BatchStore,
-  logger: QueueLogger | undefined,
+  logger: Logger | undefined,
   readOnly = false,
 ): Promise<RecoveredSpool> {
   const report: RecoveryReport = { removedTemporary: 0, corrupt: [], messages: 0 };

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { SmtpClientError } from '../core/client-error';
 import type { ClientEvent, ClientSession } from '../core/client-session';
 import { DataEncoder } from '../core/data-encoder';
-import type { ClientLogger } from './client-options';
+import type { Logger } from './client-options';
 import type { MessageSource } from './message-source';
 
 // BDAT chunks are pipelined; a megabyte keeps round trips rare and memory bounded.
@@ -11,7 +11,7 @@ const BDAT_CHUNK = 1024 * 1024;
 /** What writing a body needs from its client: the socket of the moment, the session, how to fail. */
 export interface BodyChannel {
   readonly session: ClientSession;
-  readonly logger: ClientLogger | undefined;
+  readonly logger: Logger | undefined;
   /** RFC 5321 4.5.3.2.5: how long one block may take to be taken by the socket or given by the caller. */
   readonly dataBlockMs: number;
   /** Waits to wake with the error when the connection fails. */

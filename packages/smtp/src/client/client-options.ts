@@ -1,5 +1,8 @@
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import type { ClientTlsMode } from '../core/client-session';
+import type { Logger } from '../core/logger';
+
+export type { Logger };
 
 /**
  * Timeouts in milliseconds. Reply waits default to RFC 5321 4.5.3.2: greeting 5 min, MAIL
@@ -7,33 +10,33 @@ import type { ClientTlsMode } from '../core/client-session';
  */
 export interface ClientTimeouts {
   /** TCP connect, and each TLS handshake. Default 30 s (not set by the RFC). */
-  connect: number;
+  connectMs: number;
   /** The 220 greeting. Default 5 min. */
-  greeting: number;
+  greetingMs: number;
   /** EHLO, HELO, STARTTLS, AUTH, RSET, QUIT replies. Default 5 min. */
-  command: number;
+  commandMs: number;
   /** Reply to MAIL. Default 5 min. */
-  mail: number;
+  mailMs: number;
   /** Reply to each RCPT. Default 5 min. */
-  rcpt: number;
+  rcptMs: number;
   /** 354 reply to DATA. Default 2 min. */
-  dataStart: number;
+  dataStartMs: number;
   /** Each write of the body to drain into the socket. Default 3 min. */
-  dataBlock: number;
+  dataBlockMs: number;
   /** Reply after the end of data (or the last BDAT). Default 10 min. */
-  dataEnd: number;
+  dataEndMs: number;
 }
 
 /** Default timeouts (RFC 5321 4.5.3.2). */
 export const DEFAULT_CLIENT_TIMEOUTS: Readonly<ClientTimeouts> = Object.freeze({
-  connect: 30_000,
-  greeting: 5 * 60_000,
-  command: 5 * 60_000,
-  mail: 5 * 60_000,
-  rcpt: 5 * 60_000,
-  dataStart: 2 * 60_000,
-  dataBlock: 3 * 60_000,
-  dataEnd: 10 * 60_000,
+  connectMs: 30_000,
+  greetingMs: 5 * 60_000,
+  commandMs: 5 * 60_000,
+  mailMs: 5 * 60_000,
+  rcptMs: 5 * 60_000,
+  dataStartMs: 2 * 60_000,
+  dataBlockMs: 3 * 60_000,
+  dataEndMs: 10 * 60_000,
 });
 
 /** TLS settings: the mode, plus any `tls.connect` option (ca, servername, rejectUnauthorized, minVersion, …). */
@@ -47,10 +50,8 @@ export interface ClientTlsOptions extends Omit<ConnectionOptions, 'socket' | 'ho
   mode?: ClientTlsMode;
 }
 
-/** A pino-compatible logger; only `debug` is used (one line per command sent, and failures). */
-export interface ClientLogger {
-  debug(object: object, message?: string): void;
-}
+/** @deprecated Use `Logger` (the same shape in every @homing package); the client logs at `debug`. */
+export type ClientLogger = Logger;
 
 /** Options of `connect()`. */
 export interface ConnectOptions {
@@ -58,7 +59,7 @@ export interface ConnectOptions {
   /** Default 25 (465 with `tls.mode: 'implicit'`). */
   port?: number;
   /** Our EHLO name (RFC 5321 4.1.1.1). Default `localhost`; set a real FQDN when talking to the Internet. */
-  name?: string;
+  hostname?: string;
   tls?: ClientTlsOptions;
   /** AUTH credentials (RFC 4954). Sent only over TLS unless `allowInsecure`. */
   auth?: { user: string; pass: string; method?: 'PLAIN' | 'LOGIN'; allowInsecure?: boolean };
@@ -73,7 +74,8 @@ export interface ConnectOptions {
   maxReplyLines?: number;
   /** Local address to connect from. */
   localAddress?: string;
-  logger?: ClientLogger;
+  /** Logs at `debug`: one line per command sent, and failures. */
+  logger?: Logger;
 }
 
 /** What TLS gave us, for logs and later checks (DANE, MTA-STS). */

@@ -25,7 +25,7 @@ export async function connect(options: ConnectOptions): Promise<SmtpClient> {
   const mode = options.tls?.mode ?? 'opportunistic';
   const timeouts = { ...DEFAULT_CLIENT_TIMEOUTS, ...options.timeouts };
   const session = new ClientSession({
-    name: options.name ?? 'localhost',
+    hostname: options.hostname ?? 'localhost',
     tls: mode,
     auth: options.auth,
     chunking: options.chunking,
@@ -38,7 +38,7 @@ export async function connect(options: ConnectOptions): Promise<SmtpClient> {
     port: options.port ?? (mode === 'implicit' ? 465 : 25),
     localAddress: options.localAddress,
     tls: mode === 'implicit' ? tlsOptions : undefined,
-    timeout: timeouts.connect,
+    timeout: timeouts.connectMs,
     signal: options.signal,
   });
   const client = new SmtpClient(socket, session, options, tlsOptions);

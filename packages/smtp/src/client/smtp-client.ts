@@ -8,11 +8,11 @@ import type { Reply } from '../core/reply';
 import { NEED_DATA } from '../core/server-events';
 import { type BodyChannel, writeBody } from './body-writer';
 import {
-  type ClientLogger,
   type ClientTimeouts,
   type ClientTlsInfo,
   type ConnectOptions,
   DEFAULT_CLIENT_TIMEOUTS,
+  type Logger,
 } from './client-options';
 import { type MessageBody, type MessageSource, messageSource } from './message-source';
 import { upgradeSocket } from './open-socket';
@@ -40,7 +40,7 @@ export class SmtpClient {
   readonly #session: ClientSession;
   readonly #timeouts: ClientTimeouts;
   readonly #tlsOptions: ConnectionOptions;
-  readonly #logger: ClientLogger | undefined;
+  readonly #logger: Logger | undefined;
   readonly #signal: AbortSignal | undefined;
   #socket: Socket;
   #waiter: Waiter | undefined;
@@ -68,7 +68,7 @@ export class SmtpClient {
     this.#bodyChannel = {
       session,
       logger: this.#logger,
-      dataBlockMs: this.#timeouts.dataBlock,
+      dataBlockMs: this.#timeouts.dataBlockMs,
       wakers: this.#wakers,
       socket: () => this.#socket,
       error: () => this.#error,
@@ -257,7 +257,7 @@ export class SmtpClient {
     this.#timer = undefined;
     const wait: ReplyWait | undefined = this.#session.awaiting;
     if (!wait || this.#error) return;
-    const ms = this.#timeouts[wait];
+    const ms = this.#timeouts[`${wait}Ms`];
     this.#timer = setTimeout(() => {
       this.#fail(
         new SmtpClientError('TIMEOUT', `no ${wait} reply within ${ms} ms`, {
@@ -293,7 +293,7 @@ export class SmtpClient {
     const plain = this.#socket;
     this.#detach(plain);
     try {
-      const secure = await upgradeSocket(plain, this.#tlsOptions, this.#timeouts.connect);
+      const secure = await upgradeSocket(plain, this.#tlsOptions, this.#timeouts.connectMs);
       if (this.#error) {
         secure.destroy();
         return;

@@ -12,7 +12,7 @@ export type ClientTlsMode = 'opportunistic' | 'required' | 'implicit' | 'none';
 /** Options of the sans-IO client session. */
 export interface ClientSessionOptions extends ReplyParserOptions {
   /** Our name for EHLO/HELO (RFC 5321 4.1.1.1): a FQDN or an address literal like `[192.0.2.1]`. */
-  name: string;
+  hostname: string;
   /** Defaults to `opportunistic`. With `implicit` the adapter starts TLS before the greeting. */
   tls?: ClientTlsMode;
   /** Credentials for AUTH (RFC 4954); PLAIN is preferred when `method` is not given. */

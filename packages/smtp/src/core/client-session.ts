@@ -63,8 +63,8 @@ export class ClientSession {
   #desynchronized = false;
 
   constructor(options: ClientSessionOptions) {
-    if (/[\s<>]/.test(options.name) || options.name === '') {
-      throw new SmtpClientError('INVALID_OPTIONS', `not a valid EHLO name: ${JSON.stringify(options.name)}`);
+    if (/[\s<>]/.test(options.hostname) || options.hostname === '') {
+      throw new SmtpClientError('INVALID_OPTIONS', `not a valid EHLO name: ${JSON.stringify(options.hostname)}`);
     }
     this.#options = options;
     this.#parser = new ReplyParser(options);
@@ -153,7 +153,7 @@ export class ClientSession {
     this.#tlsActive = true;
     this.#extensions = undefined;
     this.#enter('TlsEstablished');
-    this.#send(`EHLO ${this.#options.name}`, { kind: 'ehlo' });
+    this.#send(`EHLO ${this.#options.hostname}`, { kind: 'ehlo' });
     return this.#drain();
   }
 

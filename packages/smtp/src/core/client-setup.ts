@@ -36,12 +36,12 @@ export function setupStep(expected: SetupExpected, reply: Reply, context: SetupC
   switch (expected.kind) {
     case 'greeting':
       if (reply.code !== 220) return { kind: 'refused', code: 'GREETING_REJECTED', what: 'greeting refused' };
-      return { kind: 'send', trigger: 'Greeted', line: `EHLO ${options.name}`, expected: { kind: 'ehlo' } };
+      return { kind: 'send', trigger: 'Greeted', line: `EHLO ${options.hostname}`, expected: { kind: 'ehlo' } };
     case 'ehlo':
       if (isPositive(reply)) return afterHello(parseEhloReply(reply), context);
       // RFC 5321 4.1.4: a server that does not know EHLO answers 5xx; fall back to HELO.
       if (reply.code < 500) return { kind: 'refused', code: 'HELO_REJECTED', what: 'EHLO refused' };
-      return { kind: 'send', trigger: 'HeloFallback', line: `HELO ${options.name}`, expected: { kind: 'helo' } };
+      return { kind: 'send', trigger: 'HeloFallback', line: `HELO ${options.hostname}`, expected: { kind: 'helo' } };
     case 'helo':
       if (isPositive(reply)) return afterHello(noExtensions(reply.lines[0] ?? ''), context);
       return { kind: 'refused', code: 'HELO_REJECTED', what: 'EHLO and HELO refused' };

@@ -25,14 +25,18 @@ export class ConnectionClock {
    * Which limit is reached at `now`, if any. `busy`: we are the ones waiting (a hook deciding, a
    * body read slowly), so this is not the client's idle time.
    */
-  due(now: number, busy: boolean, limits: { idleTimeout: number; sessionTimeout: number }): 'session' | 'idle' | null {
-    if (now - this.#startedAt >= limits.sessionTimeout) return 'session';
+  due(
+    now: number,
+    busy: boolean,
+    limits: { idleTimeoutMs: number; sessionTimeoutMs: number },
+  ): 'session' | 'idle' | null {
+    if (now - this.#startedAt >= limits.sessionTimeoutMs) return 'session';
     if (this.#active || busy) {
       this.#active = false;
       this.#idleSince = now;
       return null;
     }
-    return now - this.#idleSince >= limits.idleTimeout ? 'idle' : null;
+    return now - this.#idleSince >= limits.idleTimeoutMs ? 'idle' : null;
   }
 }
 

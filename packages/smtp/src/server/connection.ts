@@ -99,11 +99,11 @@ export class Connection {
     const { limits, hooks } = context;
     this.session = new ServerSession({
       hostname: context.hostname,
-      maxMessageSize: limits.messageSize,
-      maxRecipients: limits.recipients,
-      maxCommandLine: limits.commandLine,
-      maxTextLine: limits.textLine,
-      maxErrors: limits.errors,
+      maxMessageSize: limits.maxMessageSize,
+      maxRecipients: limits.maxRecipients,
+      maxCommandLine: limits.maxCommandLine,
+      maxTextLine: limits.maxTextLine,
+      maxErrors: limits.maxErrors,
       tlsAvailable: context.secureContext !== undefined,
       secure,
       auth: hooks.auth ? (context.auth ?? {}) : false,

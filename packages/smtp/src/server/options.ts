@@ -1,17 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type { MailParameters, RcptParameters } from '../core/esmtp-parameters';
+import type { Logger } from '../core/logger';
 import type { Mailbox } from '../core/mailbox';
 import type { AuthMechanism } from '../core/sasl';
 import type { Decision } from '../core/server-events';
 
-/** A pino-compatible logger; only these methods are used. */
-export interface Logger {
-  debug(object: object, message: string): void;
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
+export type { Logger };
 
 /** A tag a hook put on the session or the message with `{ action: 'tag' }`. */
 export interface SessionTag {
@@ -74,23 +69,23 @@ export interface SmtpServerHooks {
 /** Limits, each with a safe default (see the README). */
 export interface SmtpServerLimits {
   /** Command line with CRLF, RFC 5321 4.5.3.1.4. Default 512. */
-  commandLine: number;
+  maxCommandLine: number;
   /** Text line in DATA with CRLF, RFC 5321 4.5.3.1.6. Default 1000; 0 turns it off. */
-  textLine: number;
+  maxTextLine: number;
   /** Message size in octets (SIZE). Default 25 MiB; 0 for none. */
-  messageSize: number;
+  maxMessageSize: number;
   /** Recipients per message. Default 100. */
-  recipients: number;
+  maxRecipients: number;
   /** Open connections overall. Default 1000. */
-  connections: number;
+  maxConnections: number;
   /** Open connections per client address. Default 20. */
-  connectionsPerIp: number;
+  maxConnectionsPerIp: number;
   /** Milliseconds the client may stay silent after its last bytes or our last reply. Default 300 000 (RFC 5321 4.5.3.2.7). */
-  idleTimeout: number;
+  idleTimeoutMs: number;
   /** Milliseconds a session may last. Default 1 800 000. */
-  sessionTimeout: number;
+  sessionTimeoutMs: number;
   /** Bad commands before the session is closed. Default 10. */
-  errors: number;
+  maxErrors: number;
 }
 
 /** Options of `createServer`. */
@@ -115,13 +110,13 @@ export interface SmtpServerOptions {
 
 /** The defaults of `SmtpServerLimits`. */
 export const DEFAULT_LIMITS: SmtpServerLimits = {
-  commandLine: 512,
-  textLine: 1000,
-  messageSize: 25 * 1024 * 1024,
-  recipients: 100,
-  connections: 1000,
-  connectionsPerIp: 20,
-  idleTimeout: 300_000,
-  sessionTimeout: 1_800_000,
-  errors: 10,
+  maxCommandLine: 512,
+  maxTextLine: 1000,
+  maxMessageSize: 25 * 1024 * 1024,
+  maxRecipients: 100,
+  maxConnections: 1000,
+  maxConnectionsPerIp: 20,
+  idleTimeoutMs: 300_000,
+  sessionTimeoutMs: 1_800_000,
+  maxErrors: 10,
 };

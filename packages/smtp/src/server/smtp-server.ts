@@ -55,10 +55,10 @@ export class SmtpServer {
   constructor(private readonly options: SmtpServerOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.fastAcceptWanted = options.fastAccept ?? fastAcceptKnownToWork();
-    this.perIp = this.limits.connectionsPerIp < this.limits.connections;
+    this.perIp = this.limits.maxConnectionsPerIp < this.limits.maxConnections;
     this.eagerAddress = options.logger !== undefined || Object.keys(options.hooks ?? {}).length > 0;
     // A sweep every tenth of the shorter timeout (5 ms to 1 s): a timeout fires up to two sweeps late.
-    const shortest = Math.min(this.limits.idleTimeout, this.limits.sessionTimeout);
+    const shortest = Math.min(this.limits.idleTimeoutMs, this.limits.sessionTimeoutMs);
     this.sweepInterval = Math.max(5, Math.min(1000, Math.floor(shortest / 10)));
     const secureContext: SecureContext | undefined = options.tls ? createSecureContext(options.tls) : undefined;
     this.context = {
@@ -156,15 +156,15 @@ export class SmtpServer {
 
   /**
    * Graceful close: stop listening, send `421 4.3.2` to sessions between commands, let the
-   * others finish their current command or message, and destroy what is left after `timeout` ms.
+   * others finish their current command or message, and destroy what is left after `timeoutMs` (default 30 000).
    */
-  async close(options: { timeout?: number } = {}): Promise<void> {
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.closing = true;
     const stopped = Promise.all(
       this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
     );
     for (const connection of this.connections) connection.closeWhenIdle();
-    const deadline = Date.now() + (options.timeout ?? 30_000);
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const connection of [...this.connections]) connection.destroy();
     await stopped;
@@ -199,7 +199,7 @@ export class SmtpServer {
       return undefined;
     }
     // RFC 5321 3.1/4.2.3: 421 when we cannot serve this connection now.
-    if (this.connections.size >= this.limits.connections) {
+    if (this.connections.size >= this.limits.maxConnections) {
       socket.on('error', () => {});
       socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections, try later`)));
       return undefined;
@@ -209,7 +209,7 @@ export class SmtpServer {
     if (this.perIp) {
       address = socket.remoteAddress ?? '';
       const fromAddress = this.perAddress.get(address) ?? 0;
-      if (fromAddress >= this.limits.connectionsPerIp) {
+      if (fromAddress >= this.limits.maxConnectionsPerIp) {
         socket.on('error', () => {});
         socket.end(formatReply(reply(421, '4.7.0', `${this.context.hostname} Too many connections from your address`)));
         return undefined;

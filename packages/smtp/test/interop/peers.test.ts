@@ -79,7 +79,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  await server?.close({ timeout: 1000 });
+  await server?.close({ timeoutMs: 1000 });
 });
 
 const MESSAGE =

@@ -130,7 +130,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
         (signal) =>
           checkSpf(
             { ip: session.remoteAddress, helo, sender: from?.address ?? null },
-            { resolver: context.resolver(), receiver: config.hostname, signal },
+            { resolver: context.resolver(), hostname: config.hostname, signal },
           ),
         () => undefined,
         session.signal,
