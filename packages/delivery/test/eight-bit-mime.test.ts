@@ -1,36 +1,19 @@
 import { Readable } from 'node:stream';
 import { createResolver } from '@homing/dns';
-import { type DnsServer, startDnsServer } from '@homing/dns/testing';
 import { rawServer } from '@homing/test-peers';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDeliveryAgent, type DeliveryAgent } from '../src/index';
 import { quotedPrintableLine, toSevenBit } from '../src/internal/seven-bit';
+import { useLoopbackMx } from './loopback-mx';
 import { parseWithPython } from './python-email';
 
 // RFC 6152 3: 8-bit octets never go raw to a server that does not offer 8BITMIME. The body is
 // made 7-bit (quoted-printable for each affected leaf part, as Postfix does) or the message fails
 // with 5.6.3 when it cannot be (interop F3).
 
-let dns: DnsServer;
-const closers: (() => Promise<void>)[] = [];
-const agents: DeliveryAgent[] = [];
-
-beforeAll(async () => {
-  dns = await startDnsServer({
-    zones: {
-      'example.net': { MX: [{ priority: 10, exchange: 'mx.example.net' }] },
-      'mx.example.net': { A: ['127.0.0.1'] },
-    },
-  });
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((agent) => agent.close()));
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  await dns.close();
-});
+const loopback = useLoopbackMx();
+const { agents, closers } = loopback;
 
 /** A raw SMTP server that records the MAIL lines and the exact octets of each message. */
 async function server(eightBitMime: boolean) {
@@ -74,7 +57,7 @@ async function server(eightBitMime: boolean) {
 
 function agent(port: number): DeliveryAgent {
   const created = createDeliveryAgent({
-    resolver: createResolver({ servers: [dns.address] }),
+    resolver: createResolver({ servers: [loopback.dns.address] }),
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',

@@ -1,33 +1,16 @@
 import type { Socket } from 'node:net';
 import { createResolver } from '@homing/dns';
-import { type DnsServer, startDnsServer } from '@homing/dns/testing';
 import { lines, rawServer } from '@homing/test-peers';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDeliveryAgent, type DeliveryAgent } from '../src/index';
+import { describe, expect, it } from 'vitest';
+import { createDeliveryAgent } from '../src/index';
+import { useLoopbackMx } from './loopback-mx';
 
 // Broken and hostile receivers, each a few lines of raw `net`: every one must end as a deferral
 // with its reason, within the timeouts, and nothing may be sent twice on a session.
 
-let dns: DnsServer;
-const closers: (() => Promise<void>)[] = [];
-const agents: DeliveryAgent[] = [];
+const loopback = useLoopbackMx();
+const { agents, closers } = loopback;
 const TIMEOUT = 700;
-
-beforeAll(async () => {
-  dns = await startDnsServer({
-    zones: {
-      'example.net': { MX: [{ priority: 10, exchange: 'mx.example.net' }] },
-      'mx.example.net': { A: ['127.0.0.1'] },
-    },
-  });
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((agent) => agent.close()));
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  await dns.close();
-});
 
 interface Script {
   greeting?: (socket: Socket) => void;
@@ -79,7 +62,7 @@ async function scripted(script: Script) {
 
 async function attempt(port: number, body = 'Subject: x\r\n\r\nbody\r\n') {
   const agent = createDeliveryAgent({
-    resolver: createResolver({ servers: [dns.address] }),
+    resolver: createResolver({ servers: [loopback.dns.address] }),
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',

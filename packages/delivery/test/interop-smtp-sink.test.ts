@@ -2,42 +2,25 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver } from '@homing/dns';
-import { type DnsServer, startDnsServer } from '@homing/dns/testing';
 import { type SmtpSink, startSmtpSink } from '@homing/test-peers';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBounce, createDeliveryAgent, type DeliveryAgent } from '../src/index';
+import { useLoopbackMx } from './loopback-mx';
 import { DSN_SCRIPT, parseWithPython } from './python-email';
 
 // Postfix's smtp-sink is a real SMTP server nobody here wrote (`bash .ci/install-peers.sh` unpacks it).
-let dns: DnsServer;
-const sinks: SmtpSink[] = [];
-const agents: DeliveryAgent[] = [];
-
-beforeAll(async () => {
-  dns = await startDnsServer({
-    zones: {
-      'example.net': { MX: [{ priority: 10, exchange: 'mx.example.net' }] },
-      'mx.example.net': { A: ['127.0.0.1'] },
-    },
-  });
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((agent) => agent.close()));
-  await Promise.all(sinks.splice(0).map((sink) => sink.stop()));
-});
-afterAll(async () => {
-  await dns.close();
-});
+const loopback = useLoopbackMx();
+const { agents, closers } = loopback;
 
 async function sink(flags: string[]): Promise<SmtpSink> {
   const started = await startSmtpSink(flags);
-  sinks.push(started);
+  closers.push(() => started.stop());
   return started;
 }
 
 function agent(port: number): DeliveryAgent {
   const created = createDeliveryAgent({
-    resolver: createResolver({ servers: [dns.address] }),
+    resolver: createResolver({ servers: [loopback.dns.address] }),
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',

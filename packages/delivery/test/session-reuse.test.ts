@@ -1,33 +1,16 @@
 import type { Socket } from 'node:net';
 import { createResolver } from '@homing/dns';
-import { type DnsServer, startDnsServer } from '@homing/dns/testing';
 import { lines, rawServer } from '@homing/test-peers';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDeliveryAgent, type DeliveryAgent } from '../src/index';
 import { isDeadSession } from '../src/internal/transaction';
+import { useLoopbackMx } from './loopback-mx';
 
 // A pooled session the server can no longer use must cost one more connection, never the
 // recipients: the message goes once more, at once, on a fresh connection (issue 11 item 1).
 
-let dns: DnsServer;
-const closers: (() => Promise<void>)[] = [];
-const agents: DeliveryAgent[] = [];
-
-beforeAll(async () => {
-  dns = await startDnsServer({
-    zones: {
-      'example.net': { MX: [{ priority: 10, exchange: 'mx.example.net' }] },
-      'mx.example.net': { A: ['127.0.0.1'] },
-    },
-  });
-});
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((agent) => agent.close()));
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  await dns.close();
-});
+const loopback = useLoopbackMx();
+const { agents, closers } = loopback;
 
 interface Received {
   connection: number;
@@ -95,7 +78,7 @@ async function server(onMail: (socket: Socket, mailOnConnection: number, connect
 
 function agent(port: number): DeliveryAgent {
   const created = createDeliveryAgent({
-    resolver: createResolver({ servers: [dns.address] }),
+    resolver: createResolver({ servers: [loopback.dns.address] }),
     hostname: 'mta.example.org',
     port,
     addressPreference: 'ipv4',
