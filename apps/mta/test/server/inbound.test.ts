@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, type HomingServer, startHoming } from './harness';
-import { converse, python, swaks } from './smtp-talk';
+import { converse, python, swaksTo } from './smtp-talk';
 
 // A real `homing start` on loopback, DNS from the loopback server: mail from a host with
 // FCrDNS and SPF pass lands in the Inbox; the MX relays for nobody and offers no AUTH.
@@ -20,15 +20,7 @@ describe('homing start: the MX', () => {
 
   it('delivers a message from swaks to the Maildir with Received and Authentication-Results', async () => {
     const before = server.maildir('alice@example.org');
-    const result = await swaks([
-      '--server',
-      '127.0.0.1',
-      '--port',
-      String(server.mxPort),
-      '--from',
-      'someone@sender.test',
-      '--to',
-      'alice@example.org',
+    const result = await swaksTo(server.mxPort, 'alice@example.org', [
       '--helo',
       'mail.sender.test',
       '--header',
@@ -139,26 +131,8 @@ describe('homing start: the MX', () => {
 
   it('counts what it did on the Prometheus endpoint', async () => {
     const before = server.maildir('alice@example.org');
-    await swaks([
-      '--server',
-      '127.0.0.1',
-      '--port',
-      String(server.mxPort),
-      '--from',
-      'someone@sender.test',
-      '--to',
-      'alice@example.org',
-    ]);
-    await swaks([
-      '--server',
-      '127.0.0.1',
-      '--port',
-      String(server.mxPort),
-      '--from',
-      'someone@sender.test',
-      '--to',
-      'nobody@example.org',
-    ]);
+    await swaksTo(server.mxPort, 'alice@example.org');
+    await swaksTo(server.mxPort, 'nobody@example.org');
     await server.waitForNew('alice@example.org', before);
     const response = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);

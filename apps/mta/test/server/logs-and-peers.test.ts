@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEventLine } from '../../src/server/observability/log-line-format';
 import { fail2banMissing, runFail2banRegex } from '../observability/fail2ban-regex';
 import { cleanUp, type HomingServer, startHoming } from './harness';
-import { converse, swaks } from './smtp-talk';
+import { converse, swaksTo } from './smtp-talk';
 
 describe('homing start: its own log, read by people, scripts and fail2ban', () => {
   let server: HomingServer;
@@ -25,16 +25,7 @@ describe('homing start: its own log, read by people, scripts and fail2ban', () =
     await c.send('VRFY root\u0000 address=10.0.0.2');
     await c.send('BOGUS address=10.0.0.3');
     c.close();
-    await swaks([
-      '--server',
-      '127.0.0.1',
-      '--port',
-      String(server.mxPort),
-      '--from',
-      'x@sender.test',
-      '--to',
-      'alice@example.org',
-    ]);
+    await swaksTo(server.mxPort, 'alice@example.org');
     await server.waitForLine(/ delivery local to=<alice@example\.org>/);
     const lines = server.lines().filter((l) => l.length > 0);
     expect(lines.length).toBeGreaterThan(5);
@@ -102,15 +93,7 @@ describe('homing start: a real Postfix relays to us', () => {
       return;
     }
     const before = server.maildir('alice@example.org');
-    const result = await swaks([
-      '--server',
-      '127.0.0.1',
-      '--port',
-      String(postfix.port),
-      '--from',
-      'someone@sender.test',
-      '--to',
-      'alice@example.org',
+    const result = await swaksTo(postfix.port, 'alice@example.org', [
       '--header',
       'Subject: via postfix',
       '--body',

@@ -90,6 +90,21 @@ export async function swaks(args: string[]): Promise<{ code: number; output: str
   }
 }
 
+/** swaks sending from someone@sender.test to `to` on 127.0.0.1:port, with `extra` arguments after. */
+export function swaksTo(port: number, to: string, extra: string[] = []): Promise<{ code: number; output: string }> {
+  return swaks([
+    '--server',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--from',
+    'someone@sender.test',
+    '--to',
+    to,
+    ...extra,
+  ]);
+}
+
 /** Runs a Python 3 script; resolves its stdout. */
 export async function python(script: string, args: string[] = []): Promise<string> {
   const { stdout } = await run('python3', ['-c', script, ...args], { timeout: 30_000 });
