@@ -12,6 +12,7 @@ import { LeaseTable } from './internal/lease-table';
 import { listMessages } from './internal/list-filter';
 import {
   claimOf,
+  domainFilter,
   dueByDomain,
   entryFrom,
   isFinal,
@@ -152,7 +153,7 @@ export class FileQueue implements Queue {
     const limit = options.limit ?? 100;
     const now = this.clock.now();
     const until = now + (options.leaseMs ?? this.options.leaseMs ?? 600_000);
-    const wantedDomain = options.domain?.toLowerCase();
+    const wanted = domainFilter(options);
     const claims: Claim[] = [];
     const touched: MessageEntry[] = [];
     // Only messages whose wake-up time has come are looked at; each is re-filed after the loop.
@@ -165,7 +166,7 @@ export class FileQueue implements Queue {
       // Past its lifetime a message, held or not, is handed out whole, to be bounced.
       const expired = now >= this.expiresAt(entry);
       if (entry.held && !expired) continue;
-      for (const [domain, rcpts] of dueByDomain(entry, expired ? undefined : now, wantedDomain)) {
+      for (const [domain, rcpts] of dueByDomain(entry, expired ? undefined : now, wanted)) {
         if (claims.length >= limit) break;
         const leaseId = this.leases.grant(entry, domain, now, until, expired);
         if (leaseId === undefined) continue;

@@ -68,6 +68,8 @@ export interface ClaimOptions {
   leaseMs?: number;
   /** Only claim recipients of this domain. */
   domain?: string;
+  /** Claim recipients of any domain but these (e.g. an outbound worker skipping the local domains). */
+  exceptDomains?: readonly string[];
 }
 
 /** Work handed to one worker: the due recipients of one message at one destination domain. */

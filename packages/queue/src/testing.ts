@@ -139,6 +139,21 @@ export function runQueueConformance(
       await queue.close();
     });
 
+    it('claims only one domain, or every domain but some, and leaves the rest claimable', async () => {
+      const { queue } = await make(setup());
+      const { id } = await queue.enqueue(
+        { sender: 's@o.test', recipients: ['a@one.test', 'b@two.test', 'c@three.test'] },
+        Buffer.from('m'),
+      );
+      const outbound = await queue.claim({ exceptDomains: ['ONE.test', 'three.test'] });
+      expect(outbound.map((c) => [c.id, c.domain])).toEqual([[id, 'two.test']]);
+      const local = await queue.claim({ domain: 'one.test' });
+      expect(local.map((c) => [c.id, c.domain])).toEqual([[id, 'one.test']]);
+      expect((await queue.claim({ exceptDomains: ['one.test'] })).map((c) => c.domain)).toEqual(['three.test']);
+      expect(await queue.claim()).toEqual([]);
+      await queue.close();
+    });
+
     it('hands a claim out again once its lease expired, and refuses the stale lease', async () => {
       const s = setup();
       const { queue } = await make(s);

@@ -115,19 +115,30 @@ export function messageInfo(entry: MessageEntry): MessageInfo {
   };
 }
 
+/** Which destination domains a claim wants (`domain` and `exceptDomains` of `ClaimOptions`). */
+export function domainFilter(options: {
+  domain?: string;
+  exceptDomains?: readonly string[];
+}): ((domain: string) => boolean) | undefined {
+  const only = options.domain?.toLowerCase();
+  const except = new Set((options.exceptDomains ?? []).map((d) => d.toLowerCase()));
+  if (only === undefined && except.size === 0) return undefined;
+  return (domain) => (only === undefined || domain === only) && !except.has(domain);
+}
+
 /**
- * The open recipients of a message due at `now`, grouped by domain (optionally one domain only);
- * every open one, due or not, when `now` is undefined (an expired message).
+ * The open recipients of a message due at `now`, grouped by domain (optionally only the domains
+ * `wanted` accepts); every open one, due or not, when `now` is undefined (an expired message).
  */
 export function dueByDomain(
   entry: MessageEntry,
   now: number | undefined,
-  domain?: string,
+  wanted?: (domain: string) => boolean,
 ): Map<string, RecipientEntry[]> {
   const byDomain = new Map<string, RecipientEntry[]>();
   for (const r of entry.rcpts) {
     if (isFinal(r.state) || (now !== undefined && r.next > now)) continue;
-    if (domain !== undefined && r.domain !== domain) continue;
+    if (wanted !== undefined && !wanted(r.domain)) continue;
     const list = byDomain.get(r.domain);
     if (list === undefined) byDomain.set(r.domain, [r]);
     else list.push(r);
