@@ -4,6 +4,7 @@ import { registerConfigCommand } from './commands/config';
 import { registerDkimCommand } from './commands/dkim';
 import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
+import { registerDoctorCommand } from './commands/doctor';
 import { registerQueueCommand } from './commands/queue';
 import { registerRdnsCommand } from './commands/rdns';
 import { registerReloadCommand } from './commands/reload';
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerReloadCommand(program);
   registerSendCommand(program);
   registerSinkCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 
