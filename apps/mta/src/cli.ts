@@ -6,6 +6,7 @@ import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
 import { registerDoctorCommand } from './commands/doctor';
 import { registerQueueCommand } from './commands/queue';
+import { registerQuickstartCommand } from './commands/quickstart';
 import { registerRdnsCommand } from './commands/rdns';
 import { registerReloadCommand } from './commands/reload';
 import { registerSendCommand } from './commands/send';
@@ -38,6 +39,7 @@ export function createProgram(): Command {
   registerSendCommand(program);
   registerSinkCommand(program);
   registerDoctorCommand(program);
+  registerQuickstartCommand(program);
   return program;
 }
 
