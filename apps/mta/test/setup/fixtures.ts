@@ -29,6 +29,7 @@ export interface TestPki {
 
 const names = [
   { type: 2 as const, value: hostname },
+  { type: 2 as const, value: `mail.${domain}` },
   { type: 2 as const, value: `mta-sts.${domain}` },
   { type: 2 as const, value: 'localhost' },
   { type: 7 as const, ip: '127.0.0.1' },
