@@ -67,7 +67,7 @@ export function registerQuickstartCommand(program: Command): void {
     if (result.warnings.length > 0) {
       out.push('Before you start (checks that need no published record yet):');
       for (const check of result.warnings) {
-        out.push(`  ${check.status} ${check.name}${check.ip ? ` ${check.ip}` : ''}: ${check.message}`);
+        out.push(`  warning: ${check.name}${check.ip ? ` ${check.ip}` : ''}: ${check.message}`);
       }
       out.push('');
     }

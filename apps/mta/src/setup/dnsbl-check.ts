@@ -8,6 +8,7 @@ export const defaultDnsblZones = ['zen.spamhaus.org', 'bl.spamcop.net'];
 
 /** `dnsbl`: no zone lists the IP. */
 export async function checkDnsblListing(resolver: Resolver, ip: string, zones: string[]): Promise<DoctorCheck> {
+  if (zones.length === 0) return { name: 'dnsbl', status: 'warn', ip, message: 'not checked: no DNSBL zone given' };
   const result = await checkDnsbl(ip, zones, { resolver });
   const listed = result.zones.filter((zone) => zone.status === 'listed');
   if (listed.length > 0) {

@@ -1,7 +1,7 @@
 // Doctor's domain checks that @homing/policy's auditDomain owns (MX, DKIM, DMARC, MTA-STS): it runs
 // the audit and turns its findings into doctor's checks, adding what only the server knows (our
 // private key's size, the hostname being no CNAME).
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import type { Resolver } from '@homing/dns';
 import { type AuditFinding, auditDomain, createHttpsFetcher, type RecordToPublish } from '@homing/policy';
@@ -41,7 +41,8 @@ export function lookupThrough(resolver: Resolver): LookupFunction {
     options: { all?: boolean; family?: number | string },
     callback: (error: Error | null, address: unknown, family?: number) => void,
   ) => {
-    const wanted = options.family === 6 || options.family === 'IPv6' ? [6] : options.family === 4 ? [4] : [4, 6];
+    const family = options.family;
+    const wanted = family === 6 || family === 'IPv6' ? [6] : family === 4 || family === 'IPv4' ? [4] : [4, 6];
     void Promise.all(
       wanted.map((family) =>
         (family === 4 ? resolver.resolveA(hostname) : resolver.resolveAaaa(hostname)).then(
@@ -99,7 +100,8 @@ export async function auditChecks(input: DomainAuditInput): Promise<DoctorCheck[
       Object.assign(mx, {
         status: 'error',
         message: alias,
-        record: `(remove the CNAME and publish A/AAAA records for ${hostname})`,
+        // Replace the CNAME by the host's own address records.
+        record: input.ips.map((ip) => zoneLine(hostname, isIP(ip) === 4 ? 'A' : 'AAAA', ip)).join('\n'),
       });
   }
   const dkim = checks.find((check) => check.name === 'dkim');
@@ -125,15 +127,15 @@ async function mtaStsRecord(resolver: Resolver, domain: string, finding: AuditFi
   const policy = `# serve at ${serve.url} (Content-Type: text/plain):\n${serve.body.replace(/\r\n/g, '\n').trimEnd()}`;
   let hasTxt = false;
   try {
-    hasTxt = (await resolver.resolveTxt(`_mta-sts.${domain}`)).records.some((text) => /^v=STSv1\s*;/i.test(text));
+    // RFC 8461 3.1: v=STSv1 and an id of 1 to 32 letters and digits.
+    hasTxt = (await resolver.resolveTxt(`_mta-sts.${domain}`)).records.some((text) =>
+      /^v=STSv1\s*;\s*id=[A-Za-z0-9]{1,32}\s*(;|$)/i.test(text),
+    );
   } catch {
     hasTxt = false;
   }
   // With a TXT record and no policy fetched, no sender holds a policy yet: the id may stay. A
   // policy that changes needs a new id, or senders keep the old one until max_age (RFC 8461 3.3).
-  const unfetched =
-    hasTxt &&
-    /fetch|https|certificate|ECONN|ENOTFOUND|status|policy/i.test(finding.message) &&
-    !/mx lines|mode/.test(finding.message);
+  const unfetched = hasTxt && finding.status === 'error' && !finding.message.includes('mx lines');
   return unfetched ? policy : `${lines(finding.publish)}\n${policy}`;
 }

@@ -182,10 +182,17 @@ export async function runQuickstart(input: QuickstartInput): Promise<QuickstartR
 
 /** The TLSA value of our certificate when the domain's zone is DNSSEC-signed (the resolver set AD). */
 async function signedZoneTlsa(resolver: Resolver, domain: string, certPath: string): Promise<string | undefined> {
-  const signed = await resolver.resolveTxt(domain).then(
-    (answer) => answer.authenticated,
-    () => false,
+  // Any answer about the domain carries the AD bit when its zone is signed and the resolver validates.
+  const lookups = [resolver.resolveTxt, resolver.resolveMx, resolver.resolveA, resolver.resolveAaaa];
+  const answers = await Promise.all(
+    lookups.map((lookup) =>
+      (lookup as (name: string) => Promise<{ authenticated: boolean }>).call(resolver, domain).then(
+        (answer) => answer.authenticated,
+        () => false,
+      ),
+    ),
   );
+  const signed = answers.some(Boolean);
   if (!signed) return undefined;
   const { X509Certificate } = await import('node:crypto');
   return tlsaFor(new X509Certificate(await readFile(certPath)));
