@@ -97,7 +97,10 @@ export function registerQuickstartCommand(program: Command): void {
       '',
       'Run it as a service (as root):',
       '  useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin homing',
-      `  chown -R homing:homing ${result.usersPath} ${result.tlsKeyPath} ${result.state}`,
+      `  chown -R homing:homing ${result.usersPath} ${result.state}${result.selfSigned ? ` ${result.tlsKeyPath}` : ''}`,
+      ...(result.selfSigned
+        ? []
+        : [`  setfacl -m u:homing:r ${result.tlsKeyPath}   # or another way to let the homing user read the key`]),
       `  cp ${result.unitPath} /etc/systemd/system/homing.service`,
       '  systemctl daemon-reload && systemctl enable --now homing',
       '',

@@ -149,3 +149,12 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   ];
   return { domain, checks, providers: gradeProviders(checks, domain) };
 }
+
+/**
+ * The report with more checks appended (e.g. those of `doctor --send`) and the provider table graded
+ * again, so that a `send` check fills the rows only a sent message can show.
+ */
+export function withMoreChecks(report: DoctorReport, more: DoctorCheck[]): DoctorReport {
+  const checks = [...report.checks, ...more];
+  return { domain: report.domain, checks, providers: gradeProviders(checks, report.domain) };
+}

@@ -11,6 +11,7 @@ import type { DoctorCheck } from '../../src/setup/doctor-types';
 import { auditChecks } from '../../src/setup/domain-audit';
 import { checkHelo, checkReverse } from '../../src/setup/host-checks';
 import { gradeProviders } from '../../src/setup/provider-grades';
+import { withMoreChecks } from '../../src/setup/run-doctor';
 import { runQuickstart } from '../../src/setup/run-quickstart';
 import { checkTlsa, tlsaFor } from '../../src/setup/tls-checks';
 import { quoteTxt, reverseName, zoneLine } from '../../src/setup/zone-lines';
@@ -207,8 +208,12 @@ describe('provider grades', () => {
   it('reads a `send` check appended to the list for the RFC 5322 row', () => {
     const format = 'RFC 5322 format (one From, Message-ID, single-instance headers once)';
     expect(gradeProviders(all, domain).find((grade) => grade.requirement === format)?.status).toBe('not-checkable');
-    const withSend = [...all, { name: 'send', status: 'ok' as const, message: '' }];
-    expect(gradeProviders(withSend, domain).find((grade) => grade.requirement === format)?.status).toBe('ok');
+    const report = { domain, checks: all, providers: gradeProviders(all, domain) };
+    const sent = withMoreChecks(report, [{ name: 'send', status: 'error', message: 'two From: headers' }]);
+    expect(sent.checks.at(-1)?.name).toBe('send');
+    expect(sent.providers.find((grade) => grade.requirement === format && grade.provider === 'Gmail')?.status).toBe(
+      'error',
+    );
   });
 
   it('fails the gmail.com impersonation row for a gmail.com domain only', () => {
