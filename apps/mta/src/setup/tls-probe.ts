@@ -25,13 +25,17 @@ function readReply(socket: Socket): Promise<string> {
     let text = '';
     const onData = (chunk: Buffer) => {
       text += chunk.toString('latin1');
-      const lines = text.split('\r\n');
+      // Only complete lines count: a chunk may end inside one ("250" of "250-STARTTLS").
+      const lines = text.split('\r\n').slice(0, -1);
       if (lines.some((line) => /^\d{3}( |$)/.test(line))) {
         socket.off('data', onData);
         resolve(text);
       } else if (text.length > 65_536) reject(new Error('the reply is longer than 64 KiB'));
     };
     socket.on('data', onData);
+    socket.once('close', () =>
+      reject(new Error(`the connection closed before a reply (got ${JSON.stringify(text.slice(0, 200))})`)),
+    );
   });
 }
 
