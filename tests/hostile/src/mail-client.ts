@@ -95,11 +95,14 @@ export async function sendMessage(
   }
 }
 
-/** What a Maildir holds of the battery's messages: for each id, the checksums of its copies. */
+/** What a Maildir holds of the battery's messages (INBOX and Junk): for each id, the checksums of its copies. */
 export function maildirCopies(server: HomingServer, address = 'alice@example.org'): Map<string, string[]> {
   const copies = new Map<string, string[]>();
-  for (const file of server.maildir(address)) {
-    const text = server.readMail(address, file);
+  const files = (['INBOX', 'Junk'] as const).flatMap((folder) =>
+    server.maildir(address, folder).map((file) => ({ file, folder })),
+  );
+  for (const { file, folder } of files) {
+    const text = server.readMail(address, file, folder);
     const id = /^X-Battery-Id: (\S+)/m.exec(text)?.[1] ?? `(no id: ${file})`;
     const list = copies.get(id) ?? [];
     list.push(checksumFrom(text) ?? '');
