@@ -3,7 +3,7 @@
 // authenticated user gets past RCPT. Checked against the replies, the log and the spool.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatteryServer, startBatteryServer } from '../src/battery-server';
-import { batteryMessage } from '../src/mail-client';
+import { batteryMessage, maildirCopies, waitUntil } from '../src/mail-client';
 import { openSession, type Session } from '../src/smtp-session';
 import { record } from '../src/summary';
 
@@ -196,8 +196,22 @@ describe('submission relays only for an authenticated user', () => {
     expect(await s.send('DATA')).toMatch(/^354/);
     expect(await s.sendRaw(`${batteryMessage('relay-submission', 3, 'alice@example.org')}.\r\n`)).toMatch(/^250/);
     record({ acknowledged: 1 });
-    await server.current.waitForMail('alice@example.org', 1);
+    await waitUntil(
+      () => maildirCopies(server.current).has('relay-submission'),
+      10_000,
+      () => 'the submitted message was not delivered',
+    );
     record({ delivered: 1 });
     s.close();
+  });
+
+  it('never logs a password, in the clear or in its base64 AUTH form', () => {
+    const secrets = ['alice-password', 'wrong'].flatMap((password) => [
+      Buffer.from(`\0alice@example.org\0${password}`).toString('base64'),
+      `\u0000${password}`,
+    ]);
+    const text = server.current.lines().join('\n') + server.current.stderr();
+    expect(text).toMatch(/ smtp (authenticated|auth-failed) /);
+    for (const secret of [...secrets, 'alice-password']) expect(text).not.toContain(secret);
   });
 });
