@@ -143,10 +143,10 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
     const extra = await underAbuse(
       'slowloris in commands',
       async () => {
-        await sleep(3000);
+        await sleep(2000);
         return flood(server.current.mxPort, addresses.slice(0, 1), 1);
       },
-      5000,
+      3500,
     );
     controller.abort();
     await Promise.all(drips);
@@ -168,7 +168,7 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
       }),
     );
     const drips = sessions.map((s) => drip(s.socket(), 'slow body line\r\n', 1000, controller.signal));
-    await underAbuse('slowloris in DATA', () => sleep(5000), 5000);
+    await underAbuse('slowloris in DATA', () => sleep(3500), 3500);
     controller.abort();
     await Promise.all(drips);
     for (const s of sessions) s.close();
@@ -199,10 +199,10 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
     const extra = await underAbuse(
       'slowloris in TLS handshakes',
       async () => {
-        await sleep(3000);
+        await sleep(2000);
         return flood(server.current.submissionPort, [loopback(0, 14, 1)], 11);
       },
-      5000,
+      3500,
     );
     close(extra.connections);
     expect(extra.greetings.filter((g) => g.startsWith('421 4.7.0')).length).toBe(1);

@@ -7,7 +7,7 @@ import { type BatteryServer, startBatteryServer } from '../src/battery-server';
 import { batteryMessage, expectedChecksum, maildirCopies, reconcile, sendMessage, waitUntil } from '../src/mail-client';
 import { record } from '../src/summary';
 
-const KILLS = Number(process.env.HOSTILE_CRASH_KILLS ?? 8);
+const KILLS = Number(process.env.HOSTILE_CRASH_KILLS ?? 6);
 const CLIENTS = 4;
 
 let server: BatteryServer;
