@@ -16,6 +16,7 @@ import type { EventLog, Metrics } from './observability/observability-types';
 import { type Services, startServices } from './server-services';
 import { AuthThrottle } from './submission/auth-throttle';
 import { createSubmissionHooks, type SubmissionContext } from './submission/submission-hooks';
+import { VerificationGate } from './submission/verification-gate';
 
 /** What `startServer` needs besides the config. */
 export interface StartServerOptions {
@@ -177,16 +178,18 @@ export async function startServer(initial: Config, options: StartServerOptions):
 
   // The hash of a random password, checked when the user does not exist.
   const dummyHash = await hashPassword(randomBytes(16).toString('hex'));
+  // One argon2 at a time, so AUTH floods leave libuv's threads to the spool's fsyncs.
+  const gate = new VerificationGate(1);
   const submissionContext: SubmissionContext = {
     ...context,
     async verifyUser(user, password) {
       const hash = live.hashes.get(user);
       // A missing user costs the same as a wrong password, so timing does not tell who exists.
       if (hash === undefined) {
-        await verifyPassword(password, dummyHash).catch(() => false);
+        await gate.run(() => verifyPassword(password, dummyHash)).catch(() => false);
         return false;
       }
-      return verifyPassword(password, hash);
+      return gate.run(() => verifyPassword(password, hash));
     },
     ownedAddresses: (user) => live.owned.get(user.toLowerCase()) ?? new Set(),
     throttle: new AuthThrottle(),

@@ -5,6 +5,9 @@ import type { MessageAbortedEvent, ServerEvent } from './server-events';
 
 type AbortReason = MessageAbortedEvent['reason'];
 
+// Octets past the limit always read before `farOverLimit`, whatever the limit.
+const FAR_OVER_MINIMUM = 1024 * 1024;
+
 /**
  * The body of the message a server session is receiving: DATA decoding (through DataDecoder)
  * or BDAT chunk counting (RFC 3030), and the size limit. It adds MessageStart, MessageData and
@@ -19,6 +22,8 @@ export class MessageBody {
   chunkSize = 0;
   chunkRemaining = 0;
   chunkLast = false;
+  // Octets read past the size limit (they are dropped), for `farOverLimit`.
+  private overflow = 0;
   private readonly decoder: DataDecoder;
 
   constructor(
@@ -31,6 +36,7 @@ export class MessageBody {
 
   start(mode: 'DATA' | 'BDAT'): void {
     this.size = 0;
+    this.overflow = 0;
     this.aborted = null;
     this.decoder.reset();
     this.events.push({ type: 'MessageStart', mode });
@@ -53,6 +59,15 @@ export class MessageBody {
     if (step.end && this.aborted === null && this.decoder.lineTooLong) this.abort('line-length');
     const progressed = step.consumed > offset || step.end || step.bareLineFeed;
     return { consumed: step.consumed, progressed, end: step.end, bareLineFeed: step.bareLineFeed };
+  }
+
+  /**
+   * True once a DATA body that is over the size limit has gone on for as much again (and at least
+   * 1 MiB): reading on past the limit to give a clean 552 at the end is polite, reading a
+   * gigabyte is not.
+   */
+  get farOverLimit(): boolean {
+    return this.aborted === 'size' && this.overflow > Math.max(this.maxSize, FAR_OVER_MINIMUM);
   }
 
   startChunk(size: number, last: boolean): void {
@@ -79,12 +94,16 @@ export class MessageBody {
   }
 
   private add(segment: Uint8Array): void {
-    if (this.aborted !== null) return;
+    if (this.aborted !== null) {
+      if (this.aborted === 'size') this.overflow += segment.length;
+      return;
+    }
     const size = this.size + segment.length;
     if (this.maxSize > 0 && size > this.maxSize) {
       // Give what fits first, so that the events do not depend on how the bytes were cut.
       const fits = this.maxSize - this.size;
       if (fits > 0) this.events.push({ type: 'MessageData', data: segment.subarray(0, fits) });
+      this.overflow = segment.length - Math.max(0, fits);
       this.size = this.maxSize;
       this.abort('size');
     } else {
