@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAcmeCommand } from './commands/acme';
 import { registerAuthCommand } from './commands/auth';
 import { registerConfigCommand } from './commands/config';
 import { registerDkimCommand } from './commands/dkim';
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerReloadCommand(program);
   registerSendCommand(program);
   registerSinkCommand(program);
+  registerAcmeCommand(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import type { DnsErrorAction, FilterAction, ListenAddress } from './config-types
 import {
   type Parsed,
   parseAddress,
+  parseDays,
   parseDomain,
   parseDuration,
   parseInteger,
@@ -30,6 +31,13 @@ export const defaults = {
     idleTimeout: '5m',
   },
   filters: { timeout: '5s' },
+  acme: {
+    directory: 'https://acme-v02.api.letsencrypt.org/directory',
+    http: '[::]:80',
+    https: '[::]:443',
+    renewBefore: '30d',
+  },
+  mtaSts: { mode: 'testing', maxAge: '7d' },
 } as const;
 
 /** A leaf: `parse` gets the YAML value (undefined when the key is absent) and gives the value or a message. */
@@ -101,6 +109,33 @@ const listener = (fallback: string) =>
         : oneOrMany(input, (item) => parseListenAddress(item, fallback)),
   );
 
+const optionalPath = (example: string) =>
+  leaf<string | undefined>((input) => (input == null ? { ok: true, value: undefined } : path(example)(input)));
+
+const acmeSection = z.strictObject({
+  email: required(
+    'missing; give the address the CA writes to about this certificate, e.g. email: you@example.org',
+    (input) => parseAddress(input, 'you@example.org'),
+  ),
+  directory: optional<string>(defaults.acme.directory, (input) => {
+    const url = typeof input === 'string' && URL.canParse(input) ? new URL(input) : undefined;
+    return url?.protocol === 'https:'
+      ? { ok: true, value: url.href }
+      : {
+          ok: false,
+          message: `${show(input)} is not an https:// URL of an ACME directory; e.g. ${defaults.acme.directory}`,
+        };
+  }),
+  http: listener(defaults.acme.http),
+  https: listener(defaults.acme.https),
+  renew_before: optional(30 * 86_400_000, (input) => parseDays(input, defaults.acme.renewBefore)),
+  // RFC 8461 3.2: the policy served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt.
+  mta_sts: section({
+    mode: choice(['enforce', 'testing', 'none'] as const, defaults.mtaSts.mode),
+    max_age: optional(7 * 86_400_000, (input) => parseDays(input, defaults.mtaSts.maxAge)),
+  }),
+});
+
 const actions: FilterAction[] = ['accept', 'junk', 'reject', 'tempfail'];
 const dnsErrorActions: DnsErrorAction[] = ['tempfail', 'accept'];
 
@@ -153,16 +188,39 @@ export const configSchema = z.strictObject({
   ),
   tls: z.preprocess(
     (input) => input ?? {},
-    z.strictObject({
-      cert: required(
-        'missing; give the path of a PEM certificate, e.g. cert: /etc/homing/cert.pem',
-        path('/etc/homing/cert.pem'),
-      ),
-      key: required(
-        'missing; give the path of its PEM private key, e.g. key: /etc/homing/key.pem',
-        path('/etc/homing/key.pem'),
-      ),
-    }),
+    z
+      .strictObject({
+        cert: optionalPath('/etc/homing/cert.pem'),
+        key: optionalPath('/etc/homing/key.pem'),
+        // RFC 8555: a certificate obtained and renewed by the server itself, instead of cert and key.
+        acme: z.preprocess((input) => (input === true || input === null ? {} : input), acmeSection.optional()),
+      })
+      .superRefine((tls, ctx) => {
+        if (tls.acme !== undefined) {
+          if (tls.cert !== undefined || tls.key !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['acme'],
+              message: 'give either cert and key (your own certificate) or acme (one obtained for you), not both',
+            });
+          }
+          return;
+        }
+        if (tls.cert === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['cert'],
+            message: 'missing; give the path of a PEM certificate, e.g. cert: /etc/homing/cert.pem',
+          });
+        }
+        if (tls.key === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['key'],
+            message: 'missing; give the path of its PEM private key, e.g. key: /etc/homing/key.pem',
+          });
+        }
+      }),
   ),
   users: required(
     'missing; give the path of the users file, e.g. users: /etc/homing/users (create it with homing user add)',
@@ -187,6 +245,9 @@ export const configSchema = z.strictObject({
   ),
   quota: leaf<number | undefined>((input) =>
     input == null || input === false || input === 'none' ? { ok: true, value: undefined } : parseSize(input, '1G'),
+  ),
+  reflector: leaf<string | undefined>((input) =>
+    input == null ? { ok: true, value: undefined } : parseAddress(input, 'check@example.org'),
   ),
   remote_port: optional(defaults.remotePort, (input) => parseInteger(input, 1, 65535, String(defaults.remotePort))),
   limits: section({

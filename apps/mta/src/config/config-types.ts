@@ -82,6 +82,29 @@ export interface LimitsConfig {
   idleTimeoutMs: number;
 }
 
+/** Certificates by ACME (RFC 8555), YAML `tls: { acme: { email, directory } }`. */
+export interface AcmeConfig {
+  /** The account's contact address, for the CA's notices. */
+  email: string;
+  /** The CA's directory URL (default Let's Encrypt's). */
+  directory: string;
+  /** Where the http-01 challenge is answered (default `[::]:80`; RFC 8555 8.3 asks port 80). */
+  http: ListenAddress[];
+  /** Where the MTA-STS policy is served over HTTPS (default `[::]:443`); empty turns it off. */
+  https: ListenAddress[];
+  /** Renew when less than this is left of the certificate, ms (default 30 days). */
+  renewBeforeMs: number;
+  /** The MTA-STS policy served over HTTPS (RFC 8461 3.2). */
+  mtaSts: MtaStsConfig;
+}
+
+/** The MTA-STS policy's fields (RFC 8461 3.2); `mx` is always our host name. */
+export interface MtaStsConfig {
+  mode: 'enforce' | 'testing' | 'none';
+  /** Seconds a sender may cache the policy (default one week). */
+  maxAgeSeconds: number;
+}
+
 /** The effective configuration. */
 export interface Config {
   /** The file it came from, or `(development default)` for the embedded one. */
@@ -90,7 +113,11 @@ export interface Config {
   domains: string[];
   /** Our host name: the EHLO/banner name and the authserv-id of Authentication-Results. */
   hostname: string;
-  tls: { cert: string; key: string };
+  /**
+   * The certificate files; with ACME they are the ones the server keeps under `{state}/acme/`
+   * (a self-signed stand-in until the first certificate is issued).
+   */
+  tls: { cert: string; key: string; acme?: AcmeConfig };
   /** Path of the users file (`address:hash` lines). */
   users: string;
   /** State directory: spool, Maildirs, keys (default `/var/lib/homing`). */
@@ -106,6 +133,8 @@ export interface Config {
   /** Per-user quota in bytes, or undefined for none (YAML `quota: 1G`). */
   quota?: number;
   limits: LimitsConfig;
+  /** The reflector's address (`reflector: check@DOMAIN`): every message to it is answered with a report. */
+  reflector?: string;
   /** Port of remote MX hosts (default 25; tests use a loopback receiver). */
   remotePort: number;
   /**

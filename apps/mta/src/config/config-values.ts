@@ -50,6 +50,17 @@ export function parseDuration(input: unknown, example: string): Parsed<number> {
   return ok(value);
 }
 
+/** A number of days, `30d` or `30`, in milliseconds (certificate lifetimes and policy ages are in days). */
+export function parseDays(input: unknown, example: string): Parsed<number> {
+  const match = /^\s*(\d{1,5})\s*d?\s*$/i.exec(
+    String(typeof input === 'number' || typeof input === 'string' ? input : ''),
+  );
+  if (match === null || Number(match[1]) === 0) {
+    return fail(`${show(input)} is not a number of days; write e.g. ${example}`);
+  }
+  return ok(Number(match[1]) * 86_400_000);
+}
+
 /** A whole number in [min, max]. */
 export function parseInteger(input: unknown, min: number, max: number, example: string): Parsed<number> {
   if (typeof input === 'number' && Number.isInteger(input) && input >= min && input <= max) return ok(input);

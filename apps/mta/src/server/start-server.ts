@@ -7,6 +7,7 @@ import { createServer, type SmtpServer } from '@homing/smtp/server';
 import type { Config } from '../config/config-types';
 import { loadConfig } from '../config/load-config';
 import { hashPassword, readUsersFile, verifyPassword } from '../users/users-file';
+import { startAcmeServices } from './acme/acme-services';
 import { createMxHooks, type InboundContext } from './inbound/mx-hooks';
 import { type BoundAddress, formatAddress, listenAll } from './listen-addresses';
 import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker';
@@ -159,6 +160,8 @@ export async function startServer(initial: Config, options: StartServerOptions):
     onQueued: () => localDelivery.kick(),
   };
 
+  // With tls.acme: the certificate under {state}/acme/ (a stand-in until the CA issued one).
+  const acme = await startAcmeServices({ config: initial, liveConfig: () => live.config, log });
   const tls = await readTls(initial);
   const mx: SmtpServer = createServer({
     hostname: initial.hostname,
@@ -210,6 +213,9 @@ export async function startServer(initial: Config, options: StartServerOptions):
   const submission = submissionServer('submission');
   const submissions = submissionServer('submissions');
   const smtpServers = [mx, submission, submissions];
+  acme?.onCertificate((next) => {
+    for (const server of smtpServers) setServerTls(server, next);
+  });
 
   let services: Services | undefined;
   const listening: RunningServer['addresses'] = { mx: [], submission: [], submissions: [], metrics: [] };
@@ -220,6 +226,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
   } catch (error) {
     await Promise.all(smtpServers.map((server) => server.close({ timeoutMs: 0 })));
     await localDelivery.stop();
+    await acme?.close();
     await queue.close();
     throw error;
   }
@@ -241,7 +248,15 @@ export async function startServer(initial: Config, options: StartServerOptions):
     return { ok: true };
   }
 
-  services = await startServices({ config: initial, queue, metrics, log, reload, status: () => status() });
+  services = await startServices({
+    config: initial,
+    queue,
+    metrics,
+    log,
+    reload,
+    status: () => status(),
+    commands: acme?.commands,
+  });
   listening.metrics = services.metricsAddresses;
 
   function status(): object {
@@ -265,6 +280,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
       closing ??= (async () => {
         await Promise.all(smtpServers.map((server) => server.close({ timeoutMs: graceMs })));
         await localDelivery.stop();
+        await acme?.close();
         await services?.close();
         await queue.close();
       })();
