@@ -6,6 +6,7 @@ import type { Decision, Mailbox, SessionInfo, SmtpServerHooks } from '@homing/sm
 import type { Config } from '../../config/config-types';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
 import type { EventLog, ListenerName, Metrics } from '../observability/observability-types';
+import { isReflectorAddress } from '../reflector/reflect-message';
 import { runConnectChecks } from './connect-checks';
 import {
   dnsErrorVerdict,
@@ -174,6 +175,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
 
 /** RCPT TO on the MX: our users and aliases only (RFC 5321 4.5.1: postmaster always). */
 async function checkRecipient(context: InboundContext, to: Mailbox): Promise<Decision> {
+  if (isReflectorAddress(context.config(), to.address)) return { action: 'accept' };
   const resolution = context.resolveRecipient(to.address);
   if (resolution.kind === 'not-ours') {
     context.metrics.messageRejected('relay');
