@@ -245,6 +245,8 @@ export async function startServer(initial: Config, options: StartServerOptions):
       return { ok: false, error: message };
     }
     log.event(log.runId, 'server', 'reloaded', { config: next.source, users: live.users.length });
+    // A domain added or a new renew_before: the ACME check sees it now rather than at its next timer.
+    void acme?.manager.renew().catch(() => {});
     return { ok: true };
   }
 

@@ -2,6 +2,7 @@
 // server's own responder (names resolved by the loopback DNS server), the server presents the
 // issued certificate on STARTTLS and serves the MTA-STS policy with it, and a forced renewal is
 // served to the next connection by the same process.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { startDnsServer } from '@homing/dns/testing';
 import { freePort, runHoming } from '@homing/test-peers';
@@ -18,6 +19,7 @@ let httpsPort = 0;
 function fetchPolicy(
   host: string,
   path = '/.well-known/mta-sts.txt',
+  servername = 'mta-sts.example.org',
 ): Promise<{ status: number; body: string; serial: string }> {
   return new Promise((resolve, reject) => {
     const request = get(
@@ -25,7 +27,7 @@ function fetchPolicy(
         host: '127.0.0.1',
         port: httpsPort,
         // The certificate is checked for the policy host; the Host header picks the policy.
-        servername: 'mta-sts.example.org',
+        servername,
         headers: { host },
         path,
         ca: root,
@@ -49,6 +51,8 @@ beforeAll(async () => {
   const zones = {
     ...baseZones(),
     'mta-sts.example.org': { A: ['127.0.0.1'] },
+    net: { SOA: { mname: 'ns.test', rname: 'hostmaster.test', minimum: 60 } },
+    'mta-sts.example.net': { A: ['127.0.0.1'] },
   };
   const dns = await startDnsServer({ zones });
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
@@ -133,5 +137,21 @@ describe('certificates by ACME (Pebble on loopback)', () => {
     expect((await fetchPolicy('mta-sts.example.org')).serial).toBe(after.certificate.serialNumber);
     expect(server!.child.pid).toBe(pid);
     expect(server!.child.exitCode).toBeNull();
+  }, 60_000);
+
+  it('orders a certificate with the new mta-sts name when a reload adds a domain', async () => {
+    const text = readFileSync(server!.configPath, 'utf8').replace(
+      'domain: example.org',
+      'domains: [example.org, example.net]',
+    );
+    writeFileSync(server!.configPath, text);
+    const reloaded = await runHoming(['reload', '--config', server!.configPath]);
+    expect(reloaded.code, reloaded.stderr).toBe(0);
+    await server!.waitForLine(
+      / acme issued reason=names names=mx\.example\.org,mta-sts\.example\.org,mta-sts\.example\.net /,
+      30_000,
+    );
+    const policy = await fetchPolicy('mta-sts.example.net', '/.well-known/mta-sts.txt', 'mta-sts.example.net');
+    expect(policy.status).toBe(200);
   }, 60_000);
 });
