@@ -4,6 +4,7 @@
 import { stringify } from 'yaml';
 import type { Config } from './config-types';
 import { formatDuration, formatListenAddress, formatSize } from './config-values';
+import { sendingToKeys } from './sending-config';
 
 /** The effective config as the plain object of its YAML keys. */
 export function configToKeys(config: Config): Record<string, unknown> {
@@ -26,6 +27,7 @@ export function configToKeys(config: Config): Record<string, unknown> {
     postmaster: config.postmaster,
     quota: config.quota === undefined ? 'none' : formatSize(config.quota),
     remote_port: config.remotePort,
+    ...sendingToKeys(config),
     limits: {
       message_size: formatSize(limits.messageSize),
       recipients: limits.recipients,
