@@ -10,10 +10,13 @@ import {
   parseDays,
   parseDomain,
   parseDuration,
+  parseHost,
   parseInteger,
   parseListenAddress,
   parseResolver,
+  parseSelector,
   parseSize,
+  parseSourceAddress,
   show,
 } from './config-values';
 
@@ -177,6 +180,23 @@ const targets = leaf<string[]>((input) => {
   return parsed;
 });
 
+/** A DKIM key of one domain: `{ selector, key }`, both optional (a key is generated when absent). */
+const dkimKeyShape = {
+  selector: leaf<string | undefined>((input) =>
+    input == null ? { ok: true, value: undefined } : parseSelector(input),
+  ),
+  key: leaf<string | undefined>((input) =>
+    input == null ? { ok: true, value: undefined } : path('/etc/homing/dkim.key')(input),
+  ),
+};
+/** `ed25519: true` (a generated key), `false`, or `{ selector, key }`: an extra Ed25519 signature. */
+const ed25519Option = z.preprocess(
+  (input) =>
+    input === false || input === 'off' || input == null ? undefined : input === true || input === 'on' ? {} : input,
+  z.strictObject(dkimKeyShape).optional(),
+);
+const dkimEntry = z.preprocess((input) => input ?? {}, z.strictObject({ ...dkimKeyShape, ed25519: ed25519Option }));
+
 /** The YAML schema; its output is camelCase and has every default filled in except those that depend on other keys. */
 export const configSchema = z.strictObject({
   domain: leaf<string | undefined>((input) =>
@@ -250,6 +270,45 @@ export const configSchema = z.strictObject({
     input == null ? { ok: true, value: undefined } : parseAddress(input, 'check@example.org'),
   ),
   remote_port: optional(defaults.remotePort, (input) => parseInteger(input, 1, 65535, String(defaults.remotePort))),
+  // Sending (issue 14): DKIM keys (defaults, then per domain), a smarthost, source addresses.
+  dkim: section({
+    ...dkimKeyShape,
+    ed25519: ed25519Option,
+    domains: z.preprocess((input) => input ?? {}, z.record(z.string(), dkimEntry)),
+  }),
+  relay: z.preprocess(
+    (input) => (input === false || input === 'off' ? undefined : input),
+    z
+      .strictObject({
+        host: required('missing; give the smarthost, e.g. host: smtp.example.net', (input) =>
+          parseHost(input, 'smtp.example.net'),
+        ),
+        port: optional(587, (input) => parseInteger(input, 1, 65535, '587')),
+        username: leaf<string | undefined>((input) =>
+          input == null
+            ? { ok: true, value: undefined }
+            : typeof input === 'string' && input.trim() !== '' && !/[\r\n]/.test(input)
+              ? { ok: true, value: input.trim() }
+              : { ok: false, message: `${show(input)} is not a user name; e.g. username: alice@example.org` },
+        ),
+        password_file: leaf<string | undefined>((input) =>
+          input == null ? { ok: true, value: undefined } : path('/etc/homing/relay-password')(input),
+        ),
+      })
+      .optional(),
+  ),
+  outbound: section({
+    ipv4: leaf<string | undefined>((input) =>
+      input == null ? { ok: true, value: undefined } : parseSourceAddress(input, 4),
+    ),
+    ipv6: leaf<string | false | undefined>((input) =>
+      input == null
+        ? { ok: true, value: undefined }
+        : input === false || input === 'off'
+          ? { ok: true, value: false }
+          : parseSourceAddress(input, 6),
+    ),
+  }),
   limits: section({
     message_size: optional(26_214_400, (input) => parseSize(input, defaults.limits.messageSize)),
     recipients: optional(defaults.limits.recipients, (input) => parseInteger(input, 1, 100_000, '100')),
@@ -314,8 +373,10 @@ function shapeOf(schema: z.core.$ZodType): Record<string, z.core.$ZodType> | und
     shape?: Record<string, z.core.$ZodType>;
     out?: z.core.$ZodType;
     in?: z.core.$ZodType;
+    innerType?: z.core.$ZodType;
   };
   if (def.type === 'object') return def.shape;
+  if (def.type === 'optional') return shapeOf(def.innerType!);
   if (def.type === 'pipe') return shapeOf(def.out!) ?? shapeOf(def.in!);
   return undefined;
 }

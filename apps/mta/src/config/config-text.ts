@@ -4,6 +4,7 @@
 import { stringify } from 'yaml';
 import type { Config } from './config-types';
 import { formatDuration, formatListenAddress, formatSize } from './config-values';
+import { sendingToKeys } from './sending-config';
 
 function acmeKeys(acme: NonNullable<Config['tls']['acme']>): Record<string, unknown> {
   return {
@@ -41,6 +42,7 @@ export function configToKeys(config: Config): Record<string, unknown> {
     quota: config.quota === undefined ? 'none' : formatSize(config.quota),
     ...(config.reflector === undefined ? {} : { reflector: config.reflector }),
     remote_port: config.remotePort,
+    ...sendingToKeys(config),
     limits: {
       message_size: formatSize(limits.messageSize),
       recipients: limits.recipients,

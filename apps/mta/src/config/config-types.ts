@@ -105,6 +105,37 @@ export interface MtaStsConfig {
   maxAgeSeconds: number;
 }
 
+/** One DKIM key: its selector and PEM file (generated under `{state}/dkim/` when absent). */
+export interface DkimKeyConfig {
+  /** `s=`; the record is published at `{selector}._domainkey.{domain}` (default `homing`). */
+  selector: string;
+  /** Path of the PEM private key; undefined: `{state}/dkim/{domain}.{selector}.key`, generated on first start. */
+  key?: string;
+}
+
+/** How a domain's mail is signed: rsa-2048 (or the given key), and an extra Ed25519 signature by option. */
+export interface DkimDomainConfig extends DkimKeyConfig {
+  /** An extra ed25519-sha256 signature (RFC 8463), with its own selector (default `{selector}-ed25519`). */
+  ed25519?: DkimKeyConfig;
+}
+
+/** A smarthost that takes every outbound message (YAML `relay: { host, port, username, password_file }`). */
+export interface RelayConfig {
+  host: string;
+  /** Default 587 (STARTTLS); 465 means implicit TLS. */
+  port: number;
+  /** AUTH user name; AUTH (under TLS only) when given. */
+  username?: string;
+  /** File holding the AUTH password (its first line). */
+  passwordFile?: string;
+}
+
+/** Source addresses of outbound connections, per family; `ipv6: false` sends over IPv4 only. */
+export interface OutboundConfig {
+  ipv4?: string;
+  ipv6?: string | false;
+}
+
 /** The effective configuration. */
 export interface Config {
   /** The file it came from, or `(development default)` for the embedded one. */
@@ -137,6 +168,11 @@ export interface Config {
   reflector?: string;
   /** Port of remote MX hosts (default 25; tests use a loopback receiver). */
   remotePort: number;
+  /** DKIM signing of our domains' outgoing mail, per domain (every one of `domains` has an entry). */
+  dkim: Record<string, DkimDomainConfig>;
+  /** Send everything through this smarthost instead of the recipients' MX hosts. */
+  relay?: RelayConfig;
+  outbound: OutboundConfig;
   /**
    * True for the development default only: no DNS is reachable, so no DNS-based check runs at all
    * (Authentication-Results says `none`). Not a YAML key.

@@ -12,6 +12,7 @@ import type { Config } from './config-types';
 import { formatListenAddress, parseAddress, parseDomain, show } from './config-values';
 import { didYouMean } from './did-you-mean';
 import { checkStateDirectory, checkTls, checkUsersFile } from './file-checks';
+import { completeSending } from './sending-config';
 import { formatPath, positionOf } from './yaml-positions';
 
 /** Where `homing start` and the config commands look when no file is given. */
@@ -340,6 +341,7 @@ async function complete(
       idleTimeoutMs: parsed.limits.idle_timeout,
     },
     remotePort: parsed.remote_port,
+    ...completeSending(parsed, domains, (path) => absolute(path, file), fail),
   };
   if (parsed.reflector !== undefined) config.reflector = parsed.reflector;
   if (parsed.quota !== undefined) config.quota = parsed.quota;

@@ -8,12 +8,15 @@ import type { Config } from '../config/config-types';
 import { loadConfig } from '../config/load-config';
 import { hashPassword, readUsersFile, verifyPassword } from '../users/users-file';
 import { startAcmeServices } from './acme/acme-services';
+import { type DkimKeys, loadDkimKeys, zoneLine } from './dkim/dkim-keys';
 import { createMxHooks, type InboundContext } from './inbound/mx-hooks';
 import { type BoundAddress, formatAddress, listenAll } from './listen-addresses';
 import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker';
 import { createMaildirStore } from './local-delivery/maildir';
 import { createRecipientResolver, type RecipientResolution } from './local-delivery/recipient-resolver';
 import type { EventLog, Metrics } from './observability/observability-types';
+import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
+import { failureReports } from './outbound/reports';
 import { type Services, startServices } from './server-services';
 import { AuthThrottle } from './submission/auth-throttle';
 import { createSubmissionHooks, type SubmissionContext } from './submission/submission-hooks';
@@ -52,6 +55,8 @@ interface LiveState {
   hashes: Map<string, string>;
   /** User address -> the addresses they may send as. */
   owned: Map<string, Set<string>>;
+  /** The DKIM keys of our domains (generated on first start when not configured). */
+  dkim: DkimKeys;
 }
 
 /** A user's own address and the aliases whose only target is that user. */
@@ -98,6 +103,13 @@ async function buildLiveState(config: Config, log: EventLog): Promise<LiveState>
     users: addresses,
     hashes: new Map(users.map((u) => [u.address.toLowerCase(), u.hash])),
     owned: ownedAddresses(addresses, config.aliases),
+    dkim: await loadDkimKeys(config).then((dkim) => {
+      for (const key of dkim.keys.filter((k) => k.generated)) {
+        log.event(log.runId, 'dkim', 'key-generated', { domain: key.domain, selector: key.selector, file: key.file });
+      }
+      for (const key of dkim.keys) log.event(log.runId, 'dkim', 'publish', { record: zoneLine(key) });
+      return dkim;
+    }),
   };
 }
 
@@ -143,6 +155,13 @@ export async function startServer(initial: Config, options: StartServerOptions):
     quota: () => live.config.quota,
     log,
     metrics,
+    // Issue 14 item 5: a local failure (expired, invalid mailbox) is reported to its sender.
+    bounces: (claim, failed) =>
+      failureReports(queue, claim, failed, {
+        domains: () => live.config.domains,
+        resolveRecipient: (address) => live.resolve(address),
+        hostname: () => live.config.hostname,
+      }),
   });
 
   const context: InboundContext = {
@@ -193,7 +212,9 @@ export async function startServer(initial: Config, options: StartServerOptions):
     },
     ownedAddresses: (user) => live.owned.get(user.toLowerCase()) ?? new Set(),
     throttle: new AuthThrottle(),
-    outbound: false,
+    // The development default has no DNS, so nothing can be sent to other domains.
+    outbound: initial.offline !== true,
+    dkimSignatures: (domain) => live.dkim.signaturesFor(domain),
   };
   const submissionServer = (listener: 'submission' | 'submissions'): SmtpServer =>
     createServer({
@@ -250,6 +271,20 @@ export async function startServer(initial: Config, options: StartServerOptions):
     return { ok: true };
   }
 
+  // Issue 14: the outbound worker on the same queue, for every domain but ours.
+  let outbound: OutboundWorker | undefined;
+  if (submissionContext.outbound) {
+    outbound = await startOutboundWorker({
+      queue,
+      config: initial,
+      domains: () => live.config.domains,
+      resolveRecipient: (address) => live.resolve(address),
+      resolver: live.resolver,
+      log,
+      onReportsQueued: () => localDelivery.kick(),
+    });
+  }
+
   services = await startServices({
     config: initial,
     queue,
@@ -281,7 +316,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await Promise.all(smtpServers.map((server) => server.close({ timeoutMs: graceMs })));
-        await localDelivery.stop();
+        await Promise.all([localDelivery.stop(), outbound?.stop()]);
         await acme?.close();
         await services?.close();
         await queue.close();
