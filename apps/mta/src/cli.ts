@@ -5,6 +5,7 @@ import { registerConfigCommand } from './commands/config';
 import { registerDkimCommand } from './commands/dkim';
 import { registerDnsCommand } from './commands/dns';
 import { registerDnsblCommand } from './commands/dnsbl';
+import { registerDoctorSendCommand } from './commands/doctor-send';
 import { registerQueueCommand } from './commands/queue';
 import { registerRdnsCommand } from './commands/rdns';
 import { registerReloadCommand } from './commands/reload';
@@ -38,6 +39,7 @@ export function createProgram(): Command {
   registerSendCommand(program);
   registerSinkCommand(program);
   registerAcmeCommand(program);
+  registerDoctorSendCommand(program);
   return program;
 }
 

@@ -17,6 +17,7 @@ import { createRecipientResolver, type RecipientResolution } from './local-deliv
 import type { EventLog, Metrics } from './observability/observability-types';
 import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
 import { failureReports } from './outbound/reports';
+import { sendTestCommands, watchSettles } from './reflector/send-test';
 import { type Services, startServices } from './server-services';
 import { AuthThrottle } from './submission/auth-throttle';
 import { createSubmissionHooks, type SubmissionContext } from './submission/submission-hooks';
@@ -137,7 +138,9 @@ export async function startServer(initial: Config, options: StartServerOptions):
   await Promise.all([spool, tmpDir, mailRoot].map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })));
 
   let live = await buildLiveState(initial, log);
-  const queue: Queue = await openFileQueue({ spool, logger: log.libraryLogger('queue') });
+  // Watched, so `homing doctor --send` learns how its test message was settled.
+  const settles = watchSettles(await openFileQueue({ spool, logger: log.libraryLogger('queue') }));
+  const queue: Queue = settles.queue;
   const recovery = queue.recovery;
   log.event(log.runId, 'queue', 'opened', {
     spool,
@@ -177,6 +180,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
     metrics,
     tmpDir,
     onQueued: () => localDelivery.kick(),
+    dkimSignatures: (domain) => live.dkim.signaturesFor(domain),
   };
 
   // With tls.acme: the certificate under {state}/acme/ (a stand-in until the CA issued one).
@@ -292,7 +296,18 @@ export async function startServer(initial: Config, options: StartServerOptions):
     log,
     reload,
     status: () => status(),
-    commands: acme?.commands,
+    commands: {
+      ...acme?.commands,
+      ...sendTestCommands({
+        config: () => live.config,
+        queue,
+        watch: (id) => settles.watch(id),
+        dkimSignatures: (domain) => live.dkim.signaturesFor(domain),
+        resolveRecipient: (address) => live.resolve(address),
+        mailRoot,
+        log,
+      }),
+    },
   });
   listening.metrics = services.metricsAddresses;
 

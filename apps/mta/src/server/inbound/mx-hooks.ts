@@ -1,3 +1,4 @@
+import type { SignatureOptions } from '@homing/dkim';
 import type { Resolver } from '@homing/dns';
 import { checkSpf, type SpfResult } from '@homing/policy';
 import type { Queue } from '@homing/queue';
@@ -33,6 +34,8 @@ export interface InboundContext {
   tmpDir: string;
   /** Called after each enqueue, to start local delivery at once. */
   onQueued(id: string): void;
+  /** Our DKIM signatures for mail from `domain` (the reflector signs its reports with them). */
+  dkimSignatures?: (domain: string) => SignatureOptions[] | undefined;
 }
 
 /** What the hooks learnt about one connection, kept between phases. */

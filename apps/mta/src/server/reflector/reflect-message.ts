@@ -2,6 +2,7 @@
 // is answered with a report of what the server saw, queued back to the envelope sender like any
 // other message. Never to the null sender, never to an automatic message (RFC 3834 2), and at
 // most so many an hour per sender and per client.
+import { signMessage } from '@homing/dkim';
 import type { AuthenticationResults } from '@homing/policy';
 import { checkFcrdns } from '@homing/policy';
 import type { Decision, SessionInfo } from '@homing/smtp/server';
@@ -86,12 +87,16 @@ export async function reflectMessage(
     subject: headerValue(head, 'Subject'),
   };
   const report = buildReport(seen);
+  const text = renderReportMessage(report, seen);
+  // Signed like our other mail, so the report passes DMARC where it lands (its sender is <>).
+  const signatures = context.dkimSignatures?.(reflector.slice(reflector.lastIndexOf('@') + 1));
+  const signed = signatures === undefined || signatures.length === 0 ? '' : signMessage(text, { signatures }).header;
   try {
     const queued = await context
       .queue()
       .enqueue(
         { sender: '', recipients: [sender], attributes: { reflector: session.id, client: session.remoteAddress } },
-        Buffer.from(renderReportMessage(report, seen), 'utf8'),
+        Buffer.from(signed + text, 'utf8'),
       );
     const failed = report.checks.filter((check) => check.status === 'fail').map((check) => check.name);
     log('report-queued', { queueid: queued.id, to: `<${sender}>`, failed: failed.join(',') || 'none' });
