@@ -131,7 +131,9 @@ describe('the reflector (reflector: check@DOMAIN)', () => {
     const id = /Ok: report queued as (\w+)/.exec(sent.output)?.[1];
     expect(id, sent.output).toBeDefined();
     // The outbound worker takes it from the queue like any message (sender.test has no mail host here).
-    const line = await server!.waitForLine(new RegExp(` outbound \\w+ queueid=${id} from=<> to=<someone@sender\\.test>`));
+    const line = await server!.waitForLine(
+      new RegExp(` outbound \\w+ queueid=${id} from=<> to=<someone@sender\\.test>`),
+    );
     expect(line).toMatch(/ outbound (delivered|deferred|failed) /);
   });
 
