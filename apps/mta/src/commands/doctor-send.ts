@@ -77,7 +77,8 @@ export function gradeSend(outcome: SendOutcome, session: SessionProbe, report: R
   return checks;
 }
 
-function overall(checks: ReportCheck[], report: ReflectorReport | null): 'ok' | 'error' {
+/** ok when delivered and, with a report, SPF, DKIM and DMARC pass in it. */
+export function overall(checks: ReportCheck[], report: ReflectorReport | null): 'ok' | 'error' {
   const must = ['delivery', ...(report === null ? [] : ['report.spf', 'report.dkim', 'report.dmarc'])];
   return must.every((name) => checks.find((check) => check.name === name)?.status === 'pass') ? 'ok' : 'error';
 }
