@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerAcmeCommand } from './commands/acme';
 import { registerAuthCommand } from './commands/auth';
 import { registerConfigCommand } from './commands/config';
 import { registerDkimCommand } from './commands/dkim';
@@ -40,6 +41,7 @@ export function createProgram(): Command {
   registerSinkCommand(program);
   registerDoctorCommand(program);
   registerQuickstartCommand(program);
+  registerAcmeCommand(program);
   return program;
 }
 

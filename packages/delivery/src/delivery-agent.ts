@@ -51,6 +51,8 @@ export interface DeliveryOptions {
   /** Extra `tls.connect` options (e.g. `ca`) for authenticated TLS. */
   tls?: Omit<ClientTlsOptions, 'mode'>;
   addressPreference?: AddressPreference;
+  /** Source address of outgoing connections per family (the address whose PTR remote servers check). */
+  localAddress?: { ipv4?: string; ipv6?: string };
   /** Sessions open at once. Default 100. */
   maxConnections?: number;
   /** Transactions at once per recipient domain. Default 10. */
@@ -131,6 +133,7 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
     dane: options.dane ?? true,
     tls: options.tls ?? {},
     addressPreference: options.addressPreference ?? 'ipv6',
+    localAddress: options.localAddress ?? {},
     timeouts: options.timeouts,
     pool,
     sessionSignal: closing.signal,

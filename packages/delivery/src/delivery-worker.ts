@@ -33,6 +33,33 @@ export interface DeliveryWorkerOptions {
   /** The clock for the DSNs' dates: milliseconds since the epoch, default `Date.now`. */
   now?: () => number;
   logger?: Logger;
+  /**
+   * The sender's DSN requests for a claim (RFC 3461, kept with the message when it was accepted):
+   * `envelopeId` (ENVID) goes into the reports, and per recipient `notify` (NOTIFY: a failure is
+   * reported only with `FAILURE` in it, a delay only with `DELAY`; `NEVER` reports nothing) and
+   * `originalRecipient` (ORCPT). Without it every failure and the queue's delay warning are reported.
+   */
+  reportOptions?: (claim: Claim) => DsnRequest | undefined;
+}
+
+/** The DSN parameters of one message (RFC 3461 4.1, 4.2, 4.4). */
+export interface DsnRequest {
+  envelopeId?: string;
+  recipients?: Record<
+    string,
+    { notify?: readonly ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[]; originalRecipient?: string }
+  >;
+}
+
+/** RFC 3461 4.1: without NOTIFY, failures (and, at the MTA's choice, delays) are reported. */
+function wants(request: DsnRequest | undefined, address: string, kind: 'FAILURE' | 'DELAY'): boolean {
+  const notify = request?.recipients?.[address]?.notify;
+  return notify === undefined || notify.length === 0 || notify.includes(kind);
+}
+
+function withRequest(recipient: BounceRecipient, request: DsnRequest | undefined): BounceRecipient {
+  const original = request?.recipients?.[recipient.address]?.originalRecipient;
+  return original === undefined ? recipient : { ...recipient, originalRecipient: original };
 }
 
 // RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
@@ -102,6 +129,8 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   let headers: Buffer | undefined;
   const now = new Date((options.now ?? Date.now)());
   const wantsReport = claim.sender !== '';
+  const request = options.reportOptions?.(claim);
+  const envelopeId = request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId };
   try {
     // A claim past the queue's lifetime (held, or never tried in time) is not delivered: its
     // recipients fail with 5.4.7 and are bounced in the same settle.
@@ -134,23 +163,29 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
     }
     // The bounce goes into the queue in the same durable step as the failures it reports, so a
     // crash between the two can neither lose it nor send it twice.
-    const failed = outcomes.filter((outcome) => outcome.status === 'failed');
+    const failed = outcomes.filter(
+      (outcome) => outcome.status === 'failed' && wants(request, outcome.recipient, 'FAILURE'),
+    );
     const bounce =
       wantsReport && headers !== undefined && failed.length > 0
         ? createBounce({
             reportingMta: options.hostname,
             sender: claim.sender,
+            ...envelopeId,
             recipients: failed.map((outcome) =>
-              reportedRecipient(
-                {
-                  ...last.get(outcome.recipient),
-                  address: outcome.recipient,
-                  expired: claim.expired,
-                  reply: last.get(outcome.recipient)?.reply ?? outcome.reply,
-                } as RecipientInfo,
-                byAddress.get(outcome.recipient),
-                'failed',
-                now,
+              withRequest(
+                reportedRecipient(
+                  {
+                    ...last.get(outcome.recipient),
+                    address: outcome.recipient,
+                    expired: claim.expired,
+                    reply: last.get(outcome.recipient)?.reply ?? outcome.reply,
+                  } as RecipientInfo,
+                  byAddress.get(outcome.recipient),
+                  'failed',
+                  now,
+                ),
+                request,
               ),
             ),
             originalMessage: headers,
@@ -170,12 +205,14 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
     lease.stop();
   }
   // The delay warning is the queue's decision, known only after the settle.
-  if (settled.delayWarning.length > 0 && wantsReport && headers !== undefined) {
+  const delayed = settled.delayWarning.filter((info) => wants(request, info.address, 'DELAY'));
+  if (delayed.length > 0 && wantsReport && headers !== undefined) {
     const dsn = createDelayWarning({
       reportingMta: options.hostname,
       sender: claim.sender,
-      recipients: settled.delayWarning.map((info) =>
-        reportedRecipient(info, byAddress.get(info.address), 'delayed', now),
+      ...envelopeId,
+      recipients: delayed.map((info) =>
+        withRequest(reportedRecipient(info, byAddress.get(info.address), 'delayed', now), request),
       ),
       originalMessage: headers,
       arrivalDate: new Date(claim.createdAt),
@@ -183,10 +220,7 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
     });
     if (dsn !== null) {
       await queue.enqueue({ sender: dsn.sender, recipients: dsn.recipients }, dsn.message);
-      options.logger?.info(
-        { id: claim.id, action: 'delayed', recipients: settled.delayWarning.length },
-        'queued a DSN',
-      );
+      options.logger?.info({ id: claim.id, action: 'delayed', recipients: delayed.length }, 'queued a DSN');
     }
   }
   return settled;

@@ -26,7 +26,7 @@ export {
 /** The package's one error class, its codes, and the check that recognises it. */
 export { DeliveryError, type DeliveryErrorCode, isDeliveryError } from './delivery-error';
 /** The worker that drives a `@homing/queue` Queue: claim, deliver, settle, bounce. */
-export { type DeliveryWorkerOptions, processClaim, runDeliveryWorker } from './delivery-worker';
+export { type DeliveryWorkerOptions, type DsnRequest, processClaim, runDeliveryWorker } from './delivery-worker';
 /** The static host table (hosts file, `localhost`) consulted before DNS for MX and smarthost names. */
 export { createHostsLookup, type HostsLookup, type HostsLookupOptions } from './hosts-file';
 /** A message opened per transaction (a queued body) instead of held in memory. */

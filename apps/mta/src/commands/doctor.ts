@@ -6,8 +6,10 @@ import { defaultSelector } from '../setup/dkim-key-path';
 import { renderReport } from '../setup/doctor-report';
 import { reportPasses } from '../setup/doctor-types';
 import { runDoctor } from '../setup/run-doctor';
+import { addDoctorSendOptions, type DoctorSendOptions, runDoctorSend } from './doctor-send';
 
-interface DoctorOptions {
+interface DoctorOptions extends DoctorSendOptions {
+  send?: string;
   config?: string;
   ip: string[];
   hostname?: string;
@@ -34,7 +36,7 @@ export function registerDoctorCommand(program: Command): void {
     .description(
       'Check the DNS records, reverse DNS of each IP, TLS and blocklists of a mail domain, say exactly what to publish, and grade it against Gmail, Yahoo and Microsoft sender requirements',
     )
-    .argument('<domain>', 'the mail domain, e.g. example.org')
+    .argument('[domain]', 'the mail domain, e.g. example.org (not needed with --send)')
     .option('--config <file>', 'our config (hostname, DKIM key in {state}/dkim, listeners, certificate)')
     .option(
       '--ip <address>',
@@ -53,7 +55,13 @@ export function registerDoctorCommand(program: Command): void {
     .option('--mta-sts-port <port>', 'port of the MTA-STS policy host (default 443), for test set-ups')
     .option('--json', 'print one JSON object: {domain, checks, providers}');
   addDnsOption(command);
-  command.action(async (domain: string, options: DoctorOptions) => {
+  addDoctorSendOptions(command);
+  command.action(async (domain: string | undefined, options: DoctorOptions) => {
+    if (options.send !== undefined) {
+      process.exitCode = await runDoctorSend(options.send, options);
+      return;
+    }
+    if (domain === undefined) throw new Error('give the DOMAIN to check (or --send ADDRESS for the self-test)');
     const config = options.config ? await loadConfig(options.config) : undefined;
     const resolver = resolverFromOptions(
       options.dns === undefined && config && config.dns.length > 0 ? { dns: config.dns.join(',') } : options,

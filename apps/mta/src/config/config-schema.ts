@@ -7,12 +7,16 @@ import type { DnsErrorAction, FilterAction, ListenAddress } from './config-types
 import {
   type Parsed,
   parseAddress,
+  parseDays,
   parseDomain,
   parseDuration,
+  parseHost,
   parseInteger,
   parseListenAddress,
   parseResolver,
+  parseSelector,
   parseSize,
+  parseSourceAddress,
   show,
 } from './config-values';
 
@@ -30,6 +34,13 @@ export const defaults = {
     idleTimeout: '5m',
   },
   filters: { timeout: '5s' },
+  acme: {
+    directory: 'https://acme-v02.api.letsencrypt.org/directory',
+    http: '[::]:80',
+    https: '[::]:443',
+    renewBefore: '30d',
+  },
+  mtaSts: { mode: 'testing', maxAge: '7d' },
 } as const;
 
 /** A leaf: `parse` gets the YAML value (undefined when the key is absent) and gives the value or a message. */
@@ -101,6 +112,33 @@ const listener = (fallback: string) =>
         : oneOrMany(input, (item) => parseListenAddress(item, fallback)),
   );
 
+const optionalPath = (example: string) =>
+  leaf<string | undefined>((input) => (input == null ? { ok: true, value: undefined } : path(example)(input)));
+
+const acmeSection = z.strictObject({
+  email: required(
+    'missing; give the address the CA writes to about this certificate, e.g. email: you@example.org',
+    (input) => parseAddress(input, 'you@example.org'),
+  ),
+  directory: optional<string>(defaults.acme.directory, (input) => {
+    const url = typeof input === 'string' && URL.canParse(input) ? new URL(input) : undefined;
+    return url?.protocol === 'https:'
+      ? { ok: true, value: url.href }
+      : {
+          ok: false,
+          message: `${show(input)} is not an https:// URL of an ACME directory; e.g. ${defaults.acme.directory}`,
+        };
+  }),
+  http: listener(defaults.acme.http),
+  https: listener(defaults.acme.https),
+  renew_before: optional(30 * 86_400_000, (input) => parseDays(input, defaults.acme.renewBefore)),
+  // RFC 8461 3.2: the policy served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt.
+  mta_sts: section({
+    mode: choice(['enforce', 'testing', 'none'] as const, defaults.mtaSts.mode),
+    max_age: optional(7 * 86_400_000, (input) => parseDays(input, defaults.mtaSts.maxAge)),
+  }),
+});
+
 const actions: FilterAction[] = ['accept', 'junk', 'reject', 'tempfail'];
 const dnsErrorActions: DnsErrorAction[] = ['tempfail', 'accept'];
 
@@ -142,6 +180,23 @@ const targets = leaf<string[]>((input) => {
   return parsed;
 });
 
+/** A DKIM key of one domain: `{ selector, key }`, both optional (a key is generated when absent). */
+const dkimKeyShape = {
+  selector: leaf<string | undefined>((input) =>
+    input == null ? { ok: true, value: undefined } : parseSelector(input),
+  ),
+  key: leaf<string | undefined>((input) =>
+    input == null ? { ok: true, value: undefined } : path('/etc/homing/dkim.key')(input),
+  ),
+};
+/** `ed25519: true` (a generated key), `false`, or `{ selector, key }`: an extra Ed25519 signature. */
+const ed25519Option = z.preprocess(
+  (input) =>
+    input === false || input === 'off' || input == null ? undefined : input === true || input === 'on' ? {} : input,
+  z.strictObject(dkimKeyShape).optional(),
+);
+const dkimEntry = z.preprocess((input) => input ?? {}, z.strictObject({ ...dkimKeyShape, ed25519: ed25519Option }));
+
 /** The YAML schema; its output is camelCase and has every default filled in except those that depend on other keys. */
 export const configSchema = z.strictObject({
   domain: leaf<string | undefined>((input) =>
@@ -153,16 +208,39 @@ export const configSchema = z.strictObject({
   ),
   tls: z.preprocess(
     (input) => input ?? {},
-    z.strictObject({
-      cert: required(
-        'missing; give the path of a PEM certificate, e.g. cert: /etc/homing/cert.pem',
-        path('/etc/homing/cert.pem'),
-      ),
-      key: required(
-        'missing; give the path of its PEM private key, e.g. key: /etc/homing/key.pem',
-        path('/etc/homing/key.pem'),
-      ),
-    }),
+    z
+      .strictObject({
+        cert: optionalPath('/etc/homing/cert.pem'),
+        key: optionalPath('/etc/homing/key.pem'),
+        // RFC 8555: a certificate obtained and renewed by the server itself, instead of cert and key.
+        acme: z.preprocess((input) => (input === true || input === null ? {} : input), acmeSection.optional()),
+      })
+      .superRefine((tls, ctx) => {
+        if (tls.acme !== undefined) {
+          if (tls.cert !== undefined || tls.key !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['acme'],
+              message: 'give either cert and key (your own certificate) or acme (one obtained for you), not both',
+            });
+          }
+          return;
+        }
+        if (tls.cert === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['cert'],
+            message: 'missing; give the path of a PEM certificate, e.g. cert: /etc/homing/cert.pem',
+          });
+        }
+        if (tls.key === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['key'],
+            message: 'missing; give the path of its PEM private key, e.g. key: /etc/homing/key.pem',
+          });
+        }
+      }),
   ),
   users: required(
     'missing; give the path of the users file, e.g. users: /etc/homing/users (create it with homing user add)',
@@ -188,7 +266,49 @@ export const configSchema = z.strictObject({
   quota: leaf<number | undefined>((input) =>
     input == null || input === false || input === 'none' ? { ok: true, value: undefined } : parseSize(input, '1G'),
   ),
+  reflector: leaf<string | undefined>((input) =>
+    input == null ? { ok: true, value: undefined } : parseAddress(input, 'check@example.org'),
+  ),
   remote_port: optional(defaults.remotePort, (input) => parseInteger(input, 1, 65535, String(defaults.remotePort))),
+  // Sending (issue 14): DKIM keys (defaults, then per domain), a smarthost, source addresses.
+  dkim: section({
+    ...dkimKeyShape,
+    ed25519: ed25519Option,
+    domains: z.preprocess((input) => input ?? {}, z.record(z.string(), dkimEntry)),
+  }),
+  relay: z.preprocess(
+    (input) => (input === false || input === 'off' ? undefined : input),
+    z
+      .strictObject({
+        host: required('missing; give the smarthost, e.g. host: smtp.example.net', (input) =>
+          parseHost(input, 'smtp.example.net'),
+        ),
+        port: optional(587, (input) => parseInteger(input, 1, 65535, '587')),
+        username: leaf<string | undefined>((input) =>
+          input == null
+            ? { ok: true, value: undefined }
+            : typeof input === 'string' && input.trim() !== '' && !/[\r\n]/.test(input)
+              ? { ok: true, value: input.trim() }
+              : { ok: false, message: `${show(input)} is not a user name; e.g. username: alice@example.org` },
+        ),
+        password_file: leaf<string | undefined>((input) =>
+          input == null ? { ok: true, value: undefined } : path('/etc/homing/relay-password')(input),
+        ),
+      })
+      .optional(),
+  ),
+  outbound: section({
+    ipv4: leaf<string | undefined>((input) =>
+      input == null ? { ok: true, value: undefined } : parseSourceAddress(input, 4),
+    ),
+    ipv6: leaf<string | false | undefined>((input) =>
+      input == null
+        ? { ok: true, value: undefined }
+        : input === false || input === 'off'
+          ? { ok: true, value: false }
+          : parseSourceAddress(input, 6),
+    ),
+  }),
   limits: section({
     message_size: optional(26_214_400, (input) => parseSize(input, defaults.limits.messageSize)),
     recipients: optional(defaults.limits.recipients, (input) => parseInteger(input, 1, 100_000, '100')),
@@ -253,8 +373,10 @@ function shapeOf(schema: z.core.$ZodType): Record<string, z.core.$ZodType> | und
     shape?: Record<string, z.core.$ZodType>;
     out?: z.core.$ZodType;
     in?: z.core.$ZodType;
+    innerType?: z.core.$ZodType;
   };
   if (def.type === 'object') return def.shape;
+  if (def.type === 'optional') return shapeOf(def.innerType!);
   if (def.type === 'pipe') return shapeOf(def.out!) ?? shapeOf(def.in!);
   return undefined;
 }

@@ -4,6 +4,18 @@
 import { stringify } from 'yaml';
 import type { Config } from './config-types';
 import { formatDuration, formatListenAddress, formatSize } from './config-values';
+import { sendingToKeys } from './sending-config';
+
+function acmeKeys(acme: NonNullable<Config['tls']['acme']>): Record<string, unknown> {
+  return {
+    email: acme.email,
+    directory: acme.directory,
+    http: acme.http.map(formatListenAddress),
+    https: acme.https.length === 0 ? 'off' : acme.https.map(formatListenAddress),
+    renew_before: `${acme.renewBeforeMs / 86_400_000}d`,
+    mta_sts: { mode: acme.mtaSts.mode, max_age: `${acme.mtaSts.maxAgeSeconds / 86_400}d` },
+  };
+}
 
 /** The effective config as the plain object of its YAML keys. */
 export function configToKeys(config: Config): Record<string, unknown> {
@@ -11,7 +23,10 @@ export function configToKeys(config: Config): Record<string, unknown> {
   return {
     domains: config.domains,
     hostname: config.hostname,
-    tls: { cert: config.tls.cert, key: config.tls.key },
+    tls:
+      config.tls.acme === undefined
+        ? { cert: config.tls.cert, key: config.tls.key }
+        : { acme: acmeKeys(config.tls.acme) },
     users: config.users,
     state: config.state,
     listen: {
@@ -25,7 +40,9 @@ export function configToKeys(config: Config): Record<string, unknown> {
     aliases: config.aliases,
     postmaster: config.postmaster,
     quota: config.quota === undefined ? 'none' : formatSize(config.quota),
+    ...(config.reflector === undefined ? {} : { reflector: config.reflector }),
     remote_port: config.remotePort,
+    ...sendingToKeys(config),
     limits: {
       message_size: formatSize(limits.messageSize),
       recipients: limits.recipients,

@@ -82,6 +82,60 @@ export interface LimitsConfig {
   idleTimeoutMs: number;
 }
 
+/** Certificates by ACME (RFC 8555), YAML `tls: { acme: { email, directory } }`. */
+export interface AcmeConfig {
+  /** The account's contact address, for the CA's notices. */
+  email: string;
+  /** The CA's directory URL (default Let's Encrypt's). */
+  directory: string;
+  /** Where the http-01 challenge is answered (default `[::]:80`; RFC 8555 8.3 asks port 80). */
+  http: ListenAddress[];
+  /** Where the MTA-STS policy is served over HTTPS (default `[::]:443`); empty turns it off. */
+  https: ListenAddress[];
+  /** Renew when less than this is left of the certificate, ms (default 30 days). */
+  renewBeforeMs: number;
+  /** The MTA-STS policy served over HTTPS (RFC 8461 3.2). */
+  mtaSts: MtaStsConfig;
+}
+
+/** The MTA-STS policy's fields (RFC 8461 3.2); `mx` is always our host name. */
+export interface MtaStsConfig {
+  mode: 'enforce' | 'testing' | 'none';
+  /** Seconds a sender may cache the policy (default one week). */
+  maxAgeSeconds: number;
+}
+
+/** One DKIM key: its selector and PEM file (generated under `{state}/dkim/` when absent). */
+export interface DkimKeyConfig {
+  /** `s=`; the record is published at `{selector}._domainkey.{domain}` (default `homing`). */
+  selector: string;
+  /** Path of the PEM private key; undefined: `{state}/dkim/{domain}.{selector}.key`, generated on first start. */
+  key?: string;
+}
+
+/** How a domain's mail is signed: rsa-2048 (or the given key), and an extra Ed25519 signature by option. */
+export interface DkimDomainConfig extends DkimKeyConfig {
+  /** An extra ed25519-sha256 signature (RFC 8463), with its own selector (default `{selector}-ed25519`). */
+  ed25519?: DkimKeyConfig;
+}
+
+/** A smarthost that takes every outbound message (YAML `relay: { host, port, username, password_file }`). */
+export interface RelayConfig {
+  host: string;
+  /** Default 587 (STARTTLS); 465 means implicit TLS. */
+  port: number;
+  /** AUTH user name; AUTH (under TLS only) when given. */
+  username?: string;
+  /** File holding the AUTH password (its first line). */
+  passwordFile?: string;
+}
+
+/** Source addresses of outbound connections, per family; `ipv6: false` sends over IPv4 only. */
+export interface OutboundConfig {
+  ipv4?: string;
+  ipv6?: string | false;
+}
+
 /** The effective configuration. */
 export interface Config {
   /** The file it came from, or `(development default)` for the embedded one. */
@@ -90,7 +144,11 @@ export interface Config {
   domains: string[];
   /** Our host name: the EHLO/banner name and the authserv-id of Authentication-Results. */
   hostname: string;
-  tls: { cert: string; key: string };
+  /**
+   * The certificate files; with ACME they are the ones the server keeps under `{state}/acme/`
+   * (a self-signed stand-in until the first certificate is issued).
+   */
+  tls: { cert: string; key: string; acme?: AcmeConfig };
   /** Path of the users file (`address:hash` lines). */
   users: string;
   /** State directory: spool, Maildirs, keys (default `/var/lib/homing`). */
@@ -106,8 +164,15 @@ export interface Config {
   /** Per-user quota in bytes, or undefined for none (YAML `quota: 1G`). */
   quota?: number;
   limits: LimitsConfig;
+  /** The reflector's address (`reflector: check@DOMAIN`): every message to it is answered with a report. */
+  reflector?: string;
   /** Port of remote MX hosts (default 25; tests use a loopback receiver). */
   remotePort: number;
+  /** DKIM signing of our domains' outgoing mail, per domain (every one of `domains` has an entry). */
+  dkim: Record<string, DkimDomainConfig>;
+  /** Send everything through this smarthost instead of the recipients' MX hosts. */
+  relay?: RelayConfig;
+  outbound: OutboundConfig;
   /**
    * True for the development default only: no DNS is reachable, so no DNS-based check runs at all
    * (Authentication-Results says `none`). Not a YAML key.

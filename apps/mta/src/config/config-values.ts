@@ -50,6 +50,17 @@ export function parseDuration(input: unknown, example: string): Parsed<number> {
   return ok(value);
 }
 
+/** A number of days, `30d` or `30`, in milliseconds (certificate lifetimes and policy ages are in days). */
+export function parseDays(input: unknown, example: string): Parsed<number> {
+  const match = /^\s*(\d{1,5})\s*d?\s*$/i.exec(
+    String(typeof input === 'number' || typeof input === 'string' ? input : ''),
+  );
+  if (match === null || Number(match[1]) === 0) {
+    return fail(`${show(input)} is not a number of days; write e.g. ${example}`);
+  }
+  return ok(Number(match[1]) * 86_400_000);
+}
+
 /** A whole number in [min, max]. */
 export function parseInteger(input: unknown, min: number, max: number, example: string): Parsed<number> {
   if (typeof input === 'number' && Number.isInteger(input) && input >= min && input <= max) return ok(input);
@@ -170,4 +181,27 @@ export function formatDuration(ms: number): string {
     if (ms % factor === 0) return `${ms / factor}${unit}`;
   }
   return `${ms}ms`;
+}
+
+/** A DKIM selector (RFC 6376 3.1: dot-separated labels of letters, digits and inner hyphens). */
+export function parseSelector(input: unknown, example = 'homing'): Parsed<string> {
+  const text = typeof input === 'string' ? input.trim().toLowerCase() : undefined;
+  if (text !== undefined && /^(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/.test(text)) return ok(text);
+  return fail(`${show(input)} is not a DKIM selector (letters, digits, inner hyphens); e.g. ${example}`);
+}
+
+/** A source address of one family for outbound connections (`ipv6: false` is handled by the caller). */
+export function parseSourceAddress(input: unknown, family: 4 | 6): Parsed<string> {
+  const example = family === 4 ? '192.0.2.25' : '2001:db8::25';
+  if (typeof input === 'string' && isIP(input.trim()) === family) return ok(input.trim().toLowerCase());
+  return fail(`${show(input)} is not an IPv${family} address; e.g. ${example}`);
+}
+
+/** A host name or IP address to connect to (the smarthost). */
+export function parseHost(input: unknown, example: string): Parsed<string> {
+  if (typeof input === 'string' && isIP(input.trim()) !== 0) return ok(input.trim().toLowerCase());
+  if (typeof input === 'string' && /^[a-z0-9.-]+$/i.test(input.trim()) && !input.trim().startsWith('.')) {
+    return ok(input.trim().toLowerCase().replace(/\.$/, ''));
+  }
+  return fail(`${show(input)} is not a host name or IP address; e.g. ${example}`);
 }

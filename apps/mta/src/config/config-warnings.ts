@@ -14,7 +14,27 @@ export async function configWarnings(config: Config, now = Date.now()): Promise<
   const warnings: ConfigProblem[] = [];
   const warn = (file: string, path: string, message: string, line = 0) =>
     warnings.push({ file, line, column: line === 0 ? 0 : 1, path, message });
-  const certificate = new X509Certificate(await readFile(config.tls.cert));
+  // With ACME the server obtains and renews its own certificate: nothing for the user to check.
+  if (config.tls.acme === undefined) certificateWarnings(config, await readFile(config.tls.cert), now, warn);
+  const users = await readUsersFile(config.users);
+  for (const problem of users.problems) warn(config.users, '', problem.message, problem.line);
+  if (users.users.length === 0) {
+    warn(
+      config.users,
+      '',
+      `no users yet, so postmaster@ mail has nobody to go to; add one with homing user add ADDRESS --users ${config.users}`,
+    );
+  }
+  return warnings;
+}
+
+function certificateWarnings(
+  config: Config,
+  pem: Buffer,
+  now: number,
+  warn: (file: string, path: string, message: string) => void,
+): void {
+  const certificate = new X509Certificate(pem);
   const notAfter = Date.parse(certificate.validTo);
   const notBefore = Date.parse(certificate.validFrom);
   const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -40,14 +60,4 @@ export async function configWarnings(config: Config, now = Date.now()): Promise<
       `the certificate does not name ${config.hostname} (it names ${names}); clients that check it refuse it`,
     );
   }
-  const users = await readUsersFile(config.users);
-  for (const problem of users.problems) warn(config.users, '', problem.message, problem.line);
-  if (users.users.length === 0) {
-    warn(
-      config.users,
-      '',
-      `no users yet, so postmaster@ mail has nobody to go to; add one with homing user add ADDRESS --users ${config.users}`,
-    );
-  }
-  return warnings;
 }

@@ -12,6 +12,7 @@ import type { Config } from './config-types';
 import { formatListenAddress, parseAddress, parseDomain, show } from './config-values';
 import { didYouMean } from './did-you-mean';
 import { checkStateDirectory, checkTls, checkUsersFile } from './file-checks';
+import { completeSending } from './sending-config';
 import { formatPath, positionOf } from './yaml-positions';
 
 /** Where `homing start` and the config commands look when no file is given. */
@@ -281,6 +282,9 @@ async function complete(
       taken.set(text, name);
     }
   }
+  if (parsed.reflector !== undefined && domains.length > 0 && !ours(domainOf(parsed.reflector))) {
+    fail(['reflector'], `${parsed.reflector} is not in our domains (${list}); give an address at one of them`);
+  }
   if (failed.count > 0 || !isComplete(parsed) || users === undefined || state === undefined) return undefined;
   if (control === undefined || postmaster === undefined) return undefined;
 
@@ -289,7 +293,10 @@ async function complete(
     source: file,
     domains,
     hostname: parsed.hostname,
-    tls: { cert: absolute(parsed.tls.cert, file), key: absolute(parsed.tls.key, file) },
+    tls:
+      parsed.tls.acme === undefined
+        ? { cert: absolute(parsed.tls.cert!, file), key: absolute(parsed.tls.key!, file) }
+        : acmeTls(parsed.tls.acme, state),
     users,
     state,
     listen: { ...parsed.listen, control },
@@ -334,9 +341,27 @@ async function complete(
       idleTimeoutMs: parsed.limits.idle_timeout,
     },
     remotePort: parsed.remote_port,
+    ...completeSending(parsed, domains, (path) => absolute(path, file), fail),
   };
+  if (parsed.reflector !== undefined) config.reflector = parsed.reflector;
   if (parsed.quota !== undefined) config.quota = parsed.quota;
   return config;
+}
+
+/** With ACME the certificate files are the server's own, under `{state}/acme/`. */
+function acmeTls(acme: NonNullable<ParsedYaml['tls']['acme']>, state: string): Config['tls'] {
+  return {
+    cert: join(state, 'acme', 'cert.pem'),
+    key: join(state, 'acme', 'key.pem'),
+    acme: {
+      email: acme.email,
+      directory: acme.directory,
+      http: acme.http,
+      https: acme.https,
+      renewBeforeMs: acme.renew_before,
+      mtaSts: { mode: acme.mta_sts.mode, maxAgeSeconds: acme.mta_sts.max_age / 1000 },
+    },
+  };
 }
 
 /** True when every key of the schema parsed (absent ones take their defaults). */

@@ -1,5 +1,6 @@
 import type { Queue } from '@homing/queue';
 import type { Config } from '../config/config-types';
+import type { ControlHandler } from './control/control-commands';
 import { startControlServer } from './control/control-server';
 import type { BoundAddress } from './listen-addresses';
 import { startMetricsServer } from './observability/metrics';
@@ -19,6 +20,8 @@ export async function startServices(options: {
   log: EventLog;
   reload: () => Promise<{ ok: true } | { ok: false; error: string }>;
   status: () => object;
+  /** More control commands by name (ACME's `acme.renew`, ...). */
+  commands?: Record<string, ControlHandler>;
 }): Promise<Services> {
   const { config, queue, metrics, log } = options;
   metrics.setQueueSizeSource(async () => {
@@ -42,6 +45,7 @@ export async function startServices(options: {
     queue,
     reload: options.reload,
     status: options.status,
+    commands: options.commands,
     log,
   });
   return {

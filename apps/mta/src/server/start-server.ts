@@ -7,12 +7,17 @@ import { createServer, type SmtpServer } from '@homing/smtp/server';
 import type { Config } from '../config/config-types';
 import { loadConfig } from '../config/load-config';
 import { hashPassword, readUsersFile, verifyPassword } from '../users/users-file';
+import { startAcmeServices } from './acme/acme-services';
+import { type DkimKeys, loadDkimKeys, zoneLine } from './dkim/dkim-keys';
 import { createMxHooks, type InboundContext } from './inbound/mx-hooks';
 import { type BoundAddress, formatAddress, listenAll } from './listen-addresses';
 import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker';
 import { createMaildirStore } from './local-delivery/maildir';
 import { createRecipientResolver, type RecipientResolution } from './local-delivery/recipient-resolver';
 import type { EventLog, Metrics } from './observability/observability-types';
+import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
+import { failureReports } from './outbound/reports';
+import { sendTestCommands, watchSettles } from './reflector/send-test';
 import { type Services, startServices } from './server-services';
 import { AuthThrottle } from './submission/auth-throttle';
 import { createSubmissionHooks, type SubmissionContext } from './submission/submission-hooks';
@@ -52,6 +57,8 @@ interface LiveState {
   hashes: Map<string, string>;
   /** User address -> the addresses they may send as. */
   owned: Map<string, Set<string>>;
+  /** The DKIM keys of our domains (generated on first start when not configured). */
+  dkim: DkimKeys;
 }
 
 /** A user's own address and the aliases whose only target is that user. */
@@ -98,6 +105,13 @@ async function buildLiveState(config: Config, log: EventLog): Promise<LiveState>
     users: addresses,
     hashes: new Map(users.map((u) => [u.address.toLowerCase(), u.hash])),
     owned: ownedAddresses(addresses, config.aliases),
+    dkim: await loadDkimKeys(config).then((dkim) => {
+      for (const key of dkim.keys.filter((k) => k.generated)) {
+        log.event(log.runId, 'dkim', 'key-generated', { domain: key.domain, selector: key.selector, file: key.file });
+      }
+      for (const key of dkim.keys) log.event(log.runId, 'dkim', 'publish', { record: zoneLine(key) });
+      return dkim;
+    }),
   };
 }
 
@@ -125,7 +139,9 @@ export async function startServer(initial: Config, options: StartServerOptions):
   await Promise.all([spool, tmpDir, mailRoot].map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })));
 
   let live = await buildLiveState(initial, log);
-  const queue: Queue = await openFileQueue({ spool, logger: log.libraryLogger('queue') });
+  // Watched, so `homing doctor --send` learns how its test message was settled.
+  const settles = watchSettles(await openFileQueue({ spool, logger: log.libraryLogger('queue') }));
+  const queue: Queue = settles.queue;
   const recovery = queue.recovery;
   log.event(log.runId, 'queue', 'opened', {
     spool,
@@ -143,6 +159,13 @@ export async function startServer(initial: Config, options: StartServerOptions):
     quota: () => live.config.quota,
     log,
     metrics,
+    // Issue 14 item 5: a local failure (expired, invalid mailbox) is reported to its sender.
+    bounces: (claim, failed) =>
+      failureReports(queue, claim, failed, {
+        domains: () => live.config.domains,
+        resolveRecipient: (address) => live.resolve(address),
+        hostname: () => live.config.hostname,
+      }),
   });
 
   const context: InboundContext = {
@@ -158,8 +181,11 @@ export async function startServer(initial: Config, options: StartServerOptions):
     metrics,
     tmpDir,
     onQueued: () => localDelivery.kick(),
+    dkimSignatures: (domain) => live.dkim.signaturesFor(domain),
   };
 
+  // With tls.acme: the certificate under {state}/acme/ (a stand-in until the CA issued one).
+  const acme = await startAcmeServices({ config: initial, liveConfig: () => live.config, log });
   const tls = await readTls(initial);
   const mx: SmtpServer = createServer({
     hostname: initial.hostname,
@@ -193,7 +219,9 @@ export async function startServer(initial: Config, options: StartServerOptions):
     },
     ownedAddresses: (user) => live.owned.get(user.toLowerCase()) ?? new Set(),
     throttle: new AuthThrottle(),
-    outbound: false,
+    // The development default has no DNS, so nothing can be sent to other domains.
+    outbound: initial.offline !== true,
+    dkimSignatures: (domain) => live.dkim.signaturesFor(domain),
   };
   const submissionServer = (listener: 'submission' | 'submissions'): SmtpServer =>
     createServer({
@@ -213,6 +241,9 @@ export async function startServer(initial: Config, options: StartServerOptions):
   const submission = submissionServer('submission');
   const submissions = submissionServer('submissions');
   const smtpServers = [mx, submission, submissions];
+  acme?.onCertificate((next) => {
+    for (const server of smtpServers) setServerTls(server, next);
+  });
 
   let services: Services | undefined;
   const listening: RunningServer['addresses'] = { mx: [], submission: [], submissions: [], metrics: [] };
@@ -223,6 +254,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
   } catch (error) {
     await Promise.all(smtpServers.map((server) => server.close({ timeoutMs: 0 })));
     await localDelivery.stop();
+    await acme?.close();
     await queue.close();
     throw error;
   }
@@ -241,10 +273,45 @@ export async function startServer(initial: Config, options: StartServerOptions):
       return { ok: false, error: message };
     }
     log.event(log.runId, 'server', 'reloaded', { config: next.source, users: live.users.length });
+    // A domain added or a new renew_before: the ACME check sees it now rather than at its next timer.
+    void acme?.manager.renew().catch(() => {});
     return { ok: true };
   }
 
-  services = await startServices({ config: initial, queue, metrics, log, reload, status: () => status() });
+  // Issue 14: the outbound worker on the same queue, for every domain but ours.
+  let outbound: OutboundWorker | undefined;
+  if (submissionContext.outbound) {
+    outbound = await startOutboundWorker({
+      queue,
+      config: initial,
+      domains: () => live.config.domains,
+      resolveRecipient: (address) => live.resolve(address),
+      resolver: live.resolver,
+      log,
+      onReportsQueued: () => localDelivery.kick(),
+    });
+  }
+
+  services = await startServices({
+    config: initial,
+    queue,
+    metrics,
+    log,
+    reload,
+    status: () => status(),
+    commands: {
+      ...acme?.commands,
+      ...sendTestCommands({
+        config: () => live.config,
+        queue,
+        watch: (id) => settles.watch(id),
+        dkimSignatures: (domain) => live.dkim.signaturesFor(domain),
+        resolveRecipient: (address) => live.resolve(address),
+        mailRoot,
+        log,
+      }),
+    },
+  });
   listening.metrics = services.metricsAddresses;
 
   function status(): object {
@@ -267,7 +334,8 @@ export async function startServer(initial: Config, options: StartServerOptions):
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await Promise.all(smtpServers.map((server) => server.close({ timeoutMs: graceMs })));
-        await localDelivery.stop();
+        await Promise.all([localDelivery.stop(), outbound?.stop()]);
+        await acme?.close();
         await services?.close();
         await queue.close();
       })();

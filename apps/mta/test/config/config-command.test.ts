@@ -88,6 +88,8 @@ describe('homing config show', { timeout: 30_000 }, () => {
       'postmaster',
       'quota',
       'remote_port',
+      'dkim',
+      'outbound',
       'limits',
       'filters',
     ]);

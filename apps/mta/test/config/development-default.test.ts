@@ -46,6 +46,8 @@ describe('the development default', { timeout: 30_000 }, () => {
       }),
       limits: expect.objectContaining({ messageSize: 25 * 1024 * 1024 }),
       remotePort: 25,
+      dkim: { 'example.test': { selector: 'homing' } },
+      outbound: {},
     });
     expect(password).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(notes.join('\n')).toMatch(/DNS-based filters \(rdns, fcrdns, dnsbl, spf, dmarc\) are off/);

@@ -80,6 +80,8 @@ describe('the minimal config', () => {
         idleTimeoutMs: 300_000,
       },
       remotePort: 25,
+      dkim: { 'example.org': { selector: 'homing' } },
+      outbound: {},
     });
     expect(config.quota).toBeUndefined();
   });

@@ -32,6 +32,8 @@ export interface DeliveryContext {
   dane: boolean;
   tls: ClientTlsOptions;
   addressPreference: AddressPreference;
+  /** Source address per family; none: the system's choice. */
+  localAddress: { ipv4?: string; ipv6?: string };
   timeouts: Partial<ClientTimeouts> | undefined;
   pool: SessionPool;
   /** Aborts when the agent closes: sessions outlive any one delivery, so only this may tear them down. */

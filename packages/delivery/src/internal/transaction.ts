@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { connect, type TransactionResult } from '@homing/smtp/client';
 import { DeliveryError } from '../delivery-error';
 import { failAll, outcomeOf, type RecipientOutcome } from '../recipient-outcome';
@@ -63,9 +64,11 @@ async function openSession(
   try {
     const tls = clientTlsOptions(requirement, host, context.tls);
     if (smarthost !== undefined && smarthostTls(smarthost) === 'implicit') tls.mode = 'implicit';
+    const localAddress = isIP(address) === 6 ? context.localAddress.ipv6 : context.localAddress.ipv4;
     const client = await connect({
       host: address,
       port,
+      ...(localAddress === undefined ? {} : { localAddress }),
       hostname: context.hostname,
       tls,
       ...(smarthost?.auth === undefined ? {} : { auth: smarthost.auth }),

@@ -8,11 +8,16 @@ import { ControlError } from './control-error';
 /** The server's side of `reload`: re-read config and certificates, or say why not. */
 export type ReloadHandler = () => Promise<{ ok: true } | { ok: false; error: string }>;
 
+/** A command a part of the server adds (e.g. `acme.renew`): args in, the JSON result out. */
+export type ControlHandler = (args: Record<string, unknown>) => Promise<unknown>;
+
 /** What the commands work on. */
 export interface ControlTarget {
   queue: Queue;
   reload: ReloadHandler;
   status: () => object;
+  /** More commands by name, from the parts of the server that are on (ACME, ...). */
+  commands?: Record<string, ControlHandler>;
 }
 
 const STATES = ['pending', 'deferred', 'delivered', 'failed', 'held'];
@@ -93,6 +98,9 @@ async function dispatch(target: ControlTarget, command: string, args: Record<str
     case 'status':
       return target.status();
     default:
+      if (target.commands !== undefined && Object.hasOwn(target.commands, command)) {
+        return target.commands[command]!(args);
+      }
       throw new ControlError('UNKNOWN_COMMAND', `unknown command ${JSON.stringify(command)}`);
   }
 }

@@ -6,7 +6,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Queue } from '@homing/queue';
 import type { EventLog } from '../observability/observability-types';
-import { type ControlTarget, type ReloadHandler, runControlCommand } from './control-commands';
+import { type ControlHandler, type ControlTarget, type ReloadHandler, runControlCommand } from './control-commands';
 import { ControlError } from './control-error';
 import {
   type ControlResponse,
@@ -24,6 +24,8 @@ export interface ControlServerOptions {
   reload: ReloadHandler;
   /** What `status` answers (uptime, listeners, config source, ...). */
   status: () => object;
+  /** More commands by name (see ControlTarget). */
+  commands?: Record<string, ControlHandler>;
   log: EventLog;
   /** A connection with no request for this long is closed, ms (default 60 s). */
   idleTimeoutMs?: number;
@@ -152,7 +154,12 @@ function serveConnection(socket: Socket, target: ControlTarget, log: EventLog, i
 /** Listens on the control socket; rejects with a ControlError when another server answers there. */
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
   const { path, log } = options;
-  const target: ControlTarget = { queue: options.queue, reload: options.reload, status: options.status };
+  const target: ControlTarget = {
+    queue: options.queue,
+    reload: options.reload,
+    status: options.status,
+    commands: options.commands,
+  };
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const sockets = new Map<Socket, () => void>();
   const server = createServer((socket) => {

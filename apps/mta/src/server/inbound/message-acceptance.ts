@@ -1,6 +1,7 @@
 import { type AuthenticationResults, authenticate } from '@homing/policy';
 import { isQueueError } from '@homing/queue';
 import type { Decision, IncomingMessage, SessionInfo } from '@homing/smtp/server';
+import { reflectMessage } from '../reflector/reflect-message';
 import {
   dnsErrorVerdict,
   type FilterVerdict,
@@ -73,6 +74,9 @@ async function decideAndQueue(
     if (authResults) authHeader = authResults.header;
     else
       authHeader = `Authentication-Results: ${config.hostname}; none (the checks took longer than ${config.filters.timeoutMs} ms)`;
+    // Before the DMARC filter: the reflector reports a failing message rather than refusing it.
+    const reflected = await reflectMessage(context, session, { head, auth: authResults, sender });
+    if (reflected !== undefined) return reflected;
     const dmarcVerdict = dmarcFilter(context, authResults);
     if (dmarcVerdict) {
       logVerdict(context, session, dmarcVerdict);

@@ -1,3 +1,4 @@
+import type { SignatureOptions } from '@homing/dkim';
 import type { Resolver } from '@homing/dns';
 import { checkSpf, type SpfResult } from '@homing/policy';
 import type { Queue } from '@homing/queue';
@@ -6,6 +7,7 @@ import type { Decision, Mailbox, SessionInfo, SmtpServerHooks } from '@homing/sm
 import type { Config } from '../../config/config-types';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
 import type { EventLog, ListenerName, Metrics } from '../observability/observability-types';
+import { isReflectorAddress } from '../reflector/reflect-message';
 import { runConnectChecks } from './connect-checks';
 import {
   dnsErrorVerdict,
@@ -32,6 +34,8 @@ export interface InboundContext {
   tmpDir: string;
   /** Called after each enqueue, to start local delivery at once. */
   onQueued(id: string): void;
+  /** Our DKIM signatures for mail from `domain` (the reflector signs its reports with them). */
+  dkimSignatures?: (domain: string) => SignatureOptions[] | undefined;
 }
 
 /** What the hooks learnt about one connection, kept between phases. */
@@ -174,6 +178,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
 
 /** RCPT TO on the MX: our users and aliases only (RFC 5321 4.5.1: postmaster always). */
 async function checkRecipient(context: InboundContext, to: Mailbox): Promise<Decision> {
+  if (isReflectorAddress(context.config(), to.address)) return { action: 'accept' };
   const resolution = context.resolveRecipient(to.address);
   if (resolution.kind === 'not-ours') {
     context.metrics.messageRejected('relay');

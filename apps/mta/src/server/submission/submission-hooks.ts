@@ -1,3 +1,4 @@
+import type { SignatureOptions } from '@homing/dkim';
 import type { Decision, SessionInfo, SmtpServerHooks } from '@homing/smtp/server';
 import type { InboundContext } from '../inbound/mx-hooks';
 import { inboundSession } from '../inbound/mx-hooks';
@@ -14,6 +15,8 @@ export interface SubmissionContext extends InboundContext {
   throttle: AuthThrottle;
   /** True when mail to other domains can be sent (an outbound worker runs). */
   outbound: boolean;
+  /** The DKIM signatures for mail from one of our domains (issue 14 item 3); none: unsigned. */
+  dkimSignatures?: (domain: string) => SignatureOptions[] | undefined;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

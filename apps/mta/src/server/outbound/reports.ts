@@ -1,0 +1,115 @@
+// Where delivery reports go, for both workers: a report to a local sender goes to that sender's
+// mailboxes (an alias resolved as at RCPT), a report to a remote sender through the queue, none
+// to the null sender; a report that itself failed goes once to postmaster@ of our first domain,
+// marked so that its own failure stops there (RFC 5321 4.5.5: no bounce of a bounce, no loop).
+import { type BounceRecipient, createBounce, originalHeaders } from '@homing/delivery';
+import type { Claim, EnvelopeInput, FollowUpMessage, Queue, RecipientOutcome } from '@homing/queue';
+import type { RecipientResolution } from '../local-delivery/recipient-resolver';
+import { dsnRequestOf } from './dsn-request';
+
+/** The attribute that marks the reports we queue: `dsn` (to a sender) or `postmaster` (a failed report). */
+export const REPORT_ATTRIBUTE = 'report';
+
+/** What routing a report needs. */
+export interface ReportRouting {
+  /** Our domains now (the first one's postmaster gets failed reports). */
+  domains: () => readonly string[];
+  resolveRecipient: (address: string) => RecipientResolution;
+  hostname: () => string;
+  now?: () => number;
+}
+
+const HEADER_LIMIT = 64 * 1024;
+
+/** The header section of a queued message (up to 64 KiB), for a report's text/rfc822-headers part. */
+export async function queuedHeaders(queue: Queue, id: string): Promise<Buffer> {
+  const stream = await queue.openBody(id);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size > HEADER_LIMIT || (chunk as Buffer).includes('\r\n\r\n')) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return originalHeaders(Buffer.concat(chunks), HEADER_LIMIT);
+}
+
+/** The recipients a report to `address` goes to: a local sender's mailboxes, else the address. */
+export function reportRecipients(address: string, routing: ReportRouting): string[] {
+  const resolution = routing.resolveRecipient(address);
+  if (resolution.kind === 'local' && resolution.mailboxes.length > 0) return resolution.mailboxes;
+  if (resolution.kind === 'unknown' || (resolution.kind === 'local' && resolution.mailboxes.length === 0)) {
+    // A local sender that no longer exists: the report is not lost, postmaster gets it.
+    const postmaster = routing.resolveRecipient(`postmaster@${routing.domains()[0]}`);
+    if (postmaster.kind === 'local' && postmaster.mailboxes.length > 0) return postmaster.mailboxes;
+  }
+  return [address];
+}
+
+/** A report as a follow-up message of a settle, from the null sender, marked with its kind. */
+export function reportMessage(
+  envelope: EnvelopeInput,
+  body: Buffer | string,
+  kind: 'dsn' | 'postmaster',
+): FollowUpMessage {
+  return { envelope: { ...envelope, attributes: { ...envelope.attributes, [REPORT_ATTRIBUTE]: kind } }, body };
+}
+
+/** The RFC 3463 status of a recorded reply line (`550 5.1.1 ...`), in the failed class. */
+function failedStatus(reply: string | undefined): string {
+  const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply ?? '')?.[1] ?? '5.0.0';
+  return status.startsWith('5') ? status : `5${status.slice(1)}`;
+}
+
+/**
+ * The follow-up messages for recipients a claim failed: to the sender (unless it is the null
+ * sender, or NOTIFY said otherwise), or, for a failed report, once to postmaster.
+ */
+export async function failureReports(
+  queue: Queue,
+  claim: Claim,
+  failed: readonly RecipientOutcome[],
+  routing: ReportRouting,
+): Promise<FollowUpMessage[]> {
+  const now = new Date((routing.now ?? Date.now)());
+  let sender = claim.sender;
+  let kind: 'dsn' | 'postmaster' = 'dsn';
+  if (sender === '') {
+    if (claim.attributes[REPORT_ATTRIBUTE] === 'postmaster') return [];
+    sender = `postmaster@${routing.domains()[0]}`;
+    kind = 'postmaster';
+  }
+  const request = kind === 'dsn' ? dsnRequestOf(claim.attributes) : undefined;
+  const reported = failed.filter((outcome) => {
+    const notify = request?.recipients?.[outcome.recipient]?.notify;
+    return notify === undefined || notify.length === 0 || notify.includes('FAILURE');
+  });
+  if (reported.length === 0) return [];
+  const headers = await queuedHeaders(queue, claim.id).catch(() => Buffer.alloc(0));
+  const recipients: BounceRecipient[] = reported.map((outcome) => {
+    const original = request?.recipients?.[outcome.recipient]?.originalRecipient;
+    return {
+      address: outcome.recipient,
+      action: 'failed',
+      status: claim.expired ? '5.4.7' : failedStatus(outcome.reply),
+      diagnostic: outcome.reply ?? 'undeliverable',
+      lastAttemptAt: now,
+      ...(original === undefined ? {} : { originalRecipient: original }),
+    };
+  });
+  const report = createBounce({
+    reportingMta: routing.hostname(),
+    sender,
+    recipients,
+    originalMessage: headers,
+    arrivalDate: new Date(claim.createdAt),
+    date: now,
+    ...(request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId }),
+  });
+  if (report === null) return [];
+  return [reportMessage({ sender: '', recipients: reportRecipients(sender, routing) }, report.message, kind)];
+}
