@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
@@ -24,6 +23,7 @@ import {
   recordOf,
   wakeTime,
 } from './internal/message-entry';
+import { randomHex } from './internal/random-hex';
 import { checkEnvelope, receiveBody, storageError } from './internal/receive-body';
 import { recoverSpool } from './internal/recover-spool';
 import { decideSettle } from './internal/settle-decision';
@@ -120,7 +120,7 @@ export class FileQueue implements Queue {
   async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     this.assertWritable();
     const recipients = checkEnvelope(envelope);
-    const id = randomBytes(8).toString('hex');
+    const id = randomHex(8);
     const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
     const inlineLimit = this.options.inlineBodyBytes ?? 256 * 1024;
     const gathered = await receiveBody(this.fs, this.store.temporaryDirectory, id, prepend, body, inlineLimit);
@@ -216,7 +216,7 @@ export class FileQueue implements Queue {
     this.assertWritable();
     const { lease, entry } = this.leases.held(leaseId, this.entries);
     // Checked before anything is written: a bad follow-up fails the whole settle.
-    const prepared = prepareFollowUps(options.enqueue ?? [], () => randomBytes(8).toString('hex'));
+    const prepared = prepareFollowUps(options.enqueue ?? [], () => randomHex(8));
     return this.withLock(entry, async () => {
       this.leases.held(leaseId, this.entries);
       const followUps =
