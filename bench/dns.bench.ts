@@ -1,8 +1,8 @@
 // @homing/dns against Node's dns.promises.Resolver (c-ares), both asking the same loopback server.
 // Node's resolver has no cache, so uncached is compared with uncached; cached lookups are shown on their own.
 // Node's c-ares sends no EDNS0 OPT record (34 octets for host7.bench.test) where @homing/dns sends one by default
-// (45 octets, and the server answers with an OPT too): the row with `ednsUdpSize: 0` asks the very same question
-// as Node, so the server does the same work for both; that is the row the goal compares.
+// (45 octets, and the server answers with an OPT too): the row with `ednsUdpSize: 0` asks the same question
+// as Node (only the AD flag differs), so the server does the same work for both; that is the row the goal compares.
 // Rounds take turns (homing first in even rounds, Node first in odd ones), so a burst of load on the machine
 // falls on both alike; the median of the rounds is printed.
 // The server runs in a child process, so that this process's CPU time is the client's alone.
