@@ -28,7 +28,10 @@ export function startBenchDns() {
   });
 }
 
-/** Starts `homing start` on a config in `dir`; `extra` lines are added to it. */
+/**
+ * Starts `homing start` on a config in `dir`; `extra` lines are added to it. Node options for the
+ * server (say `--cpu-prof`, to profile it under a benchmark's load) come from HOMING_BENCH_NODE_OPTIONS.
+ */
 export async function startHomingProcess(
   dir: string,
   dnsAddress: string,
@@ -53,7 +56,13 @@ export async function startHomingProcess(
   );
   const child = spawn(
     process.execPath,
-    [join(root, 'apps/mta/bin/homing.js'), 'start', '--config', join(dir, 'homing.yml')],
+    [
+      ...(process.env.HOMING_BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []),
+      join(root, 'apps/mta/bin/homing.js'),
+      'start',
+      '--config',
+      join(dir, 'homing.yml'),
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

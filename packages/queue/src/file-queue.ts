@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import type { FileQueueOptions } from './file-queue-options';
 import { BatchOccupancy } from './internal/batch-occupancy';
 import { BatchStore } from './internal/batch-store';
+import { BodyCache } from './internal/body-cache';
 import { DueIndex } from './internal/due-index';
 import { prepareFollowUps, storeFollowUps } from './internal/follow-ups';
 import { Journal, type JournalRecord } from './internal/journal';
@@ -23,6 +23,7 @@ import {
   recordOf,
   wakeTime,
 } from './internal/message-entry';
+import { randomHex } from './internal/random-hex';
 import { checkEnvelope, receiveBody, storageError } from './internal/receive-body';
 import { recoverSpool } from './internal/recover-spool';
 import { decideSettle } from './internal/settle-decision';
@@ -63,6 +64,8 @@ export class FileQueue implements Queue {
   private readonly clock: { now(): number };
   private readonly random: () => number;
   private readonly schedule: Required<RetryScheduleOptions>;
+  /** The newest inline bodies, for the worker that delivers them right after their 250 (see body-cache.ts). */
+  private readonly recentBodies = new BodyCache(8 * 1024 * 1024);
 
   /** Use `openFileQueue`, which recovers the spool before handing the queue out. */
   constructor(private readonly options: FileQueueOptions) {
@@ -117,7 +120,7 @@ export class FileQueue implements Queue {
   async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     this.assertWritable();
     const recipients = checkEnvelope(envelope);
-    const id = randomBytes(8).toString('hex');
+    const id = randomHex(8);
     const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
     const inlineLimit = this.options.inlineBodyBytes ?? 256 * 1024;
     const gathered = await receiveBody(this.fs, this.store.temporaryDirectory, id, prepend, body, inlineLimit);
@@ -145,6 +148,7 @@ export class FileQueue implements Queue {
       throw storageError(error, 'committing a message');
     }
     this.admit(committed.batch, entryFrom(committed.stored, committed.batch, undefined), false);
+    if (gathered.kind === 'inline') this.recentBodies.put(id, gathered.data);
     return { id, size: committed.stored.length };
   }
 
@@ -212,7 +216,7 @@ export class FileQueue implements Queue {
     this.assertWritable();
     const { lease, entry } = this.leases.held(leaseId, this.entries);
     // Checked before anything is written: a bad follow-up fails the whole settle.
-    const prepared = prepareFollowUps(options.enqueue ?? [], () => randomBytes(8).toString('hex'));
+    const prepared = prepareFollowUps(options.enqueue ?? [], () => randomHex(8));
     return this.withLock(entry, async () => {
       this.leases.held(leaseId, this.entries);
       const followUps =
@@ -331,12 +335,15 @@ export class FileQueue implements Queue {
     const entry = this.find(id);
     const { offset, length } = entry.stored;
     if (length === 0) return Readable.from([]);
+    const recent = this.recentBodies.get(id);
+    if (recent !== undefined) return Readable.from([recent], { objectMode: false });
     return this.fs.createReadStream(this.store.path(entry.batch), { start: offset, end: offset + length - 1 });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.recentBodies.clear();
     await this.store.idle();
     await Promise.all([...this.entries.values()].map((entry) => entry.lock.catch(() => undefined)));
     try {
@@ -401,6 +408,7 @@ export class FileQueue implements Queue {
   private forget(entry: MessageEntry): void {
     const id = entry.stored.id;
     this.entries.delete(id);
+    this.recentBodies.delete(id);
     if (!this.batches.leave(entry.batch, id)) return;
     this.store.delete(entry.batch).catch((error: unknown) => {
       // Harmless: recovery deletes a batch file whose messages are all done.

@@ -187,13 +187,27 @@ describe('durability', () => {
       ?.replace(/,S=\d+$/, '')}`;
     expect(fileSystem.ops).toEqual([
       `create ${tmp}`,
-      `write ${tmp}`,
-      `write ${tmp}`,
+      `write ${tmp}`, // the headers and the small body together
       `fsync ${tmp}`,
       `close ${tmp}`,
       `rename ${tmp} ${result.file.slice(root.length)}`,
       'fsync-dir /example.org/warm/new',
     ]);
+  });
+
+  it('gathers a big body of small chunks into writes of 64 KiB, the file byte for byte the same', async () => {
+    const fileSystem = recordingFileSystem();
+    const store = createMaildirStore({ root, hostname: 'mx.example.org', fileSystem });
+    const chunks = Array.from({ length: 300 }, (_, i) => Buffer.alloc(1024, 97 + (i % 26)));
+    const result = await store.deliver(
+      delivery({ queueId: 'cccccccccccccccc', mayExist: false, body: chunks, size: undefined }),
+    );
+    const writes = fileSystem.ops.filter((op) => op.startsWith('write')).length;
+    expect(writes).toBe(5); // 300 KiB and the headers, 64 KiB at a time
+    const written = await readFile(result.file);
+    const headers = written.subarray(0, written.length - 300 * 1024).toString();
+    expect(headers).toBe(`Return-Path: <bob@example.net>\r\nDelivered-To: alice@example.org\r\n`);
+    expect(written.subarray(headers.length).equals(Buffer.concat(chunks))).toBe(true);
   });
 
   it('fsyncs new directories up to the root when it creates a Maildir', async () => {

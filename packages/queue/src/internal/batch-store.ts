@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { SpoolFile, SpoolFileSystem } from '../spool-file-system';
 import { encodeTrailer, readTrailer, type StoredMessage } from './batch-file';
 import type { GatheredBody } from './body-input';
 import { GroupCommit } from './group-commit';
+import { randomHex } from './random-hex';
 
 /** A message ready to commit: its envelope and its gathered body. */
 export interface PendingMessage {
@@ -19,7 +19,7 @@ export interface CommittedMessage {
 
 /** A batch id sorts by creation time, then random. */
 export function newBatchId(): string {
-  return `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
+  return `${Date.now().toString(36).padStart(9, '0')}-${randomHex(6)}`;
 }
 
 /**

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { QueueError } from '../queue-error';
 import type { MessageEntry } from './message-entry';
+import { randomHex } from './random-hex';
 
 /** One lease: the work of one (message, domain) handed to one worker until `until`. */
 export interface Lease {
@@ -33,7 +33,7 @@ export class LeaseTable {
     if (current !== undefined && this.until(current) > now) return undefined;
     if (current !== undefined) this.leases.delete(current);
     const id = entry.stored.id;
-    const leaseId = `${id}.${randomBytes(6).toString('hex')}`;
+    const leaseId = `${id}.${randomHex(6)}`;
     this.leases.set(leaseId, { id, domain, until, expired });
     entry.leases.set(domain, leaseId);
     return leaseId;

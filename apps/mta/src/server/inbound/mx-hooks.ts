@@ -166,7 +166,9 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
       return { action: 'accept' };
     },
 
-    async rcpt(_session, to) {
+    // Not async: without a quota the answer is known at once, and a decision given synchronously
+    // spares the connection a pause of its socket and a trip through the microtask queue per RCPT.
+    rcpt(_session, to) {
       return checkRecipient(context, to);
     },
 
@@ -177,7 +179,7 @@ export function createMxHooks(context: InboundContext): SmtpServerHooks {
 }
 
 /** RCPT TO on the MX: our users and aliases only (RFC 5321 4.5.1: postmaster always). */
-async function checkRecipient(context: InboundContext, to: Mailbox): Promise<Decision> {
+function checkRecipient(context: InboundContext, to: Mailbox): Decision | Promise<Decision> {
   if (isReflectorAddress(context.config(), to.address)) return { action: 'accept' };
   const resolution = context.resolveRecipient(to.address);
   if (resolution.kind === 'not-ours') {
@@ -189,8 +191,14 @@ async function checkRecipient(context: InboundContext, to: Mailbox): Promise<Dec
     return { action: 'reject', code: 550, enhanced: '5.1.1', text: `<${to.address}>: no such user here` };
   }
   const config = context.config();
-  if (config.quota !== undefined && context.overQuota) {
-    for (const mailbox of resolution.mailboxes) {
+  if (config.quota !== undefined && context.overQuota) return checkQuota(context, to, resolution.mailboxes);
+  return { action: 'accept' };
+}
+
+/** The quota part of RCPT: `452 4.2.2` when a mailbox the recipient delivers to is full. */
+async function checkQuota(context: InboundContext, to: Mailbox, mailboxes: readonly string[]): Promise<Decision> {
+  if (context.overQuota) {
+    for (const mailbox of mailboxes) {
       if (await context.overQuota(mailbox)) {
         context.metrics.messageRejected('quota');
         return {

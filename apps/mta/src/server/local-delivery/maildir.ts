@@ -73,6 +73,8 @@ export interface MaildirStore {
 }
 
 const DIRECTORY_MODE = 0o700;
+/** The most bytes gathered before a write. */
+const WRITE_BYTES = 64 * 1024;
 
 /** Creates a Maildir store on `root`. */
 export function createMaildirStore(options: MaildirStoreOptions): MaildirStore {
@@ -178,13 +180,25 @@ async function writeFile(
   expectedBodySize: number | undefined,
 ): Promise<number> {
   let bodySize = 0;
+  // Small chunks are gathered into one write (the headers and a whole small message: one write(2)
+  // instead of two or more, each a trip through libuv's thread pool), at most WRITE_BYTES at a time.
+  let pending: Uint8Array[] = [header];
+  let pendingBytes = header.byteLength;
+  const writePending = async () => {
+    const data = pending.length === 1 ? (pending[0] as Uint8Array) : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await file.write(data);
+  };
   try {
-    await file.write(header);
     for await (const chunk of body) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       bodySize += bytes.byteLength;
-      await file.write(bytes);
+      pending.push(bytes);
+      pendingBytes += bytes.byteLength;
+      if (pendingBytes >= WRITE_BYTES) await writePending();
     }
+    if (pendingBytes > 0) await writePending();
     if (expectedBodySize !== undefined && bodySize !== expectedBodySize) {
       throw new LocalDeliveryError(
         'SIZE_MISMATCH',
