@@ -6,6 +6,7 @@ import type { Decision, Mailbox, SessionInfo, SmtpServerHooks } from '@homing/sm
 import type { Config } from '../../config/config-types';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
 import type { EventLog, ListenerName, Metrics } from '../observability/observability-types';
+import type { Forwarder } from '../outbound/forwarding';
 import { runConnectChecks } from './connect-checks';
 import {
   dnsErrorVerdict,
@@ -32,6 +33,8 @@ export interface InboundContext {
   tmpDir: string;
   /** Called after each enqueue, to start local delivery at once. */
   onQueued(id: string): void;
+  /** Queues forwarded copies for alias targets outside our domains (issue 14); none: not forwarded. */
+  forwarder?: Forwarder;
 }
 
 /** What the hooks learnt about one connection, kept between phases. */
