@@ -8,7 +8,8 @@
 // more work per message than Postfix here. Both are driven by the same client (nodemailer's
 // pooled SMTP transport, 20 connections, STARTTLS + AUTH once per connection, 10 KiB messages),
 // and timed from the first submission until Postfix's smtp-sink has counted every message.
-// Env: SUBMISSION_BENCH_MESSAGES (default 3000), SUBMISSION_BENCH_RUNS (default 3; medians).
+// Env: SUBMISSION_BENCH_MESSAGES (default 3000), SUBMISSION_BENCH_RUNS (default 3; medians),
+// SUBMISSION_BENCH_CONNECTIONS (default 20).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ import { root } from './lib/mta';
 
 const MESSAGES = Number(process.env.SUBMISSION_BENCH_MESSAGES ?? 3000);
 const RUNS = Number(process.env.SUBMISSION_BENCH_RUNS ?? 3);
-const CONNECTIONS = 20;
+const CONNECTIONS = Number(process.env.SUBMISSION_BENCH_CONNECTIONS ?? 20);
 const SIZE = 10 * 1024;
 
 let sunk = 0;
