@@ -57,6 +57,16 @@ describe('outboundQueue', () => {
     expect(report!.recipients.map((r) => r.address)).toEqual(['alice@example.org']);
   });
 
+  it('routes a delay warning (enqueued on its own) like the other reports', async () => {
+    const { queue, view } = await setUp();
+    await view.enqueue({ sender: '', recipients: ['sales@example.org'] }, Buffer.from('a delay warning'));
+    await view.enqueue({ sender: 'alice@example.org', recipients: ['sales@example.org'] }, message);
+    const [warning, plain] = await queue.list();
+    expect(warning).toMatchObject({ sender: '', attributes: { report: 'dsn' } });
+    expect(warning!.recipients.map((r) => r.address)).toEqual(['alice@example.org']);
+    expect(plain!.recipients.map((r) => r.address)).toEqual(['sales@example.org']);
+  });
+
   it('sends a failed report once to postmaster, and a failed postmaster report nowhere', async () => {
     const { queue, view } = await setUp();
     await queue.enqueue({ sender: '', recipients: ['x@remote.test'], attributes: { report: 'dsn' } }, message);
