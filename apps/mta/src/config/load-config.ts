@@ -223,17 +223,7 @@ async function complete(
         );
       } else key = address.value;
     }
-    targets.forEach((target, index) => {
-      if (domains.length > 0 && !ours(domainOf(target))) {
-        const path = Array.isArray(valueAt(input, ['aliases', written]))
-          ? ['aliases', written, index]
-          : ['aliases', written];
-        fail(
-          path,
-          `${target} is outside our domains (${list}); forwarding is not supported yet, so give a local address`,
-        );
-      }
-    });
+    // Targets outside our domains are forwarded (SRS and ARC, issue 14), so any address goes.
     if (key === undefined) continue;
     if (aliases[key] !== undefined)
       fail(['aliases', written], `${key} is given twice; merge its targets into one list`, true);

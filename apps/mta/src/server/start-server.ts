@@ -15,8 +15,10 @@ import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker
 import { createMaildirStore } from './local-delivery/maildir';
 import { createRecipientResolver, type RecipientResolution } from './local-delivery/recipient-resolver';
 import type { EventLog, Metrics } from './observability/observability-types';
+import { createForwarder } from './outbound/forwarding';
 import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
 import { failureReports } from './outbound/reports';
+import { createSrs, loadSrsSecret } from './outbound/srs';
 import { sendTestCommands, watchSettles } from './reflector/send-test';
 import { type Services, startServices } from './server-services';
 import { AuthThrottle } from './submission/auth-throttle';
@@ -168,10 +170,18 @@ export async function startServer(initial: Config, options: StartServerOptions):
       }),
   });
 
+  // Issue 14 item 7: forwarding with SRS (bounces to an SRS address go back to the original sender).
+  const srs = createSrs(await loadSrsSecret(state));
+  const resolveWithSrs = (address: string): RecipientResolution => {
+    const resolution = live.resolve(address);
+    if (resolution.kind !== 'unknown') return resolution;
+    const original = srs.reverse(address);
+    return original === undefined ? resolution : { kind: 'local', mailboxes: [], forwards: [original] };
+  };
   const context: InboundContext = {
     config: () => live.config,
     resolver: () => live.resolver,
-    resolveRecipient: (address) => live.resolve(address),
+    resolveRecipient: resolveWithSrs,
     overQuota: async (mailbox) => {
       const quota = live.config.quota;
       return quota !== undefined && (await store.usage(mailbox)) >= quota;
@@ -183,6 +193,14 @@ export async function startServer(initial: Config, options: StartServerOptions):
     onQueued: () => localDelivery.kick(),
     dkimSignatures: (domain) => live.dkim.signaturesFor(domain),
   };
+  if (initial.offline !== true) {
+    context.forwarder = createForwarder({
+      queue: () => queue,
+      srs,
+      domain: () => live.config.domains[0]!,
+      sealingKey: () => live.dkim.keys.find((k) => k.domain === live.config.domains[0] && k.algorithm === 'rsa'),
+    });
+  }
 
   // With tls.acme: the certificate under {state}/acme/ (a stand-in until the CA issued one).
   const acme = await startAcmeServices({ config: initial, liveConfig: () => live.config, log });

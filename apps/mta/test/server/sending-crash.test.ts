@@ -73,9 +73,7 @@ describe('homing start: reports across a crash', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const reported = server
       .maildir('alice@example.org')
-      .map((file) =>
-        readFileSync(join(server!.state, 'mail', 'example.org', 'alice', 'new', file), 'latin1'),
-      )
+      .map((file) => readFileSync(join(server!.state, 'mail', 'example.org', 'alice', 'new', file), 'latin1'))
       .map((text) => /Final-Recipient: rfc822; ?(\S+)/.exec(text)?.[1]);
     expect(files.length).toBeGreaterThanOrEqual(accepted.length);
     // Every acknowledged recipient reported, none twice (a 250 lost in the crash may add one more, once).

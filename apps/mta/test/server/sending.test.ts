@@ -58,8 +58,8 @@ function runWithInput(program: string, args: string[], input: string): Promise<s
 }
 
 /** dkimpy (Debian python3-dkim, the module of dkimverify) verifies the first signature, keys from the loopback DNS. */
-async function dkimpyVerify(dns: string, message: string): Promise<{ ok: boolean; error: string | null }> {
-  const input = JSON.stringify({ server: dns, messages: [Buffer.from(message, 'latin1').toString('base64')] });
+async function dkimpyVerify(dns: string, message: string, index = 0): Promise<{ ok: boolean; error: string | null }> {
+  const input = JSON.stringify({ server: dns, messages: [[Buffer.from(message, 'latin1').toString('base64'), index]] });
   // Debian's python3 has python3-dkim; bash .ci/install-peers.sh installs it.
   const out = await runWithInput('/usr/bin/python3', [DKIMPY], input);
   return (JSON.parse(out) as { ok: boolean; error: string | null }[])[0]!;
@@ -80,7 +80,7 @@ describe('homing start: sending to other domains', () => {
       startSink('127.0.0.2', port, ['-f', 'RCPT', '-B', '550 5.1.1 No such user here']),
       startSink('127.0.0.3', port, ['-r', 'RCPT', '-b', '451 4.3.0 Try again later']),
     ]);
-    server = await startHoming({ zones: zones(), extraConfig: `remote_port: ${port}` });
+    server = await startHoming({ zones: zones(), extraConfig: `remote_port: ${port}\ndkim: { ed25519: true }` });
   }, 30_000);
   afterAll(async () => {
     await cleanUp(server);
@@ -95,7 +95,15 @@ describe('homing start: sending to other domains', () => {
     expect(txt).toMatch(/^homing\._domainkey\.example\.org\. IN TXT "v=DKIM1; k=rsa; p=[A-Za-z0-9+/]/);
     // Publish it, as the operator would.
     const strings = [...txt.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
-    server.dns.setZones({ ...zones(), 'homing._domainkey.example.org': { TXT: [strings] } });
+    // The extra Ed25519 key (dkim: { ed25519: true }) has its own selector and files.
+    const edTxt = readFileSync(join(server.state, 'dkim', 'example.org.homing-ed25519.txt'), 'utf8');
+    expect(edTxt).toMatch(/^homing-ed25519\._domainkey\.example\.org\. IN TXT "v=DKIM1; k=ed25519; p=/);
+    const edStrings = [...edTxt.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    server.dns.setZones({
+      ...zones(),
+      'homing._domainkey.example.org': { TXT: [strings] },
+      'homing-ed25519._domainkey.example.org': { TXT: [edStrings] },
+    });
   });
 
   it('sends from smtplib on 587 (STARTTLS, AUTH) to a remote smtp-sink, signed so that dkimpy verifies it', async () => {
@@ -111,6 +119,10 @@ describe('homing start: sending to other domains', () => {
     // The Date and Message-ID the MSA added are signed too.
     expect(message).toMatch(/\r\nMessage-ID: <[0-9a-f]+@mx\.example\.org>\r\n/);
     expect(await dkimpyVerify(server.dns.address, message)).toEqual({ ok: true, error: null });
+    expect(message).toMatch(
+      /DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed\/relaxed; d=example\.org;\s+s=homing-ed25519;/,
+    );
+    expect(await dkimpyVerify(server.dns.address, message, 1)).toEqual({ ok: true, error: null });
     // A changed body no longer verifies: the check can fail.
     const tampered = message.replace('Hello from Alice.', 'Hello from Mallory.');
     expect((await dkimpyVerify(server.dns.address, tampered)).ok).toBe(false);

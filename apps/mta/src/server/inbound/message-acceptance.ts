@@ -125,6 +125,17 @@ async function decideAndQueue(
     attributes.folder = 'Junk';
     attributes.junk = [...new Set(junk.map((v) => v.filter))].join(',');
   }
+  // Issue 14 item 7: alias targets outside our domains get their own copy (SRS, ARC); never junk.
+  const forwarded = await forwardCopy(context, session, buffer, {
+    sender,
+    junk: junk.length > 0,
+    local: recipients.length > 0,
+    prepend: `${headers.join('\r\n')}\r\n`,
+    authHeader,
+    chain: authResults?.arc.result ?? 'none',
+    attributes,
+  });
+  if (forwarded !== undefined && (forwarded.action === 'reject' || recipients.length === 0)) return forwarded;
   return enqueueAccepted(context, session, buffer, {
     sender,
     recipients,
@@ -174,6 +185,58 @@ export async function enqueueAccepted(
     if (reply && reply.code >= 400 && reply.code < 500) {
       return { action: 'reject', code: reply.code, enhanced: reply.enhanced, text: reply.lines.join(' ') };
     }
+    return { action: 'reject', code: 451, enhanced: '4.3.0', text: 'Local error in processing; try again later' };
+  }
+}
+
+/** Forwards the copy for outside alias targets; undefined when there are none, else the decision. */
+async function forwardCopy(
+  context: InboundContext,
+  session: SessionInfo,
+  buffer: MessageBuffer,
+  message: {
+    sender: string;
+    junk: boolean;
+    /** True when local mailboxes get the message too (then junk only skips the forward). */
+    local: boolean;
+    prepend: string;
+    authHeader: string;
+    chain: 'none' | 'pass' | 'fail';
+    attributes: Record<string, string>;
+  },
+): Promise<Decision | undefined> {
+  const targets = new Set<string>();
+  for (const { mailbox } of session.envelope.to) {
+    const resolution = context.resolveRecipient(mailbox.address);
+    if (resolution.kind === 'local') for (const target of resolution.forwards) targets.add(target);
+  }
+  if (targets.size === 0 || context.forwarder === undefined) return undefined;
+  if (message.junk) {
+    context.log.event(session.id, 'smtp', 'forward-refused', { to: [...targets].join(','), reason: 'junk' });
+    if (message.local) return undefined;
+    return { action: 'reject', code: 550, enhanced: '5.7.1', text: 'Message looks like spam; it is not forwarded' };
+  }
+  try {
+    const { id, sender } = await context.forwarder.forward({
+      sender: message.sender,
+      targets: [...targets],
+      prepend: message.prepend,
+      authResults: message.authHeader.replace(/^Authentication-Results:\s*/i, ''),
+      chain: message.chain,
+      body: () => buffer.buffer() ?? buffer.stream(),
+      attributes: message.attributes,
+    });
+    context.log.event(session.id, 'smtp', 'forwarded', {
+      queueid: id,
+      from: `<${message.sender}>`,
+      srs: `<${sender}>`,
+      to: [...targets].map((t) => `<${t}>`).join(','),
+    });
+    context.onQueued(id);
+    return { action: 'accept', code: 250, enhanced: '2.0.0', text: `Ok: queued as ${id}` };
+  } catch (error) {
+    context.log.event(session.id, 'queue', 'enqueue-failed', { reason: String((error as Error).message ?? error) });
+    context.metrics.messageRejected('storage');
     return { action: 'reject', code: 451, enhanced: '4.3.0', text: 'Local error in processing; try again later' };
   }
 }

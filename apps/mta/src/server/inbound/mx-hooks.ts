@@ -7,6 +7,7 @@ import type { Decision, Mailbox, SessionInfo, SmtpServerHooks } from '@homing/sm
 import type { Config } from '../../config/config-types';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
 import type { EventLog, ListenerName, Metrics } from '../observability/observability-types';
+import type { Forwarder } from '../outbound/forwarding';
 import { isReflectorAddress } from '../reflector/reflect-message';
 import { runConnectChecks } from './connect-checks';
 import {
@@ -36,6 +37,8 @@ export interface InboundContext {
   onQueued(id: string): void;
   /** Our DKIM signatures for mail from `domain` (the reflector signs its reports with them). */
   dkimSignatures?: (domain: string) => SignatureOptions[] | undefined;
+  /** Queues forwarded copies for alias targets outside our domains (issue 14); none: not forwarded. */
+  forwarder?: Forwarder;
 }
 
 /** What the hooks learnt about one connection, kept between phases. */

@@ -12,7 +12,7 @@ import type {
   SettleOptions,
   SettleResult,
 } from '@homing/queue';
-import { failureReports, type ReportRouting, reportMessage, reportRecipients } from './reports';
+import { failureReports, REPORT_ATTRIBUTE, type ReportRouting, reportMessage, reportRecipients } from './reports';
 
 /** What the view needs besides the queue. */
 export interface OutboundQueueOptions extends ReportRouting {
@@ -63,7 +63,14 @@ export function outboundQueue(queue: Queue, options: OutboundQueueOptions): Queu
   }
 
   return {
-    enqueue: (...args) => queue.enqueue(...args),
+    // The library's delay warnings are enqueued on their own (the queue decides them in the settle):
+    // routed like the other reports.
+    enqueue: (envelope, body, enqueueOptions) => {
+      if (envelope.sender !== '') return queue.enqueue(envelope, body, enqueueOptions);
+      const recipients = envelope.recipients.flatMap((address) => reportRecipients(address, options));
+      const attributes = { ...envelope.attributes, [REPORT_ATTRIBUTE]: 'dsn' };
+      return queue.enqueue({ ...envelope, recipients, attributes }, body, enqueueOptions);
+    },
     claim,
     settle,
     renewLease: (...args) => queue.renewLease(...args),

@@ -100,8 +100,11 @@ export async function acceptSubmission(
     const recipients = new Set<string>();
     for (const { mailbox } of session.envelope.to) {
       const resolution = context.resolveRecipient(mailbox.address);
-      if (resolution.kind === 'local') for (const target of resolution.mailboxes) recipients.add(target);
-      else if (resolution.kind === 'not-ours') recipients.add(mailbox.address);
+      if (resolution.kind === 'local') {
+        for (const target of resolution.mailboxes) recipients.add(target);
+        // An alias of ours that forwards elsewhere: our own user's mail needs no SRS (the sender is ours).
+        for (const target of resolution.forwards) recipients.add(target);
+      } else if (resolution.kind === 'not-ours') recipients.add(mailbox.address);
     }
     const received = receivedHeader({
       hostname: config.hostname,
