@@ -155,6 +155,7 @@ beforeAll(async () => {
   const table = [...published.values()]
     .map((pkg) => `| \`${pkg.name}\` | ${pkg.size.packages} | ${(pkg.size.bytes / 1e6).toFixed(1)} MB |`)
     .join('\n');
+  process.stdout.write(`\nRelease test: ${timings.join(', ')}\n`);
   process.stdout.write(
     `\nInstall sizes (npm install NAME in an empty project):\n| package | packages | size |\n|---|---:|---:|\n${table}\n`,
   );
