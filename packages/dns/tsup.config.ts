@@ -6,6 +6,9 @@ export default defineConfig({
     testing: 'src/testing.ts',
   },
   format: ['esm', 'cjs'],
+  // Shared chunks in CJS too (esbuild splits only ESM by default): otherwise every entry point
+  // bundles its own copy of the error class, and instanceof fails across subpaths.
+  splitting: true,
   dts: true,
   clean: true,
   sourcemap: true,

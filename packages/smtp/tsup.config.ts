@@ -7,6 +7,9 @@ export default defineConfig({
     client: 'src/client.ts',
   },
   format: ['esm', 'cjs'],
+  // Shared chunks in CJS too (esbuild splits only ESM by default): otherwise every entry point
+  // bundles its own copy of the error class, and instanceof fails across subpaths.
+  splitting: true,
   dts: true,
   clean: true,
   sourcemap: true,

@@ -1,5 +1,6 @@
 import { createResolver, type Resolver } from '@homing/dns';
 import { type Command, Option } from 'commander';
+import { usageError } from './command-error';
 
 /** What `addDnsOption` adds to a command's parsed options. */
 export interface DnsOptionValues {
@@ -33,10 +34,12 @@ export function dnsServersFromOptions(
     .filter((part) => part !== '');
   for (const server of servers) {
     if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/.test(server)) {
-      throw new Error(`${source} "${server}" is not HOST:PORT; give an IP address and port, e.g. --dns 127.0.0.1:5353`);
+      throw usageError(
+        `${source} "${server}" is not HOST:PORT; give an IP address and port, e.g. --dns 127.0.0.1:5353`,
+      );
     }
   }
-  if (servers.length === 0) throw new Error(`${source} is empty; give HOST:PORT, e.g. --dns 127.0.0.1:5353`);
+  if (servers.length === 0) throw usageError(`${source} is empty; give HOST:PORT, e.g. --dns 127.0.0.1:5353`);
   return servers;
 }
 

@@ -102,7 +102,7 @@ describe('homing dns serve', () => {
 
   it('refuses a --listen that is not HOST:PORT, and a port already in use', async () => {
     const bad = await homing(['dns', 'serve', join(dir, 'example.zone'), '--listen', 'localhost']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^homing: --listen "localhost" is not HOST:PORT/);
     const taken = await startDnsServer({ zones: {} });
     try {
@@ -150,22 +150,24 @@ describe('homing dns lookup', () => {
     });
   }, 30_000);
 
-  it('names the kind of failure and exits 3 for NXDOMAIN/NODATA, 2 for a temporary failure', async () => {
+  it('names the kind of failure and exits 3 for NXDOMAIN/NODATA, 75 for a temporary failure', async () => {
     const missing = await homing(['dns', 'lookup', 'nope.example.com', '--dns', server.address, '--json']);
     expect(missing.code).toBe(3);
-    expect(JSON.parse(missing.stdout)).toMatchObject({ error: 'NXDOMAIN' });
-    expect(missing.stderr).toMatch(/^homing: nope\.example\.com does not exist \(NXDOMAIN\)/);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'NXDOMAIN' } });
+    expect(missing.stderr).toBe('');
+    const text = await homing(['dns', 'lookup', 'nope.example.com', '--dns', server.address]);
+    expect(text.stderr).toMatch(/^homing: nope\.example\.com does not exist \(NXDOMAIN\)/);
     const broken = await homing(['dns', 'lookup', 'broken.example.com', '--dns', server.address]);
-    expect(broken.code).toBe(2);
+    expect(broken.code).toBe(75);
     expect(broken.stderr).toMatch(/\[SERVFAIL\]/);
   }, 30_000);
 
   it('refuses a bad --dns value and an unknown type with a message that says what to do', async () => {
     const badDns = await homing(['dns', 'lookup', 'example.com', '--dns', 'ns.example.com']);
-    expect(badDns.code).toBe(1);
+    expect(badDns.code).toBe(2);
     expect(badDns.stderr).toMatch(/^homing: --dns "ns.example.com" is not HOST:PORT/);
     const badType = await homing(['dns', 'lookup', 'example.com', 'SRV', '--dns', server.address]);
-    expect(badType.code).toBe(1);
+    expect(badType.code).toBe(2);
     expect(badType.stderr).toMatch(/^homing: unknown record type "SRV"/);
   }, 30_000);
 });

@@ -31,7 +31,7 @@ export { type DeliveryWorkerOptions, type DsnRequest, processClaim, runDeliveryW
 export { createHostsLookup, type HostsLookup, type HostsLookupOptions } from './hosts-file';
 /** A message opened per transaction (a queued body) instead of held in memory. */
 export type { MessageSource } from './message-source';
-/** `@homing/policy`'s MTA-STS discovery as delivery's policy source (the default without a resolver). */
+/** `@homing/mta-sts`'s MTA-STS discovery as delivery's policy source (the default without a resolver). */
 export { createMtaStsSource, type MtaStsPolicySource, type MtaStsSourceOptions } from './mta-sts-source';
 /** MX routing (RFC 5321 5.1, RFC 7505) and IDN normalisation. */
 export {

@@ -6,10 +6,10 @@ import {
   getMtaStsPolicy,
   type HttpsFetcherOptions,
   type MtaStsPolicy,
-} from '@homing/policy';
+} from '@homing/mta-sts';
 
 /**
- * Where delivery gets a domain's MTA-STS policy (`@homing/policy`'s `MtaStsPolicy`, matched with
+ * Where delivery gets a domain's MTA-STS policy (`@homing/mta-sts`'s `MtaStsPolicy`, matched with
  * its `mtaStsAllowsMx`): resolves to the policy, or null when the domain publishes none. A
  * rejection is treated as "no usable policy" unless a cached enforce policy applies (that caching
  * is the source's job; `createMtaStsSource` does it).
@@ -47,7 +47,7 @@ function lookupWith(resolver: Resolver): LookupFunction {
 }
 
 /**
- * `@homing/policy`'s MTA-STS discovery (RFC 8461: the `_mta-sts` TXT record, the policy over
+ * `@homing/mta-sts`'s MTA-STS discovery (RFC 8461: the `_mta-sts` TXT record, the policy over
  * HTTPS, a cache honouring `max_age`) as delivery's policy source: resolves to the policy, to null
  * when the domain publishes none, and rejects when a policy is announced but cannot be had (the
  * agent then delivers without one, as RFC 8461 5.1 says).

@@ -1,6 +1,6 @@
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
-import { type PostfixServer, type RawServer, rawServer, startPostfix } from '@homing/test-peers';
+import { type PostfixServer, type RawServer, rawServer, skipWithoutPeers, startPostfix } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeliveryAgent } from '../src/index';
 import { type Receiver, startReceiver } from './peers';
@@ -69,48 +69,52 @@ async function waitFor(check: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
-describe('a message refused at the end of data, then the next one, through a real Postfix', { timeout: 60_000 }, () => {
-  it.each(['bdat', 'data'] as const)(
-    '%s: the next message arrives intact and Postfix queues no empty message',
-    async (mode) => {
-      const postfix = instances[mode]!;
-      const domain = `${mode}.example`;
-      dns.setZones({
-        [domain]: { MX: [{ priority: 10, exchange: `mx.${domain}` }] },
-        [`mx.${domain}`]: { A: ['127.0.0.1'] },
-      });
-      const agent = createDeliveryAgent({
-        resolver: createResolver({ servers: [dns.address], cache: false }),
-        hostname: 'mta.example.org',
-        port: postfix.port,
-        addressPreference: 'ipv4',
-        maxConnectionsPerDomain: 1,
-      });
-      const before = sink.messages.length;
-      refusedBy.clear();
-      try {
-        const refused = await agent.deliver(
-          { from: 'eod-reject@example.org', to: [`first@${domain}`] },
-          'From: eod-reject@example.org\r\nSubject: refused\r\n\r\nthis one is refused at the end of data\r\n',
-        );
-        expect(refused.recipients[0]).toMatchObject({ status: 'failed', enhanced: '5.7.1' });
-        expect(refused.recipients[0]!.reply).toMatch(/^554 5\.7\.1 .*Rejected at end of data/);
-        const body = `From: innocent@example.org\r\nSubject: innocent (${mode})\r\n\r\nthe next message, intact\r\n.leading dot\r\n`;
-        const next = await agent.deliver({ from: 'innocent@example.org', to: [`second@${domain}`] }, body);
-        expect(next.recipients[0]).toMatchObject({ status: 'delivered' });
-      } finally {
-        await agent.close();
-      }
-      await waitFor(() => sink.messages.length > before);
-      // Postfix relays what it queued at once: give a stray empty message time to show up too.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const relayed = sink.messages.slice(before);
-      expect(relayed).toHaveLength(1);
-      expect(relayed[0]).toMatchObject({ from: 'innocent@example.org', to: [`second@${domain}`] });
-      expect(relayed[0]!.data).toContain(`Subject: innocent (${mode})`);
-      expect(relayed[0]!.data).toContain('the next message, intact\r\n.leading dot\r\n');
-      expect(postfix.log()).not.toMatch(/nested MAIL command/);
-      expect(postfix.held()).toBe(0);
-    },
-  );
-});
+describe.skipIf(skipWithoutPeers('postfixServer'))(
+  'a message refused at the end of data, then the next one, through a real Postfix',
+  { timeout: 60_000 },
+  () => {
+    it.each(['bdat', 'data'] as const)(
+      '%s: the next message arrives intact and Postfix queues no empty message',
+      async (mode) => {
+        const postfix = instances[mode]!;
+        const domain = `${mode}.example`;
+        dns.setZones({
+          [domain]: { MX: [{ priority: 10, exchange: `mx.${domain}` }] },
+          [`mx.${domain}`]: { A: ['127.0.0.1'] },
+        });
+        const agent = createDeliveryAgent({
+          resolver: createResolver({ servers: [dns.address], cache: false }),
+          hostname: 'mta.example.org',
+          port: postfix.port,
+          addressPreference: 'ipv4',
+          maxConnectionsPerDomain: 1,
+        });
+        const before = sink.messages.length;
+        refusedBy.clear();
+        try {
+          const refused = await agent.deliver(
+            { from: 'eod-reject@example.org', to: [`first@${domain}`] },
+            'From: eod-reject@example.org\r\nSubject: refused\r\n\r\nthis one is refused at the end of data\r\n',
+          );
+          expect(refused.recipients[0]).toMatchObject({ status: 'failed', enhanced: '5.7.1' });
+          expect(refused.recipients[0]!.reply).toMatch(/^554 5\.7\.1 .*Rejected at end of data/);
+          const body = `From: innocent@example.org\r\nSubject: innocent (${mode})\r\n\r\nthe next message, intact\r\n.leading dot\r\n`;
+          const next = await agent.deliver({ from: 'innocent@example.org', to: [`second@${domain}`] }, body);
+          expect(next.recipients[0]).toMatchObject({ status: 'delivered' });
+        } finally {
+          await agent.close();
+        }
+        await waitFor(() => sink.messages.length > before);
+        // Postfix relays what it queued at once: give a stray empty message time to show up too.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const relayed = sink.messages.slice(before);
+        expect(relayed).toHaveLength(1);
+        expect(relayed[0]).toMatchObject({ from: 'innocent@example.org', to: [`second@${domain}`] });
+        expect(relayed[0]!.data).toContain(`Subject: innocent (${mode})`);
+        expect(relayed[0]!.data).toContain('the next message, intact\r\n.leading dot\r\n');
+        expect(postfix.log()).not.toMatch(/nested MAIL command/);
+        expect(postfix.held()).toBe(0);
+      },
+    );
+  },
+);

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
-import { type PostfixServer, startPostfix } from '@homing/test-peers';
+import { type PostfixServer, skipWithoutPeers, startPostfix } from '@homing/test-peers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBounce, createDeliveryAgent, type DeliveryAgent } from '../src/index';
 import { makeCertificates, type TestCertificates } from './certificates';
@@ -72,7 +72,7 @@ function zones(tlsa?: string) {
   });
 }
 
-describe('delivery to a real Postfix smtpd', { timeout: 60_000 }, () => {
+describe.skipIf(skipWithoutPeers('postfixServer'))('delivery to a real Postfix smtpd', { timeout: 60_000 }, () => {
   it('delivers over STARTTLS with per-recipient outcomes: 2xx delivered, 4xx deferred, 5xx failed', async () => {
     zones();
     const before = (await postfix.heldMessages()).length;

@@ -9,7 +9,7 @@ import { type Receiver, startReceiver } from './peers';
 
 // The whole MTA-STS path over loopback: the _mta-sts TXT record and the policy host's address from
 // the loopback DNS server, the policy from a real HTTPS server through createMtaStsSource
-// (@homing/policy's getMtaStsPolicy), enforced by delivery.
+// (@homing/mta-sts's getMtaStsPolicy), enforced by delivery.
 
 let dns: DnsServer;
 let https: Server;
@@ -55,7 +55,7 @@ async function attempt(identity: { key: string; cert: string }) {
     hostname: 'mta.example.org',
     port: peer.port,
     addressPreference: 'ipv4',
-    // How an app wires @homing/policy into delivery: createMtaStsSource, with the test CA and port.
+    // How an app wires @homing/mta-sts into delivery: createMtaStsSource, with the test CA and port.
     // A new one per attempt: each test publishes a new policy under the same id, which a source's
     // cache would rightly keep (RFC 8461 3.3).
     mtaSts: createMtaStsSource({
@@ -78,7 +78,7 @@ async function attempt(identity: { key: string; cert: string }) {
   return { outcome: result.recipients[0]!, peer, report: agent.tlsReport() };
 }
 
-describe('MTA-STS policy fetched over loopback HTTPS by @homing/policy', { timeout: 30_000 }, () => {
+describe('MTA-STS policy fetched over loopback HTTPS by @homing/mta-sts', { timeout: 30_000 }, () => {
   it('defers under enforce when the MX certificate is bad, and sends nothing', async () => {
     policyText = 'version: STSv1\nmode: enforce\nmx: mx.sts.example\nmax_age: 86400\n';
     const { outcome, peer, report } = await attempt(certs.selfSigned);

@@ -1,8 +1,8 @@
-import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/policy';
+import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/mta-sts';
 import { describe, expect, it } from 'vitest';
 import { requirementFor } from '../src/internal/tls-requirement';
 
-// Delivery enforces MTA-STS with @homing/policy's matching (one implementation per rule): these
+// Delivery enforces MTA-STS with @homing/mta-sts's matching (one implementation per rule): these
 // are the cases where delivery's own copy used to disagree with policy's (review 2026-12 §2.4).
 const policy = (mode: MtaStsPolicy['mode'], mx: string[]): MtaStsPolicy => ({
   domain: 'example.com',
@@ -17,7 +17,7 @@ const policy = (mode: MtaStsPolicy['mode'], mx: string[]): MtaStsPolicy => ({
 /** Whether delivery would require authenticated TLS to `host`, i.e. treat it as a listed MX. */
 const enforced = (mx: string[], host: string) => requirementFor(host, 'example.com', null, policy('enforce', mx));
 
-describe("MTA-STS MX matching is @homing/policy's", () => {
+describe("MTA-STS MX matching is @homing/mta-sts's", () => {
   it.each([
     [['MX.Example.com'], 'mx.example.com'],
     [['*.bücher.example'], 'mx.xn--bcher-kva.example'],

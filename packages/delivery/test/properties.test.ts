@@ -1,4 +1,4 @@
-import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/policy';
+import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/mta-sts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createBounce, type DeliveryResolver, resolveMailRoute } from '../src/index';
@@ -104,7 +104,7 @@ const enforce = (mx: string[]): MtaStsPolicy => ({
 });
 
 describe('MTA-STS MX matching (property)', () => {
-  it("delivery requires authenticated TLS for exactly the MX hosts @homing/policy's mtaStsAllowsMx allows", () => {
+  it("delivery requires authenticated TLS for exactly the MX hosts @homing/mta-sts's mtaStsAllowsMx allows", () => {
     const host = fc.oneof(fc.domain(), fc.constantFrom('MX.Example.com', ' mx.example.com', 'mx.bücher.example'));
     const pattern = fc.oneof(
       fc.domain(),

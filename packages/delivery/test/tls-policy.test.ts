@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer, type Zones } from '@homing/dns/testing';
-import type { MtaStsPolicy } from '@homing/policy';
+import type { MtaStsPolicy } from '@homing/mta-sts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDeliveryAgent, type DeliveryAgent, type DeliveryOptions } from '../src/index';
 import { makeCertificates, type TestCertificates } from './certificates';
@@ -9,7 +9,7 @@ import { type Receiver, startReceiver } from './peers';
 
 // Here MTA-STS policies come from an injected MtaStsPolicySource, to test the enforcement logic
 // case by case; test/mta-sts-https.test.ts runs the whole path (TXT record, HTTPS policy server,
-// @homing/policy's getMtaStsPolicy).
+// @homing/mta-sts's getMtaStsPolicy).
 
 let dns: DnsServer;
 let certs: TestCertificates;

@@ -1,11 +1,10 @@
 // auditDomain: checks our own domain the way receivers will, and says which record to publish.
-import { getMtaStsPolicy, mtaStsAllowsMx } from './get-mta-sts-policy';
+import { getMtaStsPolicy, type MtaStsFetcher, mtaStsAllowsMx } from '@homing/mta-sts';
 import { auditDkim, auditDmarc, auditSpf, type DkimSelectorInput } from './internal/audit-auth';
 import { auditAddress, auditMx, auditReverse } from './internal/audit-host';
 import type { AuditFinding, RecordToPublish } from './internal/audit-types';
 import { parseIp } from './internal/ip-address';
 import type { Resolver } from './internal/resolver';
-import type { MtaStsFetcher } from './mta-sts-fetcher';
 
 export type { AuditFinding, DkimSelectorInput, RecordToPublish };
 

@@ -1,4 +1,7 @@
-/** The codes a PolicyError carries. */
+/**
+ * The codes a PolicyError carries. `MTA_STS_FETCH` and `MTA_STS_POLICY` are no longer thrown here:
+ * MTA-STS moved to @homing/mta-sts, whose MtaStsError carries the same codes.
+ */
 export type PolicyErrorCode = 'BAD_INPUT' | 'MTA_STS_FETCH' | 'MTA_STS_POLICY';
 
 /**

@@ -1,5 +1,26 @@
 // Public API of @homing/policy: exported by name, nothing else.
 
+/**
+ * MTA-STS (RFC 8461): discovery and fetching with a cache, MX matching.
+ * @deprecated Import these from `@homing/mta-sts` (the same functions; it does not pull the verifier stack).
+ */
+/**
+ * The HTTPS fetcher of MTA-STS policies, its options and response types.
+ * @deprecated Import these from `@homing/mta-sts`.
+ */
+export {
+  createHttpsFetcher,
+  createMtaStsCache,
+  getMtaStsPolicy,
+  type HttpsFetcherOptions,
+  type MtaStsCache,
+  type MtaStsFetcher,
+  type MtaStsFetchResponse,
+  type MtaStsOptions,
+  type MtaStsPolicy,
+  type MtaStsResult,
+  mtaStsAllowsMx,
+} from '@homing/mta-sts';
 /** Own-domain audit: its input, options, result and finding types. */
 export {
   type AuditFinding,
@@ -29,24 +50,7 @@ export { checkFcrdns, checkRdns, type FcrdnsResult, type RdnsOptions, type RdnsR
 export { checkSpf, type SpfInput, type SpfOptions, type SpfResult, type SpfResultWord } from './check-spf';
 /** The one error class of the package, and its recogniser. */
 export { isPolicyError, PolicyError, type PolicyErrorCode } from './errors';
-/** MTA-STS (RFC 8461): discovery and fetching with a cache, MX matching, and the default HTTPS fetcher. */
-export {
-  createMtaStsCache,
-  getMtaStsPolicy,
-  type MtaStsCache,
-  type MtaStsOptions,
-  type MtaStsPolicy,
-  type MtaStsResult,
-  mtaStsAllowsMx,
-} from './get-mta-sts-policy';
 /** The resolver contract (that of @homing/dns) the checks take. */
 export type { Answer, MxRecord, Resolver } from './internal/resolver';
 /** The pino-compatible logger the checks take (`PolicyLogger` is its deprecated name). */
 export type { Logger, PolicyLogger } from './logger';
-/** The HTTPS fetcher of MTA-STS policies, its options and response types. */
-export {
-  createHttpsFetcher,
-  type HttpsFetcherOptions,
-  type MtaStsFetcher,
-  type MtaStsFetchResponse,
-} from './mta-sts-fetcher';

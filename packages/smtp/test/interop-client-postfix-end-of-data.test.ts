@@ -4,7 +4,7 @@
 // `503 nested MAIL command`, and a pipelined DATA then goes to the OLD transaction. The next message
 // on the same client session must still arrive intact, and Postfix must queue nothing else.
 import { createServer, type Server } from 'node:net';
-import { type PostfixServer, startPostfix } from '@homing/test-peers';
+import { type PostfixServer, skipWithoutPeers, startPostfix } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../src/client';
 
@@ -50,55 +50,58 @@ const variants = [
   },
 ];
 
-describe.each(variants)('@homing/smtp/client after Postfix refuses at the end of data: $name', (variant) => {
-  let postfix: PostfixServer;
+describe.skipIf(skipWithoutPeers('postfixServer')).each(variants)(
+  '@homing/smtp/client after Postfix refuses at the end of data: $name',
+  (variant) => {
+    let postfix: PostfixServer;
 
-  beforeAll(async () => {
-    postfix = await startPostfix({
-      mainCf: [
-        `smtpd_end_of_data_restrictions = check_policy_service inet:127.0.0.1:${policyPort}`,
-        ...(variant.discard.length > 0 ? [`smtpd_discard_ehlo_keywords = ${variant.discard.join(', ')}`] : []),
-      ],
+    beforeAll(async () => {
+      postfix = await startPostfix({
+        mainCf: [
+          `smtpd_end_of_data_restrictions = check_policy_service inet:127.0.0.1:${policyPort}`,
+          ...(variant.discard.length > 0 ? [`smtpd_discard_ehlo_keywords = ${variant.discard.join(', ')}`] : []),
+        ],
+      });
+    }, 60_000);
+    afterAll(async () => {
+      await postfix?.stop();
     });
-  }, 60_000);
-  afterAll(async () => {
-    await postfix?.stop();
-  });
 
-  it('delivers the next message on the same session intact, and Postfix queues nothing else', async () => {
-    const client = await connect({
-      host: '127.0.0.1',
-      port: postfix.port,
-      hostname: 'client.homing.test',
-      tls: { mode: 'none' },
+    it('delivers the next message on the same session intact, and Postfix queues nothing else', async () => {
+      const client = await connect({
+        host: '127.0.0.1',
+        port: postfix.port,
+        hostname: 'client.homing.test',
+        tls: { mode: 'none' },
+      });
+      expect(client.extensions.chunking && client.extensions.pipelining ? 'BDAT' : 'DATA').toBe(variant.mode);
+      const refused = await client.send({
+        from: 'eod-reject@homing.test',
+        to: ['first@postfix.test'],
+        message: 'Subject: refused\r\n\r\nThis one is refused at the end of data.\r\n',
+      });
+      expect(refused.accepted).toEqual([]);
+      expect(refused.rejected.map((r) => `${r.address} ${r.reply.code}`)).toEqual(['first@postfix.test 554']);
+      expect(client.usable).toBe(true);
+
+      const body =
+        'Subject: innocent\r\nMessage-ID: <innocent@homing.test>\r\n\r\nThe next message, intact.\r\n.dot line\r\n';
+      const next = await client.send({ from: 'innocent@homing.test', to: ['second@postfix.test'], message: body });
+      expect(next.accepted.map((r) => r.address)).toEqual(['second@postfix.test']);
+      expect(next.rejected).toEqual([]);
+      expect(next.dataReply?.code).toBe(250);
+      await client.close();
+
+      // What Postfix stored: one message, the innocent one, for its own recipient, with its body.
+      const queued = await postfix.queue();
+      expect(
+        queued.map((m) => `${m.queue_name} ${m.sender} -> ${m.recipients.map((r) => r.address).join(',')}`),
+      ).toEqual(['hold innocent@homing.test -> second@postfix.test']);
+      const [stored] = await postfix.heldMessages();
+      expect(stored).toContain('Message-ID: <innocent@homing.test>');
+      expect(stored).toContain('The next message, intact.\n.dot line\n');
+      expect(postfix.log()).not.toContain('nested MAIL command');
+      expect(policyRequests).toContain('END-OF-MESSAGE eod-reject@homing.test');
     });
-    expect(client.extensions.chunking && client.extensions.pipelining ? 'BDAT' : 'DATA').toBe(variant.mode);
-    const refused = await client.send({
-      from: 'eod-reject@homing.test',
-      to: ['first@postfix.test'],
-      message: 'Subject: refused\r\n\r\nThis one is refused at the end of data.\r\n',
-    });
-    expect(refused.accepted).toEqual([]);
-    expect(refused.rejected.map((r) => `${r.address} ${r.reply.code}`)).toEqual(['first@postfix.test 554']);
-    expect(client.usable).toBe(true);
-
-    const body =
-      'Subject: innocent\r\nMessage-ID: <innocent@homing.test>\r\n\r\nThe next message, intact.\r\n.dot line\r\n';
-    const next = await client.send({ from: 'innocent@homing.test', to: ['second@postfix.test'], message: body });
-    expect(next.accepted.map((r) => r.address)).toEqual(['second@postfix.test']);
-    expect(next.rejected).toEqual([]);
-    expect(next.dataReply?.code).toBe(250);
-    await client.close();
-
-    // What Postfix stored: one message, the innocent one, for its own recipient, with its body.
-    const queued = await postfix.queue();
-    expect(queued.map((m) => `${m.queue_name} ${m.sender} -> ${m.recipients.map((r) => r.address).join(',')}`)).toEqual(
-      ['hold innocent@homing.test -> second@postfix.test'],
-    );
-    const [stored] = await postfix.heldMessages();
-    expect(stored).toContain('Message-ID: <innocent@homing.test>');
-    expect(stored).toContain('The next message, intact.\n.dot line\n');
-    expect(postfix.log()).not.toContain('nested MAIL command');
-    expect(policyRequests).toContain('END-OF-MESSAGE eod-reject@homing.test');
-  });
-});
+  },
+);

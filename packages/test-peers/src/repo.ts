@@ -19,7 +19,9 @@ export function postfixEnv(): NodeJS.ProcessEnv {
 export function postfixProgram(name: string): string {
   const path = join(POSTFIX_DIR, 'usr/sbin', name);
   if (!existsSync(path)) {
-    throw new Error(`Postfix's ${name} is missing at ${path}: run \`bash .ci/install-peers.sh\``);
+    throw new Error(
+      `Postfix's ${name} is missing at ${path}: run \`sudo bash .ci/install-peers.sh\` on Debian (it unpacks the postfix .deb there)`,
+    );
   }
   return path;
 }

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { authenticate, isPolicyError } from '@homing/policy';
 import type { Command } from 'commander';
+import { ipOption, readMessageFromStdin } from '../command-arguments';
+import { usageError } from '../command-error';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 
 interface AuthCommandOptions {
@@ -19,26 +21,26 @@ export function registerAuthCommand(program: Command): void {
     .description(
       'Authenticate a message read from stdin (SPF, DKIM, ARC, DMARC) and print its Authentication-Results header',
     )
-    .requiredOption('--ip <address>', 'the client IP address the message came from')
+    .requiredOption('--ip <address>', 'the client IP address the message came from', ipOption('--ip'))
     .requiredOption('--helo <name>', 'the HELO/EHLO name the client gave')
     .requiredOption('--sender <address>', 'the MAIL FROM address ("" for the null sender)')
     .option('--hostname <name>', 'our host name, the authserv-id of the header (default: this machine)')
     .option('--json', 'print one JSON object on one line');
   addDnsOption(command);
   command.action(async (options: AuthCommandOptions) => {
-    if (process.stdin.isTTY) throw new Error('give the message on stdin, e.g. homing auth ... < message.eml');
+    const message = await readMessageFromStdin('homing auth ... < message.eml');
     const resolver = resolverFromOptions(options);
     const result = await authenticate(
       {
         ip: options.ip,
         helo: options.helo,
         sender: options.sender,
-        message: process.stdin,
+        message,
         hostname: options.hostname ?? hostname(),
       },
       { resolver },
     ).catch((error: unknown) => {
-      if (isPolicyError(error, 'BAD_INPUT')) throw new Error(`${error.message}; check --ip and --hostname`);
+      if (isPolicyError(error, 'BAD_INPUT')) throw usageError(`${error.message}; check --helo and --hostname`);
       throw error;
     });
     if (options.json) {

@@ -1,5 +1,5 @@
 import { type Command, CommanderError } from 'commander';
-import { isConfigError } from '../config/config-error';
+import { usageError } from '../command-error';
 import { configToKeys, formatConfigYaml } from '../config/config-text';
 import type { Config } from '../config/config-types';
 import { configWarnings } from '../config/config-warnings';
@@ -10,28 +10,22 @@ interface ConfigFlags {
   json?: boolean;
 }
 
-/** Exit codes of `homing config check|show`, as the README documents them. */
+/** Exit codes of `homing config check|show`, as the README documents them (those of every command). */
 export const configExitCodes = { ok: 0, invalid: 1, usage: 2, missing: 3 } as const;
 
-function fileOf(file: string | undefined, flags: ConfigFlags): string | undefined {
+function fileOf(file: string | undefined, flags: ConfigFlags): string {
   if (file !== undefined && flags.config !== undefined && file !== flags.config) {
-    process.stderr.write('homing: give the config file once, as FILE or as --config FILE\n');
-    process.exitCode = configExitCodes.usage;
-    return undefined;
+    throw usageError('give the config file once, as FILE or as --config FILE');
   }
   return file ?? flags.config ?? defaultConfigFile;
 }
 
-/** Loads the config, printing every problem (one per line) and setting the exit code when it fails. */
-async function load(file: string): Promise<Config | undefined> {
-  try {
-    return await loadConfig(file);
-  } catch (error) {
-    if (!isConfigError(error)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exitCode = error.code === 'FILE_NOT_FOUND' ? configExitCodes.missing : configExitCodes.invalid;
-    return undefined;
-  }
+/**
+ * Loads the config. A ConfigError goes to cli.ts, which prints every problem (one per line) and
+ * exits 3 for a missing file, 1 for an invalid one (as JSON with --json).
+ */
+async function load(file: string): Promise<Config> {
+  return loadConfig(file);
 }
 
 /** Adds `homing config check [FILE]` and `homing config show [FILE] [--json]`. */
@@ -55,8 +49,7 @@ export function registerConfigCommand(program: Command): void {
     .description('Validate the config: prints FILE: ok, or every problem with its line and column')
     .action(async (file: string | undefined, flags: ConfigFlags) => {
       const path = fileOf(file, flags);
-      const loaded = path === undefined ? undefined : await load(path);
-      if (loaded === undefined) return;
+      const loaded = await load(path);
       for (const warning of await configWarnings(loaded)) {
         const where = warning.line > 0 ? `${warning.file}:${warning.line}` : warning.file;
         process.stderr.write(
@@ -74,8 +67,7 @@ export function registerConfigCommand(program: Command): void {
     .description('Print the effective config with every default filled in (like postconf -n)')
     .action(async (file: string | undefined, flags: ConfigFlags) => {
       const path = fileOf(file, flags);
-      const loaded = path === undefined ? undefined : await load(path);
-      if (loaded === undefined) return;
+      const loaded = await load(path);
       process.stdout.write(flags.json ? `${JSON.stringify(configToKeys(loaded))}\n` : formatConfigYaml(loaded));
     });
 }

@@ -14,12 +14,15 @@ import {
   parsePrivateKey,
 } from '@homing/dkim';
 import { type Command, Option } from 'commander';
+import { wholeNumber } from '../command-arguments';
+import { notFoundError, usageError } from '../command-error';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 
 interface KeygenOptions {
   domain: string;
   selector: string;
   algorithm: 'rsa' | 'ed25519';
+  bits?: number;
   out: string;
   json?: boolean;
 }
@@ -51,11 +54,19 @@ export function registerDkimCommand(program: Command): void {
     .requiredOption('--domain <domain>', 'the signing domain (d=), e.g. example.com')
     .requiredOption('--selector <selector>', 'the selector (s=), e.g. mail2026')
     .addOption(new Option('--algorithm <algorithm>', 'key type').choices(['rsa', 'ed25519']).default('rsa'))
+    // RFC 8301 3.2: at least 1024 bits, 2048 recommended; Ed25519 keys have no size to choose.
+    .option('--bits <bits>', 'RSA key size, 1024 to 4096 (default 2048)', wholeNumber('--bits', 1024, 4096))
     .option('--out <dir>', 'directory to write the key file into', '.')
     .option('--json', 'print one JSON object on one line')
     .action(async (options: KeygenOptions) => {
       const name = checkNames(options.domain, options.selector);
-      const key = generateKey({ algorithm: options.algorithm });
+      if (options.bits !== undefined && options.algorithm !== 'rsa') {
+        throw usageError('--bits is for RSA keys; an ed25519 key is always 256 bits');
+      }
+      const key = generateKey({
+        algorithm: options.algorithm,
+        ...(options.bits === undefined ? {} : { bits: options.bits }),
+      });
       await mkdir(options.out, { recursive: true });
       const file = resolve(
         options.out,
@@ -108,6 +119,7 @@ export function registerDkimCommand(program: Command): void {
     .action(async (options: SignOptions) => {
       checkNames(options.domain, options.selector);
       const privateKey = await readKey(options.key);
+      if (process.stdin.isTTY) throw usageError('give the message on stdin, e.g. homing dkim sign ... < message.eml');
       const signer = withClearErrors(() =>
         createSigner({
           signatures: [
@@ -128,10 +140,12 @@ export function registerDkimCommand(program: Command): void {
         const out = createWriteStream(spool, { mode: 0o600 });
         let lineEnd: '\r\n' | '\n' | undefined;
         let previous = 0;
+        let size = 0;
         await pipeline(
           process.stdin,
           async function* (source: AsyncIterable<Buffer>) {
             for await (const chunk of source) {
+              size += chunk.length;
               if (lineEnd === undefined && chunk.length > 0) {
                 // The header is written in the message's own line-end style (a file with LF ends stays LF).
                 const lf = chunk.indexOf(0x0a);
@@ -150,6 +164,12 @@ export function registerDkimCommand(program: Command): void {
           },
           out,
         );
+        if (size === 0) {
+          throw usageError(
+            'the message on stdin is empty; pipe a whole message, e.g. homing dkim sign ... < message.eml',
+            'EMPTY_MESSAGE',
+          );
+        }
         const { header } = signer.final();
         process.stdout.write(lineEnd === '\n' ? header.replace(/\r\n/g, '\n') : header);
         await pipeline(createReadStream(spool), process.stdout, { end: false });
@@ -186,10 +206,13 @@ export function registerDkimCommand(program: Command): void {
 }
 
 function checkNames(domain: string, selector: string): string {
-  return withClearErrors(
-    () => keyRecordNameFor(domain, selector),
-    (message) => `${message} (--domain/--selector)`,
-  );
+  try {
+    return keyRecordNameFor(domain, selector);
+  } catch (error) {
+    // A malformed name is a usage error (exit 2), not a failure of the command.
+    if (isDkimError(error)) throw usageError(`${error.message} (--domain/--selector)`);
+    throw error;
+  }
 }
 
 async function readKey(file: string) {
@@ -199,7 +222,9 @@ async function readKey(file: string) {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new Error(`cannot read the key file ${file} (${why}); pass the private key with --key FILE`);
+    const message = `cannot read the key file ${file} (${why}); pass the private key with --key FILE`;
+    if (code === 'ENOENT') throw notFoundError(message, 'KEY_FILE_NOT_FOUND');
+    throw new Error(message);
   }
   const key = withClearErrors(() => parsePrivateKey(text, file));
   describeKey(key, file);

@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
-import { type Answer, isDnsError, type Resolver } from '@homing/dns';
+import type { Answer, Resolver } from '@homing/dns';
 import { readZoneFiles, startDnsServer } from '@homing/dns/testing';
 import type { Command } from 'commander';
+import { usageError } from '../command-error';
 import { addDnsOption, type DnsOptionValues, resolverFromOptions } from '../dns-option';
 
 const LOOKUPS: Record<string, (resolver: Resolver, name: string) => Promise<Answer<unknown>>> = {
@@ -56,28 +57,20 @@ export function registerDnsCommand(program: Command): void {
   ).action(async (name: string, type: string, options: DnsOptionValues & { json?: boolean }) => {
     const lookup = LOOKUPS[type.toUpperCase()];
     if (lookup === undefined)
-      throw new Error(`unknown record type "${type}"; use one of ${Object.keys(LOOKUPS).join(', ')}`);
+      throw usageError(`unknown record type "${type}"; use one of ${Object.keys(LOOKUPS).join(', ')}`);
     const resolver = resolverFromOptions(options);
-    try {
-      const answer = await lookup(resolver, name);
-      const records = answer.records.map((record) => printable(record));
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify({ ...answer, type: type.toUpperCase(), records })}\n`);
-      } else {
-        for (const record of records) {
-          process.stdout.write(
-            `${name}\t${answer.ttl}\t${type.toUpperCase()}\t${typeof record === 'string' ? record : JSON.stringify(record)}\n`,
-          );
-        }
-      }
-    } catch (error) {
-      if (!isDnsError(error)) throw error;
-      if (options.json)
+    // A failure (NXDOMAIN, NODATA: exit 3; SERVFAIL, TIMEOUT: 75; a malformed name: 2) is thrown
+    // to cli.ts, which prints it, as JSON with --json.
+    const answer = await lookup(resolver, name);
+    const records = answer.records.map((record) => printable(record));
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ ...answer, type: type.toUpperCase(), records })}\n`);
+    } else {
+      for (const record of records) {
         process.stdout.write(
-          `${JSON.stringify({ name, type: type.toUpperCase(), error: error.code, message: error.message })}\n`,
+          `${name}\t${answer.ttl}\t${type.toUpperCase()}\t${typeof record === 'string' ? record : JSON.stringify(record)}\n`,
         );
-      process.stderr.write(`homing: ${error.message} [${error.code}]\n`);
-      process.exitCode = error.code === 'NXDOMAIN' || error.code === 'NODATA' ? 3 : 2;
+      }
     }
   });
 }
@@ -95,7 +88,7 @@ function parseListen(text: string): { host: string; port: number } {
   const host = match?.[1] ?? match?.[2];
   const port = Number(match?.[3]);
   if (host === undefined || isIP(host) === 0 || !(port >= 0 && port <= 65535)) {
-    throw new Error(`--listen "${text}" is not HOST:PORT; give an IP address and port, e.g. --listen 127.0.0.1:5353`);
+    throw usageError(`--listen "${text}" is not HOST:PORT; give an IP address and port, e.g. --listen 127.0.0.1:5353`);
   }
   return { host, port };
 }

@@ -1,5 +1,7 @@
 import { checkDnsbl, isPolicyError } from '@homing/policy';
 import type { Command } from 'commander';
+import { ipArgument } from '../command-arguments';
+import { usageError } from '../command-error';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 
 interface DnsblCommandOptions {
@@ -17,7 +19,7 @@ export function registerDnsblCommand(program: Command): void {
   const command = program
     .command('dnsbl')
     .description('Check whether DNS blocklists (RFC 5782) list an IP address')
-    .argument('<ip>', 'the IP address (IPv4 or IPv6)')
+    .argument('<ip>', 'the IP address (IPv4 or IPv6)', ipArgument)
     .requiredOption(
       '--zone <zone>',
       'a DNSBL zone, e.g. zen.spamhaus.org (repeat or comma-separate for several)',
@@ -28,7 +30,8 @@ export function registerDnsblCommand(program: Command): void {
   command.action(async (ip: string, options: DnsblCommandOptions) => {
     const resolver = resolverFromOptions(options);
     const result = await checkDnsbl(ip, options.zone, { resolver }).catch((error: unknown) => {
-      if (isPolicyError(error, 'BAD_INPUT')) throw new Error(error.message);
+      // The address was checked already: what is left is a malformed --zone.
+      if (isPolicyError(error, 'BAD_INPUT')) throw usageError(`--zone: ${error.message}`);
       throw error;
     });
     if (options.json) {

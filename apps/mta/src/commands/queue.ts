@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { type FileQueueOptions, type MessageInfo, openFileQueue, type Queue } from '@homing/queue';
 import type { Command } from 'commander';
+import { CommandError, notFoundError, usageError } from '../command-error';
 import { defaultConfigFile } from '../config/load-config';
 import { callControl } from '../server/control/control-client';
 import { runControlCommand } from '../server/control/control-commands';
@@ -70,7 +71,7 @@ async function onSpool(spool: string, command: string, args: Record<string, unkn
  */
 async function execute(options: QueueCommandOptions, command: string, args: Record<string, unknown>): Promise<unknown> {
   if (options.spool !== undefined && options.config !== undefined) {
-    throw new Error('give --config FILE (through the server) or --spool DIR (the spool itself), not both');
+    throw usageError('give --config FILE (through the server) or --spool DIR (the spool itself), not both');
   }
   const envSpool = process.env.HOMING_SPOOL;
   const spool = options.spool ?? (options.config === undefined && envSpool !== '' ? envSpool : undefined);
@@ -103,7 +104,8 @@ async function execute(options: QueueCommandOptions, command: string, args: Reco
   }
   if ('error' in outcome) {
     const { code, message } = outcome.error;
-    throw new Error(code === 'NOT_FOUND' ? `${message} (see homing queue list)` : message);
+    if (code === 'NOT_FOUND') throw notFoundError(`${message} (see homing queue list)`);
+    throw new CommandError(code, message);
   }
   return outcome.result;
 }
@@ -157,7 +159,7 @@ export function registerQueueCommand(program: Command): void {
     .action(async (_options, command: Command) => {
       const options = command.optsWithGlobals<QueueCommandOptions>();
       if (options.state !== undefined && !states.includes(options.state)) {
-        throw new Error(`--state must be one of ${states.join(', ')}, not "${options.state}"`);
+        throw usageError(`--state must be one of ${states.join(', ')}, not "${options.state}"`);
       }
       const args: Record<string, unknown> = {};
       for (const key of ['sender', 'recipient', 'domain', 'state'] as const) {

@@ -1,5 +1,6 @@
-import { checkFcrdns, checkRdns, isPolicyError } from '@homing/policy';
+import { checkFcrdns, checkRdns } from '@homing/policy';
 import type { Command } from 'commander';
+import { ipArgument } from '../command-arguments';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 
 interface RdnsCommandOptions {
@@ -12,17 +13,12 @@ export function registerRdnsCommand(program: Command): void {
   const command = program
     .command('rdns')
     .description('Look up the reverse DNS names of an IP address and check that one resolves back to it (FCrDNS)')
-    .argument('<ip>', 'the IP address (IPv4 or IPv6)')
+    .argument('<ip>', 'the IP address (IPv4 or IPv6)', ipArgument)
     .option('--json', 'print one JSON object on one line');
   addDnsOption(command);
   command.action(async (ip: string, options: RdnsCommandOptions) => {
     const resolver = resolverFromOptions(options);
-    const [rdns, fcrdns] = await Promise.all([checkRdns(ip, { resolver }), checkFcrdns(ip, { resolver })]).catch(
-      (error: unknown) => {
-        if (isPolicyError(error, 'BAD_INPUT')) throw new Error(`${error.message}; give an IPv4 or IPv6 address`);
-        throw error;
-      },
-    );
+    const [rdns, fcrdns] = await Promise.all([checkRdns(ip, { resolver }), checkFcrdns(ip, { resolver })]);
     const summary = {
       ip: rdns.ip,
       rdns: rdns.result,

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
+import { EXIT, notFoundError } from '../command-error';
 import { defaultConfigFile } from '../config/load-config';
 import { callControl } from '../server/control/control-client';
 import { isControlError } from '../server/control/control-error';
 import { locateServer } from '../server/control/locate-server';
 
 /** Exit code when no server runs: like `homing config check` for a missing file, distinct from a refused reload (1). */
-export const EXIT_NOT_RUNNING = 3;
+export const EXIT_NOT_RUNNING = EXIT.notFound;
 
 /** Adds `homing reload`: the running server re-reads its config and certificates (as on SIGHUP). */
 export function registerReloadCommand(program: Command): void {
@@ -23,11 +24,10 @@ export function registerReloadCommand(program: Command): void {
         await callControl(control, 'reload', {}, { timeoutMs: 60_000 });
       } catch (error) {
         if (isControlError(error, 'NOT_RUNNING')) {
-          process.stderr.write(
-            `homing: no server is running: nothing answers on its control socket ${control} (start it with homing start --config ${file})\n`,
+          throw notFoundError(
+            `no server is running: nothing answers on its control socket ${control} (start it with homing start --config ${file})`,
+            'NOT_RUNNING',
           );
-          process.exitCode = EXIT_NOT_RUNNING;
-          return;
         }
         if (isControlError(error, 'RELOAD_FAILED')) {
           throw new Error(`the server refused the new config and keeps running on the old one:\n${error.message}`);

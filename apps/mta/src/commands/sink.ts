@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { createServer } from '@homing/smtp/server';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { wholeNumber } from '../command-arguments';
+import { describeError, usageError } from '../command-error';
 
 interface SinkOptions {
   listen: string;
@@ -12,19 +15,12 @@ interface SinkOptions {
   interval: number;
 }
 
-function positiveInteger(name: string) {
-  return (value: string): number => {
-    if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, e.g. 1000`);
-    return Number(value);
-  };
-}
-
 /** Splits `HOST:PORT` (IPv6 as `[::1]:2525`). */
 export function parseListen(value: string): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):([0-9]{1,5})$/.exec(value);
   const port = match ? Number(match[3]) : -1;
   if (match === null || port > 65535) {
-    throw new Error(`--listen must be HOST:PORT, e.g. 127.0.0.1:2525 (got "${value}")`);
+    throw usageError(`--listen must be HOST:PORT, e.g. 127.0.0.1:2525 (got "${value}")`);
   }
   return { host: match[1] ?? match[2]!, port };
 }
@@ -36,28 +32,31 @@ export function registerSinkCommand(program: Command): void {
     .description('Receive mail over SMTP, count it and throw it away; prints one summary line per second')
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:2525 (port 0 picks one)')
     .option('--hostname <name>', 'name in the greeting and EHLO reply', 'sink.localhost')
-    .option('--max-size <octets>', 'largest message accepted (SIZE), 0 for no limit', positiveInteger('--max-size'), 0)
+    .option('--max-size <octets>', 'largest message accepted (SIZE), 0 for no limit', wholeNumber('--max-size'), 0)
     .option(
       '--max-connections <n>',
       'connections at once (also per client address)',
-      positiveInteger('--max-connections'),
+      // 0 would refuse every client, so it is refused here instead.
+      wholeNumber('--max-connections', 1),
       1000,
     )
     .option('--tls-key <file>', 'PEM private key: offers STARTTLS (with --tls-cert)')
     .option('--tls-cert <file>', 'PEM certificate chain: offers STARTTLS (with --tls-key)')
-    .option('--interval <seconds>', 'seconds between summary lines', positiveInteger('--interval'), 1)
+    // 0 would make the summary timer fire in a busy loop.
+    .option('--interval <seconds>', 'seconds between summary lines', wholeNumber('--interval', 1), 1)
     .action(async (options: SinkOptions) => {
       const { host, port } = parseListen(options.listen);
       if ((options.tlsKey === undefined) !== (options.tlsCert === undefined)) {
-        throw new Error('--tls-key and --tls-cert go together; give both or neither');
+        throw usageError('--tls-key and --tls-cert go together; give both or neither');
       }
       let tls: { key: Buffer; cert: Buffer } | undefined;
       if (options.tlsKey !== undefined && options.tlsCert !== undefined) {
         try {
           tls = { key: readFileSync(options.tlsKey), cert: readFileSync(options.tlsCert) };
         } catch (error) {
-          throw new Error(`cannot read the TLS key or certificate: ${(error as Error).message}`);
+          throw new Error(`cannot read the TLS key or certificate: ${describeError(error).message}`);
         }
+        checkTlsFiles(tls, options.tlsKey, options.tlsCert);
       }
       const server = createServer({
         hostname: options.hostname,
@@ -73,7 +72,9 @@ export function registerSinkCommand(program: Command): void {
       try {
         address = await server.listen({ host, port });
       } catch (error) {
-        throw new Error(`cannot listen on ${options.listen}: ${(error as Error).message}`);
+        throw new Error(
+          `cannot listen on ${options.listen}: ${describeError((error as Error).cause ?? error).message}`,
+        );
       }
       const shown = address.host.includes(':')
         ? `[${address.host}]:${address.port}`
@@ -105,6 +106,25 @@ export function registerSinkCommand(program: Command): void {
       await server.close({ timeoutMs: 2000 });
       report();
     });
+}
+
+/** Says which file is wrong, in words, rather than OpenSSL's `error:0480006C:PEM routines::no start line`. */
+function checkTlsFiles(tls: { key: Buffer; cert: Buffer }, keyFile: string, certFile: string): void {
+  try {
+    createSecureContext({ key: tls.key });
+  } catch {
+    throw usageError(`--tls-key ${keyFile}: the file is not a PEM private key (no "-----BEGIN ... PRIVATE KEY-----")`);
+  }
+  try {
+    createSecureContext({ cert: tls.cert });
+  } catch {
+    throw usageError(`--tls-cert ${certFile}: the file is not a PEM certificate (no "-----BEGIN CERTIFICATE-----")`);
+  }
+  try {
+    createSecureContext(tls);
+  } catch (error) {
+    throw usageError(`--tls-key ${keyFile} and --tls-cert ${certFile}: ${describeError(error).message}`);
+  }
 }
 
 function timestamp(): string {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { notFoundError, usageError } from '../command-error';
 import { parseAddress } from '../config/config-values';
 import { defaultConfigFile } from '../config/load-config';
 import { readUsersSetting } from '../config/users-path';
@@ -40,7 +41,7 @@ async function target(flags: UserFlags): Promise<{ path: string; domains: string
 function address(text: string, domains: string[]): string {
   const parsed = parseAddress(text);
   if (!parsed.ok)
-    throw new Error(`${parsed.message.replace(/; e\.g\. .*$/, '')}; give an address such as alice@example.org`);
+    throw usageError(`${parsed.message.replace(/; e\.g\. .*$/, '')}; give an address such as alice@example.org`);
   const domain = parsed.value.slice(parsed.value.lastIndexOf('@') + 1);
   if (domains.length > 0 && !domains.includes(domain)) {
     throw new Error(
@@ -86,7 +87,7 @@ export function registerUserCommand(program: Command): void {
       const file = await target(flags);
       const name = address(text, []);
       if (!file.users.some((u) => u.address === name)) {
-        throw new Error(`no user ${name} in ${file.path} (see homing user list; add one with homing user add)`);
+        throw notFoundError(`no user ${name} in ${file.path} (see homing user list; add one with homing user add)`);
       }
       const password = await newPassword(flags);
       await updateUsersFile(file.path, name, await hashPassword(password), { must: 'exist' });
@@ -98,7 +99,7 @@ export function registerUserCommand(program: Command): void {
       const file = await target(flags);
       const name = address(text, []);
       if (!file.users.some((u) => u.address === name)) {
-        throw new Error(`no user ${name} in ${file.path} (see homing user list)`);
+        throw notFoundError(`no user ${name} in ${file.path} (see homing user list)`);
       }
       await updateUsersFile(file.path, name, undefined, { must: 'exist' });
       process.stdout.write(`removed ${name} from ${file.path}; ${reloadHint}\n`);

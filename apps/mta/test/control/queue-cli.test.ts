@@ -117,7 +117,7 @@ describe('homing queue --config', { timeout: 180_000 }, () => {
     expect(JSON.parse(direct[1]!.stdout).messages.map((m: { id: string }) => m.id)).toEqual([first, second]);
     expect(direct[5]!.stdout).toContain('"listener":"mx"');
     expect(direct[6]).toMatchObject({
-      code: 1,
+      code: 3,
       stderr: `homing: no message ffffffffffffffff in the queue (see homing queue list)\n`,
     });
     expect(direct[7]!.code).toBe(1);
@@ -191,7 +191,7 @@ describe('homing queue --config', { timeout: 180_000 }, () => {
       `homing: no config file ${join(dir, 'none.yml')}: pass --config FILE (the one the server runs on), or --spool DIR to work on a spool directly\n`,
     );
     const both = await homing('queue', 'list', '--config', config, '--spool', join(state, 'spool'));
-    expect(both.code).toBe(1);
+    expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/^homing: give --config FILE \(through the server\) or --spool DIR/);
   });
 

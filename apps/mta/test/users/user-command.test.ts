@@ -43,7 +43,7 @@ describe('homing user', { timeout: 60_000 }, () => {
     });
     const invalid = await homing(['user', 'add', 'not-an-address', '--users', users, '--password-stdin'], 'x\n');
     expect(invalid).toMatchObject({
-      code: 1,
+      code: 2,
       stderr:
         'homing: "not-an-address" is not a mail address (local@domain); give an address such as alice@example.org\n',
     });
@@ -78,7 +78,7 @@ describe('homing user', { timeout: 60_000 }, () => {
     expect(text).toContain('# a comment the admin wrote\nbroken line\nbob@example.org:$argon2id$');
     expect(text).not.toContain('alice@');
     const again = await homing(['user', 'remove', 'alice@example.org', '--users', users]);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(3);
     expect(again.stderr).toContain(`homing: no user alice@example.org in ${users} (see homing user list)\n`);
   });
 

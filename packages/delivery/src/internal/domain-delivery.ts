@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { MtaStsPolicy } from '@homing/policy';
+import type { MtaStsPolicy } from '@homing/mta-sts';
 import type { ClientTimeouts, ClientTlsOptions } from '@homing/smtp/client';
 import { DeliveryError } from '../delivery-error';
 import type { HostsLookup } from '../hosts-file';

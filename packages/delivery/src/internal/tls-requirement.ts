@@ -1,6 +1,6 @@
 import type { PeerCertificate } from 'node:tls';
 import { isDnsError, type TlsaRecord } from '@homing/dns';
-import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/policy';
+import { type MtaStsPolicy, mtaStsAllowsMx } from '@homing/mta-sts';
 import type { ClientTlsInfo, ClientTlsOptions } from '@homing/smtp/client';
 import { matchTlsa } from '../dane';
 import { DeliveryError } from '../delivery-error';

@@ -3,7 +3,7 @@
 
 import { request } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { PolicyError } from './errors';
+import { MtaStsError } from './mta-sts-error';
 
 /** What a fetcher gives back. */
 export interface MtaStsFetchResponse {
@@ -29,7 +29,7 @@ export interface HttpsFetcherOptions {
   maxBytes?: number;
 }
 
-/** Creates the default HTTPS fetcher. Failures reject with PolicyError MTA_STS_FETCH. */
+/** Creates the default HTTPS fetcher. Failures reject with MtaStsError MTA_STS_FETCH. */
 export function createHttpsFetcher(options: HttpsFetcherOptions = {}): MtaStsFetcher {
   const maxBytes = options.maxBytes ?? 65_536;
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -37,7 +37,7 @@ export function createHttpsFetcher(options: HttpsFetcherOptions = {}): MtaStsFet
     new Promise((resolve, reject) => {
       const target = new URL(url);
       const fail = (message: string, cause?: unknown) =>
-        reject(new PolicyError('MTA_STS_FETCH', `${url}: ${message}`, { cause }));
+        reject(new MtaStsError('MTA_STS_FETCH', `${url}: ${message}`, { cause }));
       const req = request(
         {
           host: target.hostname,
@@ -51,7 +51,7 @@ export function createHttpsFetcher(options: HttpsFetcherOptions = {}): MtaStsFet
           rejectUnauthorized: true,
           timeout: timeoutMs,
           signal,
-          headers: { 'user-agent': 'homing-policy', accept: 'text/plain' },
+          headers: { 'user-agent': 'homing-mta-sts', accept: 'text/plain' },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -1,5 +1,5 @@
 // RFC 8461 3.1 (the _mta-sts TXT record) and 3.2 (the policy file), parsed strictly.
-import { PolicyError } from '../errors';
+import { MtaStsError } from '../mta-sts-error';
 
 /** A parsed policy (RFC 8461 3.2). */
 export interface ParsedMtaStsPolicy {
@@ -30,11 +30,11 @@ export function parseMtaStsRecord(text: string): { id: string } | undefined {
 const maxMaxAge = 31_557_600;
 const mxPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i;
 
-function invalid(message: string): PolicyError {
-  return new PolicyError('MTA_STS_POLICY', `invalid MTA-STS policy: ${message}`);
+function invalid(message: string): MtaStsError {
+  return new MtaStsError('MTA_STS_POLICY', `invalid MTA-STS policy: ${message}`);
 }
 
-/** Parses a policy file strictly (RFC 8461 3.2); throws PolicyError MTA_STS_POLICY. */
+/** Parses a policy file strictly (RFC 8461 3.2); throws MtaStsError MTA_STS_POLICY. */
 export function parseMtaStsPolicy(body: string): ParsedMtaStsPolicy {
   const values = new Map<string, string[]>();
   // sts-policy-term separators are CRLF or LF; a final line break is optional.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPolicyError } from '../src/index';
+import { isMtaStsError } from '../src/index';
 import { mxMatches, parseMtaStsPolicy, parseMtaStsRecord } from '../src/internal/mta-sts-parse';
 
 describe('MTA-STS record and policy parsing (RFC 8461 3.1, 3.2)', () => {
@@ -46,7 +46,7 @@ describe('MTA-STS record and policy parsing (RFC 8461 3.1, 3.2)', () => {
       } catch (caught) {
         error = caught;
       }
-      expect(isPolicyError(error, 'MTA_STS_POLICY'), bad).toBe(true);
+      expect(isMtaStsError(error, 'MTA_STS_POLICY'), bad).toBe(true);
     }
     expect(parseMtaStsPolicy('version: STSv1\nmode: none\nmax_age: 86400\n').mode).toBe('none');
   });

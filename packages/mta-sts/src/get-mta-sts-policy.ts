@@ -1,9 +1,10 @@
 // RFC 8461 MTA-STS policy discovery: the _mta-sts TXT record and its id, the policy over HTTPS,
 // cached for max_age and fetched again when the id changes (RFC 8461 3.3, 5.1).
-import { isPolicyError, PolicyError } from './errors';
+
 import { mxMatches, parseMtaStsPolicy, parseMtaStsRecord } from './internal/mta-sts-parse';
-import { dnsFailureCode, isNoRecord, type Resolver } from './internal/resolver';
+import { isDnsFailure, isNoRecord, type Resolver } from './internal/resolver';
 import type { Logger } from './logger';
+import { isMtaStsFailure, MtaStsError } from './mta-sts-error';
 import { createHttpsFetcher, type MtaStsFetcher } from './mta-sts-fetcher';
 
 /** An MTA-STS policy in force for a domain. */
@@ -84,7 +85,7 @@ async function discoverId(domain: string, options: MtaStsOptions): Promise<strin
     return parsed.length === 1 ? parsed[0]?.id : undefined;
   } catch (error) {
     if (isNoRecord(error)) return undefined;
-    if (dnsFailureCode(error)) return 'temperror';
+    if (isDnsFailure(error)) return 'temperror';
     throw error;
   }
 }
@@ -94,9 +95,9 @@ async function fetchPolicy(domain: string, id: string, options: MtaStsOptions, n
   const url = `https://mta-sts.${domain}/.well-known/mta-sts.txt`;
   const response = await fetcher(url, { signal: options.signal });
   // RFC 8461 3.3: only a 200 counts (redirects are not followed); the media type is text/plain.
-  if (response.status !== 200) throw new PolicyError('MTA_STS_FETCH', `${url} answered HTTP ${response.status}`);
+  if (response.status !== 200) throw new MtaStsError('MTA_STS_FETCH', `${url} answered HTTP ${response.status}`);
   if (!/^text\/plain\s*(;|$)/i.test(response.contentType ?? '')) {
-    throw new PolicyError('MTA_STS_POLICY', `${url} is ${response.contentType ?? 'untyped'}, not text/plain`);
+    throw new MtaStsError('MTA_STS_POLICY', `${url} is ${response.contentType ?? 'untyped'}, not text/plain`);
   }
   const parsed = parseMtaStsPolicy(response.body);
   return { domain, id, ...parsed, fetchedAt: now, expiresAt: now + parsed.maxAge * 1000 };
@@ -124,7 +125,7 @@ export async function getMtaStsPolicy(domain: string, options: MtaStsOptions): P
     options.cache?.set(name, policy);
     return { status: 'policy', policy, fromCache: false, reason: `fetched policy id ${id}` };
   } catch (error) {
-    if (!isPolicyError(error)) throw error;
+    if (!isMtaStsFailure(error)) throw error;
     options.logger?.warn({ check: 'mta-sts', domain: name, id, code: error.code }, error.message);
     // RFC 8461 5.1: a failed refresh keeps the cached policy.
     if (live)
