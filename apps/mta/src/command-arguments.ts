@@ -25,6 +25,19 @@ export function ipOption(name: string) {
   };
 }
 
+/** A repeatable IP option that also takes a comma-separated list (`--ip 192.0.2.1,2001:db8::1`). */
+export function ipListOption(name: string) {
+  const one = ipOption(name);
+  return (value: string, previous: string[] = []): string[] => [
+    ...previous,
+    ...value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .map(one),
+  ];
+}
+
 /** Commander parser of a whole number from `min` up, e.g. `wholeNumber('--interval', 1)`. */
 export function wholeNumber(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {

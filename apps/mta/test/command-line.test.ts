@@ -179,10 +179,12 @@ describe('bad IP addresses', () => {
       auth: await runHoming(['auth', '--ip', '300.1.1.1', '--helo', 'h.example', '--sender', 'a@example.org'], {
         input: message,
       }),
+      doctor: await runHoming(['doctor', 'example.org', '--ip', '192.0.2.1,300.1.1.1', '--dns', '127.0.0.1:9']),
+      quickstart: await runHoming(['quickstart', 'a@example.org', '--ip', '300.1.1.1', '--dir', '/nonexistent/q']),
     };
     for (const [command, run] of Object.entries(runs)) {
       expect(run.code, command).toBe(EXIT.usage);
-      const prefix = command === 'spf' || command === 'auth' ? '--ip: ' : '';
+      const prefix = ['spf', 'auth', 'doctor', 'quickstart'].includes(command) ? '--ip: ' : '';
       expect(run.stderr, command).toBe(`homing: ${prefix}${notAnIp('300.1.1.1')}\n`);
     }
   });

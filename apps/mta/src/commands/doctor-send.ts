@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { createResolver } from '@homing/dns';
 import type { Command } from 'commander';
+import { usageError } from '../command-error';
 import { defaultConfigFile, loadConfig } from '../config/load-config';
 import { callControl } from '../server/control/control-client';
 import { isControlError } from '../server/control/control-error';
@@ -117,7 +118,7 @@ export async function runDoctorSend(address: string, options: DoctorSendOptions)
   const { control } = await locateServer(file);
   const waitSeconds = options.wait === undefined ? 60 : Number(options.wait);
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0)
-    throw new Error(`--wait ${options.wait} is not a number of seconds`);
+    throw usageError(`--wait ${options.wait} is not a number of seconds`);
   const ca = options.ca
     ? [
         await readFile(options.ca, 'utf8').catch((error: Error) => {

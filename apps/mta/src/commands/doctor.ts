@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { ipListOption } from '../command-arguments';
+import { usageError } from '../command-error';
 import { loadConfig } from '../config/load-config';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 import { defaultSelector } from '../setup/dkim-key-path';
@@ -41,7 +43,7 @@ export function registerDoctorCommand(program: Command): void {
     .option(
       '--ip <address>',
       'a sending IP address (repeat for each; default: the A/AAAA of the hostname)',
-      collect,
+      ipListOption('--ip'),
       [],
     )
     .option('--hostname <name>', 'our host name when there is no --config (default: the first MX)')
@@ -61,7 +63,7 @@ export function registerDoctorCommand(program: Command): void {
       process.exitCode = await runDoctorSend(options.send, options);
       return;
     }
-    if (domain === undefined) throw new Error('give the DOMAIN to check (or --send ADDRESS for the self-test)');
+    if (domain === undefined) throw usageError('give the DOMAIN to check (or --send ADDRESS for the self-test)');
     const config = options.config ? await loadConfig(options.config) : undefined;
     const resolver = resolverFromOptions(
       options.dns === undefined && config && config.dns.length > 0 ? { dns: config.dns.join(',') } : options,
@@ -75,7 +77,7 @@ export function registerDoctorCommand(program: Command): void {
       : undefined;
     const port = options.mtaStsPort === undefined ? undefined : Number(options.mtaStsPort);
     if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
-      throw new Error(`--mta-sts-port ${options.mtaStsPort} is not a port number (1-65535)`);
+      throw usageError(`--mta-sts-port ${options.mtaStsPort} is not a port number (1-65535)`);
     }
     const report = await runDoctor({
       domain,

@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
+import { ipListOption } from '../command-arguments';
 import { addDnsOption, resolverFromOptions } from '../dns-option';
 import { defaultSelector } from '../setup/dkim-key-path';
 import { defaultDnsblZones } from '../setup/dnsbl-check';
@@ -16,14 +17,6 @@ interface QuickstartOptions {
   dns?: string;
 }
 
-const collect = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean),
-];
-
 /** The command that runs this homing, for the systemd unit: node and the script, absolute. */
 function homingCommand(): string {
   const script = process.argv[1] ? realpathSync(process.argv[1]) : 'homing';
@@ -39,7 +32,7 @@ export function registerQuickstartCommand(program: Command): void {
     )
     .argument('<address>', 'your first mail address, e.g. you@example.org (its domain is the mail domain)')
     .option('--hostname <name>', "this server's host name, the MX (default: mail.DOMAIN)")
-    .option('--ip <address>', "this server's public IP address (repeat for IPv4 and IPv6)", collect, [])
+    .option('--ip <address>', "this server's public IP address (repeat for IPv4 and IPv6)", ipListOption('--ip'), [])
     .option('--dir <dir>', 'where to write homing.yml, users and contrib/systemd/homing.service', '.')
     .option('--state <dir>', 'the state directory: queue, mail, DKIM keys (default: DIR/state)')
     .option(
