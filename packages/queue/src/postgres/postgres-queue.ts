@@ -1,0 +1,505 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
+import type { Pool, PoolClient } from 'pg';
+import { prepareFollowUps } from '../internal/follow-ups';
+import { claimOf, domainFilter, dueByDomain, isFinal, messageInfo, recipientInfo } from '../internal/message-entry';
+import { checkEnvelope } from '../internal/receive-body';
+import { decideSettle } from '../internal/settle-decision';
+import type {
+  BodyInput,
+  Claim,
+  ClaimOptions,
+  EnqueueOptions,
+  EnqueueResult,
+  EnvelopeInput,
+  ListFilter,
+  MessageInfo,
+  Queue,
+  RecipientOutcome,
+  RecoveryReport,
+  SettleOptions,
+  SettleResult,
+} from '../queue';
+import { QueueError } from '../queue-error';
+import { type RetryScheduleOptions, retryScheduleDefaults } from '../retry-schedule';
+import { BodyStorage, type PreparedBody } from './body-storage';
+import { dueAtOf, insertMessageSql, type LoadedMessage, loadMessages, recipientArrays } from './message-rows';
+import type { PostgresQueueOptions } from './postgres-queue-options';
+import {
+  claimCandidatesSql,
+  grantLeasesSql,
+  listSql,
+  rescheduleSql,
+  rescheduleTargetsSql,
+  settleSql,
+  updateDueSql,
+} from './queue-sql';
+import { quoteSchema } from './schema-migrations';
+import { withClient, withTransaction } from './transaction';
+
+const newId = () => randomBytes(8).toString('hex');
+
+function leaseLost(leaseId: string): QueueError {
+  return new QueueError(
+    'LEASE_LOST',
+    `lease ${leaseId} is not held any more (expired and claimed again, settled, removed, or unknown)`,
+  );
+}
+
+/**
+ * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
+ * `openPostgresQueue`. Every change of a message happens under its row lock (`FOR UPDATE`), so
+ * the hosts' views never race; claims skip the rows another host holds (`SKIP LOCKED`).
+ */
+export class PostgresQueue implements Queue {
+  recovery: RecoveryReport = { removedTemporary: 0, corrupt: [], messages: 0 };
+  /** Names this instance's leases, which `close` gives back. */
+  private readonly owner = randomBytes(8).toString('hex');
+  private readonly s: string;
+  private readonly bodies: BodyStorage;
+  private readonly clock: { now(): number };
+  private readonly random: () => number;
+  private readonly schedule: Required<RetryScheduleOptions>;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  /** Use `openPostgresQueue`, which migrates the schema before handing the queue out. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly options: PostgresQueueOptions,
+  ) {
+    this.s = quoteSchema(options.schema ?? 'homing_queue');
+    this.bodies = new BodyStorage(
+      this.s,
+      options.bodyChunkBytes ?? 256 * 1024,
+      options.temporaryDirectory ?? tmpdir(),
+      options.bodyDirectory,
+    );
+    this.clock = { now: options.now ?? Date.now };
+    this.random = options.random ?? Math.random;
+    this.schedule = {
+      minimalBackoffMs: options.minimalBackoffMs ?? retryScheduleDefaults.minimalBackoffMs,
+      maximalBackoffMs: options.maximalBackoffMs ?? retryScheduleDefaults.maximalBackoffMs,
+      maximalLifetimeMs: options.maximalLifetimeMs ?? retryScheduleDefaults.maximalLifetimeMs,
+      jitter: options.jitter ?? retryScheduleDefaults.jitter,
+    };
+  }
+
+  /** Prepares the body directory and counts the queue; called once by `openPostgresQueue`. */
+  async open(): Promise<void> {
+    await this.bodies.open();
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.s}.messages`);
+    this.recovery = { removedTemporary: 0, corrupt: [], messages: Number(rows[0]?.n ?? 0) };
+  }
+
+  async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    this.assertOpen();
+    const recipients = checkEnvelope(envelope);
+    const id = newId();
+    const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
+    const prepared = await this.bodies.prepare(id, prepend, body);
+    let committed = false;
+    try {
+      if (this.closed) throw new QueueError('CLOSED', 'the queue was closed while the message was being received');
+      const message = { id, sender: envelope.sender, recipients, attributes: { ...(envelope.attributes ?? {}) } };
+      await this.track(async () => {
+        if (prepared.writeChunks === undefined) {
+          // One statement, one implicit transaction: durable when it returns.
+          await withClient(this.pool, 'committing a message', (client) =>
+            this.insert(client, message, prepared, this.clock.now()),
+          );
+        } else {
+          await withTransaction(this.pool, 'committing a message', (client) =>
+            this.insert(client, message, prepared, this.clock.now()),
+          );
+        }
+      });
+      committed = true;
+    } finally {
+      await prepared.finish(committed);
+    }
+    return { id, size: prepared.size };
+  }
+
+  private async insert(
+    client: PoolClient,
+    message: { id: string; sender: string; recipients: string[]; attributes: Record<string, string> },
+    body: PreparedBody,
+    createdAt: number,
+  ): Promise<void> {
+    const [addresses, domains] = recipientArrays(message.recipients);
+    await client.query(insertMessageSql(this.s), [
+      message.id,
+      message.sender,
+      JSON.stringify(message.attributes),
+      body.size,
+      createdAt,
+      body.bodyFile,
+      addresses,
+      domains,
+      body.chunk,
+    ]);
+    await body.writeChunks?.(client);
+  }
+
+  async claim(options: ClaimOptions = {}): Promise<Claim[]> {
+    this.assertOpen();
+    const limit = options.limit ?? 100;
+    if (limit <= 0) return [];
+    const now = this.clock.now();
+    const until = now + (options.leaseMs ?? this.options.leaseMs ?? 600_000);
+    const lifetime = this.schedule.maximalLifetimeMs;
+    const wanted = domainFilter(options);
+    const only = options.domain?.toLowerCase() ?? null;
+    const except = (options.exceptDomains ?? []).map((domain) => domain.toLowerCase());
+    return this.track(() =>
+      withTransaction(this.pool, 'claiming work', async (client) => {
+        const candidates = await client.query<{ id: string }>(claimCandidatesSql(this.s), [
+          now,
+          now - lifetime,
+          only,
+          except,
+          limit,
+        ]);
+        if (candidates.rows.length === 0) return [];
+        const loaded = await loadMessages(
+          client,
+          this.s,
+          candidates.rows.map((row) => row.id),
+        );
+        const claims: Claim[] = [];
+        const grants = {
+          ids: [] as string[],
+          domains: [] as string[],
+          leaseIds: [] as string[],
+          untils: [] as number[],
+        };
+        const expiredFlags: boolean[] = [];
+        const due = { ids: [] as string[], at: [] as number[] };
+        for (const message of loaded) {
+          if (claims.length >= limit) break;
+          const { entry } = message;
+          // Past its lifetime a message, held or not, is handed out whole, to be bounced.
+          const expired = now >= entry.stored.createdAt + lifetime;
+          if (entry.held && !expired) continue;
+          let granted = false;
+          for (const [domain, rcpts] of dueByDomain(entry, expired ? undefined : now, wanted)) {
+            if (claims.length >= limit) break;
+            const currentId = entry.leases.get(domain);
+            const current = currentId === undefined ? undefined : message.leases.get(currentId);
+            if (current !== undefined && current.lease_until > now) continue;
+            if (currentId !== undefined) message.leases.delete(currentId);
+            const leaseId = `${entry.stored.id}.${randomBytes(6).toString('hex')}`;
+            message.leases.set(leaseId, { domain, lease_id: leaseId, lease_until: until, expired, owner: this.owner });
+            entry.leases.set(domain, leaseId);
+            grants.ids.push(entry.stored.id);
+            grants.domains.push(domain);
+            grants.leaseIds.push(leaseId);
+            grants.untils.push(until);
+            expiredFlags.push(expired);
+            claims.push(claimOf(entry, { leaseId, until, domain, expired }, rcpts));
+            granted = true;
+          }
+          if (granted) {
+            due.ids.push(entry.stored.id);
+            due.at.push(dueAtOf(message, lifetime));
+          }
+        }
+        if (claims.length > 0) {
+          await client.query(grantLeasesSql(this.s), [
+            grants.ids,
+            grants.domains,
+            grants.leaseIds,
+            grants.untils,
+            expiredFlags,
+            grants.ids.map(() => this.owner),
+            due.ids,
+            due.at,
+          ]);
+        }
+        return claims;
+      }),
+    );
+  }
+
+  async settle(
+    leaseId: string,
+    outcomes: readonly RecipientOutcome[],
+    options: SettleOptions = {},
+  ): Promise<SettleResult> {
+    this.assertOpen();
+    const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    // Checked before anything is written: a bad follow-up fails the whole settle.
+    const followUps = prepareFollowUps(options.enqueue ?? [], newId);
+    const bodies: PreparedBody[] = [];
+    let committed = false;
+    let goneBodyFile: string | null = null;
+    try {
+      for (const followUp of followUps) bodies.push(await this.bodies.prepareBuffer(followUp.id, followUp.data));
+      const result = await this.track(() =>
+        withTransaction(this.pool, 'settling a claim', async (client) => {
+          const message = await this.lockOne(client, id);
+          const lease = message?.leases.get(leaseId);
+          if (message === undefined || lease === undefined) throw leaseLost(leaseId);
+          const { entry } = message;
+          const now = this.clock.now();
+          const decision = decideSettle(entry, lease.domain, outcomes, {
+            now,
+            schedule: this.schedule,
+            random: this.random,
+            delayWarningMs: this.options.delayWarningMs ?? 4 * 3600_000,
+            expired: lease.expired,
+          });
+          const enqueued: EnqueueResult[] = [];
+          for (const [index, followUp] of followUps.entries()) {
+            await this.insert(client, followUp, bodies[index]!, now);
+            enqueued.push({ id: followUp.id, size: bodies[index]!.size });
+          }
+          if (decision.complete) {
+            await client.query(`DELETE FROM ${this.s}.messages WHERE id = $1`, [id]);
+            goneBodyFile = message.bodyFile;
+          } else {
+            await this.recordSettle(client, message, leaseId, decision.rcpts, entry.warned || decision.warn);
+          }
+          const open = decision.rcpts.filter((r) => !isFinal(r.state));
+          const settled: SettleResult = {
+            id,
+            complete: decision.complete,
+            failed: decision.failed,
+            delayWarning: decision.warn ? decision.rcpts.filter((r) => r.state === 'deferred').map(recipientInfo) : [],
+            enqueued,
+          };
+          if (open.length > 0) settled.nextAttemptAt = Math.min(...open.map((r) => r.next));
+          return settled;
+        }),
+      );
+      committed = true;
+      return result;
+    } finally {
+      for (const body of bodies) await body.finish(committed);
+      if (committed) this.deleteBody(goneBodyFile);
+    }
+  }
+
+  private async recordSettle(
+    client: PoolClient,
+    message: LoadedMessage,
+    leaseId: string,
+    rcpts: LoadedMessage['entry']['rcpts'],
+    warned: boolean,
+  ): Promise<void> {
+    const before = message.entry.rcpts;
+    const changed = rcpts.flatMap((r, position) => {
+      const old = before[position]!;
+      const same =
+        old.state === r.state &&
+        old.attempts === r.attempts &&
+        old.next === r.next &&
+        old.reply === r.reply &&
+        old.expired === r.expired;
+      return same ? [] : [{ position, r }];
+    });
+    message.entry.rcpts = rcpts;
+    message.entry.leases.delete(message.leases.get(leaseId)!.domain);
+    message.leases.delete(leaseId);
+    await client.query(settleSql(this.s), [
+      message.entry.stored.id,
+      leaseId,
+      changed.map((c) => c.position),
+      changed.map((c) => c.r.state),
+      changed.map((c) => c.r.attempts),
+      changed.map((c) => c.r.next),
+      changed.map((c) => c.r.reply ?? null),
+      changed.map((c) => c.r.expired === true),
+      warned,
+      dueAtOf(message, this.schedule.maximalLifetimeMs),
+    ]);
+  }
+
+  async renewLease(leaseId: string, leaseMs: number): Promise<number> {
+    this.assertOpen();
+    if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
+    }
+    const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    return this.track(() =>
+      withTransaction(this.pool, 'renewing a lease', async (client) => {
+        const message = await this.lockOne(client, id);
+        const lease = message?.leases.get(leaseId);
+        // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
+        if (message === undefined || lease === undefined) throw leaseLost(leaseId);
+        lease.lease_until = this.clock.now() + leaseMs;
+        await client.query(`UPDATE ${this.s}.leases SET lease_until = $2 WHERE lease_id = $1`, [
+          leaseId,
+          lease.lease_until,
+        ]);
+        await this.fileDue(client, [message]);
+        return lease.lease_until;
+      }),
+    );
+  }
+
+  async hold(id: string): Promise<void> {
+    await this.setHeld(id, true);
+  }
+
+  async release(id: string): Promise<void> {
+    await this.setHeld(id, false);
+  }
+
+  private async setHeld(id: string, held: boolean): Promise<void> {
+    this.assertOpen();
+    await this.track(() =>
+      withTransaction(this.pool, held ? 'holding a message' : 'releasing a message', async (client) => {
+        const message = await this.lockOne(client, id);
+        if (message === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+        message.entry.held = held;
+        await client.query(`UPDATE ${this.s}.messages SET held = $2, due_at = $3 WHERE id = $1`, [
+          id,
+          held,
+          dueAtOf(message, this.schedule.maximalLifetimeMs),
+        ]);
+      }),
+    );
+  }
+
+  async remove(id: string): Promise<void> {
+    this.assertOpen();
+    const { rows } = await this.track(() =>
+      withClient(this.pool, 'removing a message', (client) =>
+        client.query<{ body_file: string | null }>(`DELETE FROM ${this.s}.messages WHERE id = $1 RETURNING body_file`, [
+          id,
+        ]),
+      ),
+    );
+    if (rows.length === 0) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+    this.deleteBody(rows[0]!.body_file);
+  }
+
+  async reschedule(id?: string): Promise<number> {
+    this.assertOpen();
+    const now = this.clock.now();
+    return this.track(() =>
+      withTransaction(this.pool, 'rescheduling', async (client) => {
+        if (id !== undefined) {
+          const found = await client.query(`SELECT 1 FROM ${this.s}.messages WHERE id = $1`, [id]);
+          if (found.rows.length === 0) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+        }
+        const targets = await client.query<{ id: string }>(rescheduleTargetsSql(this.s), [id ?? null, now]);
+        const ids = targets.rows.map((row) => row.id);
+        if (ids.length === 0) return 0;
+        await client.query(rescheduleSql(this.s), [ids, now]);
+        await this.fileDue(client, await loadMessages(client, this.s, ids));
+        return ids.length;
+      }),
+    );
+  }
+
+  async list(filter: ListFilter = {}): Promise<MessageInfo[]> {
+    this.assertOpen();
+    return this.track(() =>
+      withClient(this.pool, 'listing the queue', async (client) => {
+        const { rows } = await client.query<{ id: string }>(listSql(this.s), [
+          filter.sender?.toLowerCase() ?? null,
+          filter.recipient?.toLowerCase() ?? null,
+          filter.domain?.toLowerCase() ?? null,
+          filter.state ?? null,
+          filter.limit ?? null,
+        ]);
+        const loaded = await loadMessages(
+          client,
+          this.s,
+          rows.map((row) => row.id),
+        );
+        return loaded.map((message) => messageInfo(message.entry));
+      }),
+    );
+  }
+
+  async inspect(id: string): Promise<MessageInfo | undefined> {
+    this.assertOpen();
+    const [message] = await this.track(() =>
+      withClient(this.pool, 'reading a message', (client) => loadMessages(client, this.s, [id])),
+    );
+    return message === undefined ? undefined : messageInfo(message.entry);
+  }
+
+  async openBody(id: string): Promise<Readable> {
+    this.assertOpen();
+    const { rows } = await this.track(() =>
+      withClient(this.pool, 'reading a message', (client) =>
+        client.query<{ size: string; body_file: string | null }>(
+          `SELECT size, body_file FROM ${this.s}.messages WHERE id = $1`,
+          [id],
+        ),
+      ),
+    );
+    const row = rows[0];
+    if (row === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+    return this.bodies.read(this.pool, id, Number(row.size), row.body_file);
+  }
+
+  /** Waits for the operations in flight, gives this instance's leases back, and closes the pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    try {
+      await withTransaction(this.pool, 'giving the leases back', async (client) => {
+        const leased = await client.query<{ message_id: string }>(
+          `SELECT DISTINCT message_id FROM ${this.s}.leases WHERE owner = $1`,
+          [this.owner],
+        );
+        const ids = leased.rows.map((row) => row.message_id).sort();
+        if (ids.length === 0) return;
+        await client.query(`SELECT id FROM ${this.s}.messages WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE`, [
+          ids,
+        ]);
+        await client.query(`DELETE FROM ${this.s}.leases WHERE owner = $1`, [this.owner]);
+        await this.fileDue(client, await loadMessages(client, this.s, ids));
+      });
+    } catch (error) {
+      // Harmless: the leases run out on their own, and another host takes the work then.
+      this.options.logger?.warn({ err: error }, 'queue could not give its leases back on close');
+    } finally {
+      await this.pool.end();
+    }
+  }
+
+  /** Locks message `id` (waiting for another holder) and loads it after the lock: undefined when gone. */
+  private async lockOne(client: PoolClient, id: string): Promise<LoadedMessage | undefined> {
+    const locked = await client.query(`SELECT id FROM ${this.s}.messages WHERE id = $1 FOR UPDATE`, [id]);
+    if (locked.rows.length === 0) return undefined;
+    return (await loadMessages(client, this.s, [id]))[0];
+  }
+
+  private async fileDue(client: PoolClient, messages: readonly LoadedMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const lifetime = this.schedule.maximalLifetimeMs;
+    await client.query(updateDueSql(this.s), [
+      messages.map((m) => m.entry.stored.id),
+      messages.map((m) => dueAtOf(m, lifetime)),
+    ]);
+  }
+
+  private deleteBody(bodyFile: string | null): void {
+    this.bodies.delete(bodyFile).catch((error: unknown) => {
+      this.options.logger?.warn({ file: bodyFile, err: error }, 'queue could not delete the body file of a message');
+    });
+  }
+
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    const running = work();
+    this.inFlight.add(running);
+    running.then(
+      () => this.inFlight.delete(running),
+      () => this.inFlight.delete(running),
+    );
+    return running;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new QueueError('CLOSED', 'the queue is closed');
+  }
+}
