@@ -47,23 +47,29 @@ export class BodyStorage {
       const size = gathered.data.byteLength;
       return { size, chunk: size === 0 ? null : gathered.data, bodyFile: null, finish: async () => undefined };
     }
-    const { file, path, length } = gathered;
+    const { path, length } = gathered;
+    // Opened for writing while the body arrived: read it back through a handle of its own.
+    await gathered.file.close().catch(() => undefined);
     return {
       size: length,
       chunk: null,
       bodyFile: null,
       writeChunks: async (client) => {
-        for (let offset = 0, n = 0; offset < length; offset += this.chunkBytes, n += 1) {
-          const data = await file.read(Math.min(this.chunkBytes, length - offset), offset);
-          await client.query(`INSERT INTO ${this.s}.body_chunks (message_id, n, data) VALUES ($1, $2, $3)`, [
-            id,
-            n,
-            data,
-          ]);
+        const file = await fs.open(path, 'r');
+        try {
+          for (let offset = 0, n = 0; offset < length; offset += this.chunkBytes, n += 1) {
+            const data = await file.read(Math.min(this.chunkBytes, length - offset), offset);
+            await client.query(`INSERT INTO ${this.s}.body_chunks (message_id, n, data) VALUES ($1, $2, $3)`, [
+              id,
+              n,
+              data,
+            ]);
+          }
+        } finally {
+          await file.close();
         }
       },
       finish: async () => {
-        await file.close().catch(() => undefined);
         await fs.unlink(path).catch(() => undefined);
       },
     };
