@@ -129,6 +129,28 @@ describePostgres('PostgreSQL queue', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('counts every settle of the domains of one message made at the same time, once each', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema(), poolSize: 12 });
+    const recipients = Array.from({ length: 12 }, (_, i) => `r@d${i}.test`);
+    const { id } = await queue.enqueue({ sender: 's@o.test', recipients }, Buffer.from('m'));
+    const claims = await queue.claim();
+    expect(claims.length).toBe(12);
+    // Each settle reads the message, then writes only if nobody changed it in between: most race.
+    const results = await Promise.all(
+      claims.map((claim, i) =>
+        queue.settle(claim.leaseId, [
+          { recipient: claim.recipients[0]!.address, status: i % 2 ? 'delivered' : 'failed' },
+        ]),
+      ),
+    );
+    expect(results.filter((r) => r.complete).length).toBe(1);
+    expect(results.flatMap((r) => r.failed.map((f) => f.address)).sort()).toEqual(
+      recipients.filter((_, i) => i % 2 === 0).sort(),
+    );
+    expect(await queue.inspect(id)).toBeUndefined();
+    await queue.close();
+  });
+
   it("keeps a crashed host's leases until they run out, and gives a closed host's back at once", async () => {
     const schema = freshSchema();
     const clock = new ManualClock();

@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
-import { prepareFollowUps } from '../internal/follow-ups';
-import { claimOf, domainFilter, dueByDomain, isFinal, messageInfo, recipientInfo } from '../internal/message-entry';
+import { type PreparedFollowUp, prepareFollowUps } from '../internal/follow-ups';
+import { domainFilter, messageInfo } from '../internal/message-entry';
 import { checkEnvelope } from '../internal/receive-body';
-import { decideSettle } from '../internal/settle-decision';
 import type {
   BodyInput,
   Claim,
@@ -24,6 +23,7 @@ import type {
 import { QueueError } from '../queue-error';
 import { type RetryScheduleOptions, retryScheduleDefaults } from '../retry-schedule';
 import { BodyStorage, type PreparedBody } from './body-storage';
+import { grantClaims } from './claim-grant';
 import { dueAtOf, insertMessageSql, type LoadedMessage, loadMessages, recipientArrays } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import {
@@ -32,10 +32,10 @@ import {
   listSql,
   rescheduleSql,
   rescheduleTargetsSql,
-  settleSql,
   updateDueSql,
 } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
+import { decideSettleOf, settleStatement } from './settle-statement';
 import { withClient, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
@@ -154,7 +154,9 @@ export class PostgresQueue implements Queue {
     const only = options.domain?.toLowerCase() ?? null;
     const except = (options.exceptDomains ?? []).map((domain) => domain.toLowerCase());
     return this.track(() =>
-      withTransaction(this.pool, 'claiming work', async (client) => {
+      // A lease needs no WAL flush: lost only with the server's crash, and then the work is
+      // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
+      withTransaction(this.pool, 'claiming work', { durable: false }, async (client) => {
         const candidates = await client.query<{ id: string }>(claimCandidatesSql(this.s), [
           now,
           now - lifetime,
@@ -168,56 +170,8 @@ export class PostgresQueue implements Queue {
           this.s,
           candidates.rows.map((row) => row.id),
         );
-        const claims: Claim[] = [];
-        const grants = {
-          ids: [] as string[],
-          domains: [] as string[],
-          leaseIds: [] as string[],
-          untils: [] as number[],
-        };
-        const expiredFlags: boolean[] = [];
-        const due = { ids: [] as string[], at: [] as number[] };
-        for (const message of loaded) {
-          if (claims.length >= limit) break;
-          const { entry } = message;
-          // Past its lifetime a message, held or not, is handed out whole, to be bounced.
-          const expired = now >= entry.stored.createdAt + lifetime;
-          if (entry.held && !expired) continue;
-          let granted = false;
-          for (const [domain, rcpts] of dueByDomain(entry, expired ? undefined : now, wanted)) {
-            if (claims.length >= limit) break;
-            const currentId = entry.leases.get(domain);
-            const current = currentId === undefined ? undefined : message.leases.get(currentId);
-            if (current !== undefined && current.lease_until > now) continue;
-            if (currentId !== undefined) message.leases.delete(currentId);
-            const leaseId = `${entry.stored.id}.${randomBytes(6).toString('hex')}`;
-            message.leases.set(leaseId, { domain, lease_id: leaseId, lease_until: until, expired, owner: this.owner });
-            entry.leases.set(domain, leaseId);
-            grants.ids.push(entry.stored.id);
-            grants.domains.push(domain);
-            grants.leaseIds.push(leaseId);
-            grants.untils.push(until);
-            expiredFlags.push(expired);
-            claims.push(claimOf(entry, { leaseId, until, domain, expired }, rcpts));
-            granted = true;
-          }
-          if (granted) {
-            due.ids.push(entry.stored.id);
-            due.at.push(dueAtOf(message, lifetime));
-          }
-        }
-        if (claims.length > 0) {
-          await client.query(grantLeasesSql(this.s), [
-            grants.ids,
-            grants.domains,
-            grants.leaseIds,
-            grants.untils,
-            expiredFlags,
-            grants.ids.map(() => this.owner),
-            due.ids,
-            due.at,
-          ]);
-        }
+        const { claims, grants } = grantClaims(loaded, { now, until, limit, lifetime, wanted, owner: this.owner });
+        if (claims.length > 0) await client.query(grantLeasesSql(this.s), grants);
         return claims;
       }),
     );
@@ -231,90 +185,74 @@ export class PostgresQueue implements Queue {
     this.assertOpen();
     const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
     // Checked before anything is written: a bad follow-up fails the whole settle.
-    const followUps = prepareFollowUps(options.enqueue ?? [], newId);
-    const bodies: PreparedBody[] = [];
+    const prepared = prepareFollowUps(options.enqueue ?? [], newId);
+    const followUps: { message: PreparedFollowUp; body: PreparedBody }[] = [];
     let committed = false;
     let goneBodyFile: string | null = null;
     try {
-      for (const followUp of followUps) bodies.push(await this.bodies.prepareBuffer(followUp.id, followUp.data));
-      const result = await this.track(() =>
-        withTransaction(this.pool, 'settling a claim', async (client) => {
+      for (const message of prepared) {
+        followUps.push({ message, body: await this.bodies.prepareBuffer(message.id, message.data) });
+      }
+      const result = await this.track(async () => {
+        // One statement when every follow-up body fits one chunk (a bounce does); retried when
+        // another writer changed the message in between, and after a few such races, locked.
+        if (followUps.every((f) => f.body.writeChunks === undefined)) {
+          for (let attempt = 0; attempt < 5; attempt += 1) {
+            const written = await withClient(this.pool, 'settling a claim', async (client) => {
+              const [message] = await loadMessages(client, this.s, [id]);
+              const decided = this.decide(
+                message,
+                leaseId,
+                outcomes,
+                followUps.map((f) => ({ id: f.message.id, size: f.body.size })),
+              );
+              const statement = settleStatement(this.s, message!, leaseId, decided.outcome, followUps, decided.now);
+              const { rows } = await client.query<{ n: number }>(statement.text, statement.values);
+              if (rows[0]?.n !== 1) return undefined;
+              if (decided.result.complete) goneBodyFile = message!.bodyFile;
+              return decided.result;
+            });
+            if (written !== undefined) return written;
+          }
+        }
+        return withTransaction(this.pool, 'settling a claim', async (client) => {
           const message = await this.lockOne(client, id);
-          const lease = message?.leases.get(leaseId);
-          if (message === undefined || lease === undefined) throw leaseLost(leaseId);
-          const { entry } = message;
-          const now = this.clock.now();
-          const decision = decideSettle(entry, lease.domain, outcomes, {
-            now,
-            schedule: this.schedule,
-            random: this.random,
-            delayWarningMs: this.options.delayWarningMs ?? 4 * 3600_000,
-            expired: lease.expired,
-          });
-          const enqueued: EnqueueResult[] = [];
-          for (const [index, followUp] of followUps.entries()) {
-            await this.insert(client, followUp, bodies[index]!, now);
-            enqueued.push({ id: followUp.id, size: bodies[index]!.size });
-          }
-          if (decision.complete) {
-            await client.query(`DELETE FROM ${this.s}.messages WHERE id = $1`, [id]);
-            goneBodyFile = message.bodyFile;
-          } else {
-            await this.recordSettle(client, message, leaseId, decision.rcpts, entry.warned || decision.warn);
-          }
-          const open = decision.rcpts.filter((r) => !isFinal(r.state));
-          const settled: SettleResult = {
-            id,
-            complete: decision.complete,
-            failed: decision.failed,
-            delayWarning: decision.warn ? decision.rcpts.filter((r) => r.state === 'deferred').map(recipientInfo) : [],
-            enqueued,
-          };
-          if (open.length > 0) settled.nextAttemptAt = Math.min(...open.map((r) => r.next));
-          return settled;
-        }),
-      );
+          const decided = this.decide(
+            message,
+            leaseId,
+            outcomes,
+            followUps.map((f) => ({ id: f.message.id, size: f.body.size })),
+          );
+          for (const followUp of followUps) await this.insert(client, followUp.message, followUp.body, decided.now);
+          // Under the lock the version cannot have moved: the statement writes.
+          const statement = settleStatement(this.s, message!, leaseId, decided.outcome, [], decided.now);
+          await client.query(statement.text, statement.values);
+          if (decided.outcome.complete) goneBodyFile = message!.bodyFile;
+          return decided.result;
+        });
+      });
       committed = true;
       return result;
     } finally {
-      for (const body of bodies) await body.finish(committed);
+      for (const { body } of followUps) await body.finish(committed);
       if (committed) this.deleteBody(goneBodyFile);
     }
   }
 
-  private async recordSettle(
-    client: PoolClient,
-    message: LoadedMessage,
+  private decide(
+    message: LoadedMessage | undefined,
     leaseId: string,
-    rcpts: LoadedMessage['entry']['rcpts'],
-    warned: boolean,
-  ): Promise<void> {
-    const before = message.entry.rcpts;
-    const changed = rcpts.flatMap((r, position) => {
-      const old = before[position]!;
-      const same =
-        old.state === r.state &&
-        old.attempts === r.attempts &&
-        old.next === r.next &&
-        old.reply === r.reply &&
-        old.expired === r.expired;
-      return same ? [] : [{ position, r }];
+    outcomes: readonly RecipientOutcome[],
+    enqueued: readonly EnqueueResult[],
+  ) {
+    return decideSettleOf(message, leaseId, outcomes, {
+      now: this.clock.now(),
+      schedule: this.schedule,
+      random: this.random,
+      delayWarningMs: this.options.delayWarningMs ?? 4 * 3600_000,
+      lifetime: this.schedule.maximalLifetimeMs,
+      enqueued,
     });
-    message.entry.rcpts = rcpts;
-    message.entry.leases.delete(message.leases.get(leaseId)!.domain);
-    message.leases.delete(leaseId);
-    await client.query(settleSql(this.s), [
-      message.entry.stored.id,
-      leaseId,
-      changed.map((c) => c.position),
-      changed.map((c) => c.r.state),
-      changed.map((c) => c.r.attempts),
-      changed.map((c) => c.r.next),
-      changed.map((c) => c.r.reply ?? null),
-      changed.map((c) => c.r.expired === true),
-      warned,
-      dueAtOf(message, this.schedule.maximalLifetimeMs),
-    ]);
   }
 
   async renewLease(leaseId: string, leaseMs: number): Promise<number> {
@@ -355,11 +293,10 @@ export class PostgresQueue implements Queue {
         const message = await this.lockOne(client, id);
         if (message === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
         message.entry.held = held;
-        await client.query(`UPDATE ${this.s}.messages SET held = $2, due_at = $3 WHERE id = $1`, [
-          id,
-          held,
-          dueAtOf(message, this.schedule.maximalLifetimeMs),
-        ]);
+        await client.query(
+          `UPDATE ${this.s}.messages SET held = $2, due_at = $3, version = version + 1 WHERE id = $1`,
+          [id, held, dueAtOf(message, this.schedule.maximalLifetimeMs)],
+        );
       }),
     );
   }

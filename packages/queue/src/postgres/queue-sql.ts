@@ -35,30 +35,12 @@ export function grantLeasesSql(s: string): string {
       ON CONFLICT (message_id, domain) DO UPDATE SET lease_id = excluded.lease_id,
         lease_until = excluded.lease_until, expired = excluded.expired, owner = excluded.owner
     )
-    UPDATE ${s}.messages m SET due_at = d.due FROM unnest($7::text[], $8::bigint[]) AS d(id, due) WHERE m.id = d.id`;
-}
-
-/**
- * Records a settle that leaves the message in the queue: the changed recipients, the end of the
- * lease, the delay warning and the new due time, in one statement.
- * $1 message id, $2 lease id, $3..$8 the recipients' columns, $9 delay_warned, $10 due_at.
- */
-export function settleSql(s: string): string {
-  return `WITH ended AS (
-      DELETE FROM ${s}.leases WHERE message_id = $1 AND lease_id = $2
-    ), changed AS (
-      UPDATE ${s}.recipients r SET state = u.state, attempts = u.attempts, next_attempt_at = u.next,
-        reply = u.reply, expired = u.expired
-      FROM unnest($3::integer[], $4::text[], $5::integer[], $6::bigint[], $7::text[], $8::boolean[])
-        AS u(position, state, attempts, next, reply, expired)
-      WHERE r.message_id = $1 AND r.position = u.position
-    )
-    UPDATE ${s}.messages SET delay_warned = $9, due_at = $10 WHERE id = $1`;
+    UPDATE ${s}.messages m SET due_at = d.due, version = m.version + 1 FROM unnest($7::text[], $8::bigint[]) AS d(id, due) WHERE m.id = d.id`;
 }
 
 /** Files new due times: $1 ids, $2 due times. */
 export function updateDueSql(s: string): string {
-  return `UPDATE ${s}.messages m SET due_at = d.due FROM unnest($1::text[], $2::bigint[]) AS d(id, due) WHERE m.id = d.id`;
+  return `UPDATE ${s}.messages m SET due_at = d.due, version = m.version + 1 FROM unnest($1::text[], $2::bigint[]) AS d(id, due) WHERE m.id = d.id`;
 }
 
 /** The messages `list` shows, in acceptance order: $1 sender, $2 recipient, $3 domain, $4 state or 'held', $5 limit. */

@@ -30,7 +30,10 @@ const migrations: readonly { version: number; description: string; sql: (s: stri
         -- The earliest time the message may have claimable work (a lower bound, never later):
         -- claim walks the index below from the start.
         due_at bigint NOT NULL,
-        body_file text
+        body_file text,
+        -- Bumped by every change of the message, its recipients or its leases: a settle that read
+        -- version N writes only if it is still N (optimistic, one statement, no lock held between).
+        version integer NOT NULL DEFAULT 0
       );
       CREATE INDEX messages_due ON ${s}.messages (due_at, seq);
       CREATE TABLE ${s}.recipients (

@@ -45,10 +45,15 @@ export async function withClient<T>(pool: Pool, what: string, work: (client: Poo
 export async function withTransaction<T>(
   pool: Pool,
   what: string,
-  work: (client: PoolClient) => Promise<T>,
+  ...args:
+    | [work: (client: PoolClient) => Promise<T>]
+    | [options: { durable: false }, work: (client: PoolClient) => Promise<T>]
 ): Promise<T> {
+  const work = args.length === 1 ? args[0] : args[1];
+  // One round trip either way; `durable: false` resolves at COMMIT without waiting for the WAL flush.
+  const begin = args.length === 1 ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit = off';
   return withClient(pool, what, async (client) => {
-    await client.query('BEGIN');
+    await client.query(begin);
     let result: T;
     try {
       result = await work(client);

@@ -1,0 +1,178 @@
+// A settle as one statement: the outcomes, the end of the lease and the follow-up messages (the
+// bounce) are written only if the message is still at the version the settle read, all in the
+// statement's own transaction. Two round trips (read, write) and no lock held in between; a
+// concurrent change of the message (another domain's claim or settle) makes it read again.
+import type { PreparedFollowUp } from '../internal/follow-ups';
+import { isFinal, type RecipientEntry, recipientInfo } from '../internal/message-entry';
+import { decideSettle } from '../internal/settle-decision';
+import type { EnqueueResult, RecipientOutcome, SettleResult } from '../queue';
+import { QueueError } from '../queue-error';
+import type { RetryScheduleOptions } from '../retry-schedule';
+import type { PreparedBody } from './body-storage';
+import { dueAtOf, type LoadedMessage, recipientArrays } from './message-rows';
+
+/** A statement and its parameters. */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/** The recipients whose state the settle changed, as the arrays the statement takes. */
+function changedRecipients(before: readonly RecipientEntry[], after: readonly RecipientEntry[]) {
+  const changed = after.flatMap((r, position) => {
+    const old = before[position]!;
+    const same =
+      old.state === r.state &&
+      old.attempts === r.attempts &&
+      old.next === r.next &&
+      old.reply === r.reply &&
+      old.expired === r.expired;
+    return same ? [] : [{ position, r }];
+  });
+  return [
+    changed.map((c) => c.position),
+    changed.map((c) => c.r.state),
+    changed.map((c) => c.r.attempts),
+    changed.map((c) => c.r.next),
+    changed.map((c) => c.r.reply ?? null),
+    changed.map((c) => c.r.expired === true),
+  ];
+}
+
+/**
+ * The statement of a settle of `message` (loaded at `message.version`) under `leaseId`. `outcome`
+ * is either `complete` (the message leaves the queue) or its new recipients, delay flag and due
+ * time. Follow-ups must have their bodies in at most one chunk (`body.writeChunks` unset).
+ * Returns one row `{ n }`: 1 when written, 0 when the message changed since it was read.
+ */
+export function settleStatement(
+  s: string,
+  message: LoadedMessage,
+  leaseId: string,
+  outcome: SettleOutcome,
+  followUps: readonly { message: PreparedFollowUp; body: PreparedBody }[],
+  now: number,
+): Statement {
+  const id = message.entry.stored.id;
+  const values: unknown[] = [id, message.version];
+  const parameter = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const parts: string[] = [];
+  if (outcome.complete) {
+    // The recipients, leases and chunks go with it (ON DELETE CASCADE).
+    parts.push(`ok AS (DELETE FROM ${s}.messages WHERE id = $1 AND version = $2 RETURNING id)`);
+  } else {
+    parts.push(
+      `ok AS (UPDATE ${s}.messages SET delay_warned = ${parameter(outcome.warned)}, due_at = ${parameter(outcome.dueAt)},
+        version = version + 1 WHERE id = $1 AND version = $2 RETURNING id)`,
+      `ended AS (DELETE FROM ${s}.leases WHERE message_id IN (SELECT id FROM ok) AND lease_id = ${parameter(leaseId)})`,
+    );
+    const [positions, states, attempts, next, replies, expired] = changedRecipients(message.entry.rcpts, outcome.rcpts);
+    if (positions!.length > 0) {
+      parts.push(`changed AS (UPDATE ${s}.recipients r SET state = u.state, attempts = u.attempts,
+          next_attempt_at = u.next, reply = u.reply, expired = u.expired
+        FROM unnest(${parameter(positions)}::integer[], ${parameter(states)}::text[], ${parameter(attempts)}::integer[],
+          ${parameter(next)}::bigint[], ${parameter(replies)}::text[], ${parameter(expired)}::boolean[])
+          AS u(position, state, attempts, next, reply, expired)
+        WHERE r.message_id IN (SELECT id FROM ok) AND r.position = u.position)`);
+    }
+  }
+  if (followUps.length > 0) {
+    const rcpt = { ids: [] as string[], positions: [] as number[], addresses: [] as string[], domains: [] as string[] };
+    for (const { message: followUp } of followUps) {
+      const [addresses, domains] = recipientArrays(followUp.recipients);
+      addresses.forEach((address, position) => {
+        rcpt.ids.push(followUp.id);
+        rcpt.positions.push(position);
+        rcpt.addresses.push(address);
+        rcpt.domains.push(domains[position]!);
+      });
+    }
+    const at = parameter(now);
+    parts.push(
+      `follow_ups AS (INSERT INTO ${s}.messages (id, sender, attributes, size, created_at, due_at, body_file)
+        SELECT f.id, f.sender, f.attributes, f.size, ${at}, ${at}, f.body_file
+        FROM unnest(${parameter(followUps.map((f) => f.message.id))}::text[],
+          ${parameter(followUps.map((f) => f.message.sender))}::text[],
+          ${parameter(followUps.map((f) => JSON.stringify(f.message.attributes)))}::jsonb[],
+          ${parameter(followUps.map((f) => f.body.size))}::bigint[],
+          ${parameter(followUps.map((f) => f.body.bodyFile))}::text[]) AS f(id, sender, attributes, size, body_file)
+        WHERE EXISTS (SELECT 1 FROM ok))`,
+      `follow_up_recipients AS (INSERT INTO ${s}.recipients
+          (message_id, position, address, domain, state, attempts, next_attempt_at)
+        SELECT x.id, x.position, x.address, x.domain, 'pending', 0, ${at}
+        FROM unnest(${parameter(rcpt.ids)}::text[], ${parameter(rcpt.positions)}::integer[],
+          ${parameter(rcpt.addresses)}::text[], ${parameter(rcpt.domains)}::text[]) AS x(id, position, address, domain)
+        WHERE EXISTS (SELECT 1 FROM ok))`,
+    );
+    const withChunk = followUps.filter((f) => f.body.chunk !== null);
+    if (withChunk.length > 0) {
+      parts.push(`follow_up_bodies AS (INSERT INTO ${s}.body_chunks (message_id, n, data)
+        SELECT b.id, 0, b.data FROM unnest(${parameter(withChunk.map((f) => f.message.id))}::text[],
+          ${parameter(withChunk.map((f) => f.body.chunk))}::bytea[]) AS b(id, data)
+        WHERE EXISTS (SELECT 1 FROM ok))`);
+    }
+  }
+  return { text: `WITH ${parts.join(',\n')}\nSELECT count(*)::integer AS n FROM ok`, values };
+}
+
+/** What a settle writes: the message leaves the queue, or its new state. */
+export type SettleOutcome =
+  | { complete: true }
+  | { complete: false; rcpts: RecipientEntry[]; warned: boolean; dueAt: number };
+
+/**
+ * What a settle of `message` under `leaseId` decides, without I/O (the file backend's
+ * `decideSettle`, and the due time once the lease ended); LEASE_LOST when the lease is not held.
+ */
+export function decideSettleOf(
+  message: LoadedMessage | undefined,
+  leaseId: string,
+  outcomes: readonly RecipientOutcome[],
+  context: {
+    now: number;
+    schedule: Required<RetryScheduleOptions>;
+    random: () => number;
+    delayWarningMs: number | false;
+    lifetime: number;
+    enqueued: readonly EnqueueResult[];
+  },
+): { now: number; result: SettleResult; outcome: SettleOutcome } {
+  const lease = message?.leases.get(leaseId);
+  if (message === undefined || lease === undefined) {
+    throw new QueueError(
+      'LEASE_LOST',
+      `lease ${leaseId} is not held any more (expired and claimed again, settled, removed, or unknown)`,
+    );
+  }
+  const { entry } = message;
+  const { now } = context;
+  const decision = decideSettle(entry, lease.domain, outcomes, { ...context, expired: lease.expired });
+  const open = decision.rcpts.filter((r) => !isFinal(r.state));
+  const result: SettleResult = {
+    id: entry.stored.id,
+    complete: decision.complete,
+    failed: decision.failed,
+    delayWarning: decision.warn ? decision.rcpts.filter((r) => r.state === 'deferred').map(recipientInfo) : [],
+    enqueued: [...context.enqueued],
+  };
+  if (open.length > 0) result.nextAttemptAt = Math.min(...open.map((r) => r.next));
+  if (decision.complete) return { now, result, outcome: { complete: true } };
+  // The due time as it will be once this lease ended and the recipients changed.
+  const after: LoadedMessage = {
+    ...message,
+    entry: { ...entry, rcpts: decision.rcpts, leases: new Map(entry.leases) },
+    leases: new Map(message.leases),
+  };
+  after.entry.leases.delete(lease.domain);
+  after.leases.delete(leaseId);
+  const outcome: SettleOutcome = {
+    complete: false,
+    rcpts: decision.rcpts,
+    warned: entry.warned || decision.warn,
+    dueAt: dueAtOf(after, context.lifetime),
+  };
+  return { now, result, outcome };
+}
