@@ -5,6 +5,7 @@
 #                                               the export lines of HOMING_TEST_POSTGRES (the
 #                                               connection string) and HOMING_TEST_POSTGRES_DATA
 #   bash .ci/postgres.sh restart [DIR]          restarts it (fast shutdown), same port
+#   bash .ci/postgres.sh pause|resume [DIR]     stops it keeping its data, starts it again (same port)
 #   bash .ci/postgres.sh stop [DIR]             stops it and deletes DIR
 # DIR defaults to $HOMING_TEST_POSTGRES_DATA for restart and stop. Debian's `postgresql` package
 # (in the debs list of .ci/install-peers.sh) provides the binaries. As root, the cluster runs as
@@ -48,6 +49,12 @@ case "$command" in
   restart)
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
     ;;
+  pause)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+    ;;
+  resume)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+    ;;
   stop)
     if [ -n "$dir" ] && [ -d "$dir/data" ]; then
       as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null || true
@@ -55,7 +62,7 @@ case "$command" in
     fi
     ;;
   *)
-    echo "usage: postgres.sh start [DIR] | restart [DIR] | stop [DIR]" >&2
+    echo "usage: postgres.sh start|restart|pause|resume|stop [DIR]" >&2
     exit 2
     ;;
 esac

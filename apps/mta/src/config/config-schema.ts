@@ -3,7 +3,7 @@
 // parser with its default. Checks that need other keys or the disk (domains, files) come after,
 // in load-config.ts.
 import { z } from 'zod';
-import type { DnsErrorAction, FilterAction, ListenAddress } from './config-types';
+import type { DnsErrorAction, FilterAction, ListenAddress, QueueConfig } from './config-types';
 import {
   type Parsed,
   parseAddress,
@@ -15,6 +15,7 @@ import {
   parseSize,
   show,
 } from './config-values';
+import { parseQueue } from './queue-config';
 
 /** The defaults of every optional key, as the README lists them. */
 export const defaults = {
@@ -188,6 +189,8 @@ export const configSchema = z.strictObject({
   quota: leaf<number | undefined>((input) =>
     input == null || input === false || input === 'none' ? { ok: true, value: undefined } : parseSize(input, '1G'),
   ),
+  // The queue: the file spool under `state` (default), or a PostgreSQL queue several hosts share.
+  queue: leaf<QueueConfig | undefined>(parseQueue),
   remote_port: optional(defaults.remotePort, (input) => parseInteger(input, 1, 65535, String(defaults.remotePort))),
   limits: section({
     message_size: optional(26_214_400, (input) => parseSize(input, defaults.limits.messageSize)),

@@ -82,6 +82,14 @@ export interface LimitsConfig {
   idleTimeoutMs: number;
 }
 
+/** A PostgreSQL queue shared by several hosts. */
+export interface QueueConfig {
+  /** The connection string, `postgres://user@host/database`. */
+  url: string;
+  /** How long a claim is leased before another host may take it over (default: the queue's, 10 min). */
+  leaseMs?: number;
+}
+
 /** The effective configuration. */
 export interface Config {
   /** The file it came from, or `(development default)` for the embedded one. */
@@ -105,6 +113,8 @@ export interface Config {
   filters: FiltersConfig;
   /** Per-user quota in bytes, or undefined for none (YAML `quota: 1G`). */
   quota?: number;
+  /** The PostgreSQL queue (YAML `queue: postgres://...` or `{ url, lease }`); undefined: the file spool. */
+  queue?: QueueConfig;
   limits: LimitsConfig;
   /** Port of remote MX hosts (default 25; tests use a loopback receiver). */
   remotePort: number;

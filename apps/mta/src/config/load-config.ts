@@ -336,6 +336,7 @@ async function complete(
     remotePort: parsed.remote_port,
   };
   if (parsed.quota !== undefined) config.quota = parsed.quota;
+  if (parsed.queue !== undefined) config.queue = parsed.queue;
   return config;
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createResolver, type Resolver } from '@homing/dns';
-import { openFileQueue, type Queue } from '@homing/queue';
+import type { Queue } from '@homing/queue';
 import { createServer, type SmtpServer } from '@homing/smtp/server';
 import type { Config } from '../config/config-types';
 import { loadConfig } from '../config/load-config';
@@ -13,6 +13,7 @@ import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker
 import { createMaildirStore } from './local-delivery/maildir';
 import { createRecipientResolver, type RecipientResolution } from './local-delivery/recipient-resolver';
 import type { EventLog, Metrics } from './observability/observability-types';
+import { openServerQueue } from './open-server-queue';
 import { type Services, startServices } from './server-services';
 import { AuthThrottle } from './submission/auth-throttle';
 import { createSubmissionHooks, type SubmissionContext } from './submission/submission-hooks';
@@ -124,7 +125,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
   await Promise.all([spool, tmpDir, mailRoot].map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })));
 
   let live = await buildLiveState(initial, log);
-  const queue: Queue = await openFileQueue({ spool, logger: log.libraryLogger('queue') });
+  const queue: Queue = await openServerQueue(initial, { spool, logger: log.libraryLogger('queue') });
   const recovery = queue.recovery;
   log.event(log.runId, 'queue', 'opened', {
     spool,
