@@ -162,7 +162,9 @@ async function workers(schema: string, count: number, ms: number): Promise<numbe
           child.stdout.on('data', (chunk) => {
             out += chunk;
           });
-          child.once('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`worker ${code}`))));
+          child.once('exit', (code) =>
+            code === 0 ? resolve(Number(out.trim())) : reject(new Error(`worker ${code}`)),
+          );
         }),
     ),
   );
@@ -178,10 +180,14 @@ for (let round = 0; round < 2; round += 1) {
   two.push(await workers(shared.schema, 2, 3000));
 }
 console.log();
-console.log(`| competing workers on one PostgreSQL queue (${3 * FILL} queued, 64 claims in flight each) | claim + settle /s |`);
+console.log(
+  `| competing workers on one PostgreSQL queue (${3 * FILL} queued, 64 claims in flight each) | claim + settle /s |`,
+);
 console.log('| --- | ---: |');
 console.log(`| one worker process | ${Math.round(median(one))} |`);
-console.log(`| two worker processes together | ${Math.round(median(two))} (${(median(two) / median(one)).toFixed(2)}x one) |`);
+console.log(
+  `| two worker processes together | ${Math.round(median(two))} (${(median(two) / median(one)).toFixed(2)}x one) |`,
+);
 
 const { default: pg } = await import('pg');
 const client = new pg.Client({ connectionString: url });
