@@ -65,5 +65,5 @@ afterAll(async () => {
     expect(again.stdout).not.toContain(':***@'); // no password in this URL, nothing to hide
     const list = await runHoming(['queue', 'list', '--config', configPath]);
     expect({ code: list.code, stdout: list.stdout.trim() }).toEqual({ code: 0, stdout: 'the queue is empty' });
-  });
+  }, 30_000);
 });
