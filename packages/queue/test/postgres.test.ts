@@ -126,6 +126,10 @@ describePostgres('PostgreSQL queue', () => {
     expect(byHost.filter((host) => host === 'a').length).toBeGreaterThan(0);
     expect(byHost.filter((host) => host === 'b').length).toBeGreaterThan(0);
     expect(await a.list()).toEqual([]);
+    // Completed messages take every row of theirs with them.
+    for (const table of ['messages', 'recipients', 'leases', 'body_chunks']) {
+      expect((await sql(`SELECT count(*)::integer AS n FROM "${schema}".${table}`)).rows[0].n, table).toBe(0);
+    }
     await Promise.all([a.close(), b.close()]);
   });
 

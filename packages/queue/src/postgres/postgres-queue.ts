@@ -35,7 +35,7 @@ import {
   updateDueSql,
 } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
-import { decideSettleOf, settleStatement } from './settle-statement';
+import { decideSettleOf, deleteRowsOf, settleStatement } from './settle-statement';
 import { withClient, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
@@ -303,15 +303,20 @@ export class PostgresQueue implements Queue {
 
   async remove(id: string): Promise<void> {
     this.assertOpen();
-    const { rows } = await this.track(() =>
-      withClient(this.pool, 'removing a message', (client) =>
-        client.query<{ body_file: string | null }>(`DELETE FROM ${this.s}.messages WHERE id = $1 RETURNING body_file`, [
-          id,
-        ]),
-      ),
+    const bodyFile = await this.track(() =>
+      withTransaction(this.pool, 'removing a message', async (client) => {
+        // Locked first: a claim committing meanwhile cannot leave a lease behind the delete.
+        const message = await this.lockOne(client, id);
+        if (message === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+        await client.query(
+          `WITH ok AS (DELETE FROM ${this.s}.messages WHERE id = $1 RETURNING id), ${deleteRowsOf(this.s).join(', ')}
+           SELECT 1`,
+          [id],
+        );
+        return message.bodyFile;
+      }),
     );
-    if (rows.length === 0) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
-    this.deleteBody(rows[0]!.body_file);
+    this.deleteBody(bodyFile);
   }
 
   async reschedule(id?: string): Promise<number> {

@@ -11,6 +11,13 @@ import type { RetryScheduleOptions } from '../retry-schedule';
 import type { PreparedBody } from './body-storage';
 import { dueAtOf, type LoadedMessage, recipientArrays } from './message-rows';
 
+/** The sub-statements that delete the rows of the message `ok` returns (its recipients, leases, chunks). */
+export function deleteRowsOf(s: string): string[] {
+  return ['recipients', 'leases', 'body_chunks'].map(
+    (table) => `gone_${table} AS (DELETE FROM ${s}.${table} WHERE message_id IN (SELECT id FROM ok))`,
+  );
+}
+
 /** A statement and its parameters. */
 export interface Statement {
   text: string;
@@ -61,8 +68,7 @@ export function settleStatement(
   };
   const parts: string[] = [];
   if (outcome.complete) {
-    // The recipients, leases and chunks go with it (ON DELETE CASCADE).
-    parts.push(`ok AS (DELETE FROM ${s}.messages WHERE id = $1 AND version = $2 RETURNING id)`);
+    parts.push(`ok AS (DELETE FROM ${s}.messages WHERE id = $1 AND version = $2 RETURNING id)`, ...deleteRowsOf(s));
   } else {
     parts.push(
       `ok AS (UPDATE ${s}.messages SET delay_warned = ${parameter(outcome.warned)}, due_at = ${parameter(outcome.dueAt)},
