@@ -88,6 +88,28 @@ describePostgres('PostgreSQL queue', () => {
     await queue.close();
   });
 
+  it('commits concurrent enqueues together, and one the database refuses fails alone', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });
+    // PostgreSQL's jsonb cannot hold U+0000: that message's insert fails, and with it its batch.
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        queue.enqueue(
+          { sender: 's@o.test', recipients: [`r${i}@x.test`], attributes: { note: i === 7 ? 'bad\u0000' : 'ok' } },
+          Buffer.from(`m${i}`),
+        ),
+      ),
+    );
+    const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+    expect(refused).toEqual([7]);
+    expect(isQueueError((results[7] as PromiseRejectedResult).reason, 'STORAGE_UNAVAILABLE')).toBe(true);
+    const listed = await queue.list();
+    expect(listed.length).toBe(19);
+    // One order, by seq, with every acknowledged message in it.
+    const ids = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : []));
+    expect(new Set(listed.map((m) => m.id))).toEqual(new Set(ids));
+    await queue.close();
+  });
+
   it('hands two hosts claiming at once disjoint work, all of it, and each settle once', async () => {
     const schema = freshSchema();
     const options = { connectionString: postgresUrl!, schema, poolSize: 8 };

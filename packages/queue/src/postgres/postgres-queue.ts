@@ -24,6 +24,7 @@ import { QueueError } from '../queue-error';
 import { type RetryScheduleOptions, retryScheduleDefaults } from '../retry-schedule';
 import { BodyStorage, type PreparedBody } from './body-storage';
 import { grantClaims } from './claim-grant';
+import { EnqueueBatcher, insertBatchStatement } from './enqueue-batch';
 import { dueAtOf, insertMessageSql, type LoadedMessage, loadMessages, recipientArrays } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import {
@@ -63,6 +64,12 @@ export class PostgresQueue implements Queue {
   private readonly schedule: Required<RetryScheduleOptions>;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  private readonly batcher = new EnqueueBatcher((batch) =>
+    withClient(this.pool, 'committing a message', async (client) => {
+      const statement = insertBatchStatement(this.s, batch, this.clock.now());
+      await client.query(statement.text, statement.values);
+    }),
+  );
 
   /** Use `openPostgresQueue`, which migrates the schema before handing the queue out. */
   constructor(
@@ -105,10 +112,8 @@ export class PostgresQueue implements Queue {
       const message = { id, sender: envelope.sender, recipients, attributes: { ...(envelope.attributes ?? {}) } };
       await this.track(async () => {
         if (prepared.writeChunks === undefined) {
-          // One statement, one implicit transaction: durable when it returns.
-          await withClient(this.pool, 'committing a message', (client) =>
-            this.insert(client, message, prepared, this.clock.now()),
-          );
+          // With the other enqueues of the moment: one statement, one transaction, durable when it returns.
+          await this.batcher.add({ ...message, body: prepared });
         } else {
           await withTransaction(this.pool, 'committing a message', (client) =>
             this.insert(client, message, prepared, this.clock.now()),
