@@ -41,7 +41,8 @@ async function claimSettleRate(queue: Queue, concurrency: number, ms: number): P
 // A worker process of the competing-workers row: `queue-postgres.bench.ts worker URL SCHEMA MS`.
 if (process.argv[2] === 'worker') {
   const [, , , connectionString, schema, ms] = process.argv;
-  const queue = await openPostgresQueue({ connectionString: connectionString!, schema, poolSize: 70 });
+  // The default pool (20 connections): what a host gets without tuning.
+  const queue = await openPostgresQueue({ connectionString: connectionString!, schema });
   process.stdout.write(`${await claimSettleRate(queue, 64, Number(ms))}\n`);
   await queue.close();
   process.exit(0);
@@ -68,7 +69,7 @@ async function fileQueue(): Promise<{ queue: Queue; done: () => Promise<void> }>
   return { queue, done: () => rm(spool, { recursive: true, force: true }) };
 }
 
-async function postgresQueue(poolSize = 70): Promise<{ queue: Queue; schema: string; done: () => Promise<void> }> {
+async function postgresQueue(poolSize = 20): Promise<{ queue: Queue; schema: string; done: () => Promise<void> }> {
   const schema = schemaName();
   schemas.push(schema);
   const queue = await openPostgresQueue({ connectionString: url, schema, poolSize });
