@@ -1,8 +1,9 @@
 // Group commit for PostgreSQL, as the file backend does it for fsyncs: the enqueues that arrive
 // while the previous statements run go together into one multi-row statement, one transaction,
 // one WAL flush; each still resolves only once that statement (its COMMIT) returned.
+import type { PoolClient } from 'pg';
 import type { PreparedBody } from './body-storage';
-import { recipientArrays } from './message-rows';
+import { insertMessageSql, recipientArrays } from './message-rows';
 
 /** A message waiting for its commit: envelope fields and a body of at most one chunk. */
 export interface PendingMessage {
@@ -11,6 +12,28 @@ export interface PendingMessage {
   recipients: string[];
   attributes: Record<string, string>;
   body: PreparedBody;
+}
+
+/** Inserts one message inside the caller's transaction, its chunks after the first too. */
+export async function insertMessage(
+  client: PoolClient,
+  s: string,
+  message: PendingMessage,
+  createdAt: number,
+): Promise<void> {
+  const [addresses, domains] = recipientArrays(message.recipients);
+  await client.query(insertMessageSql(s), [
+    message.id,
+    message.sender,
+    JSON.stringify(message.attributes),
+    message.body.size,
+    createdAt,
+    message.body.bodyFile,
+    addresses,
+    domains,
+    message.body.chunk,
+  ]);
+  await message.body.writeChunks?.(client);
 }
 
 /** The statement that inserts `batch`, its recipients and chunks, created at `createdAt`. */

@@ -24,29 +24,16 @@ import { QueueError } from '../queue-error';
 import { type RetryScheduleOptions, retryScheduleDefaults } from '../retry-schedule';
 import { BodyStorage, type PreparedBody } from './body-storage';
 import { grantClaims } from './claim-grant';
-import { EnqueueBatcher, insertBatchStatement } from './enqueue-batch';
-import { dueAtOf, insertMessageSql, type LoadedMessage, loadMessages, recipientArrays } from './message-rows';
+import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
+import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
+import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import {
-  claimCandidatesSql,
-  grantLeasesSql,
-  listSql,
-  rescheduleSql,
-  rescheduleTargetsSql,
-  updateDueSql,
-} from './queue-sql';
+import { claimCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
-import { decideSettleOf, deleteRowsOf, settleStatement } from './settle-statement';
+import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
 import { withClient, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
-
-function leaseLost(leaseId: string): QueueError {
-  return new QueueError(
-    'LEASE_LOST',
-    `lease ${leaseId} is not held any more (expired and claimed again, settled, removed, or unknown)`,
-  );
-}
 
 /**
  * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
@@ -127,25 +114,13 @@ export class PostgresQueue implements Queue {
     return { id, size: prepared.size };
   }
 
-  private async insert(
+  private insert(
     client: PoolClient,
-    message: { id: string; sender: string; recipients: string[]; attributes: Record<string, string> },
+    message: Omit<PendingMessage, 'body'>,
     body: PreparedBody,
     createdAt: number,
   ): Promise<void> {
-    const [addresses, domains] = recipientArrays(message.recipients);
-    await client.query(insertMessageSql(this.s), [
-      message.id,
-      message.sender,
-      JSON.stringify(message.attributes),
-      body.size,
-      createdAt,
-      body.bodyFile,
-      addresses,
-      domains,
-      body.chunk,
-    ]);
-    await body.writeChunks?.(client);
+    return insertMessage(client, this.s, { ...message, body }, createdAt);
   }
 
   async claim(options: ClaimOptions = {}): Promise<Claim[]> {
@@ -328,18 +303,9 @@ export class PostgresQueue implements Queue {
     this.assertOpen();
     const now = this.clock.now();
     return this.track(() =>
-      withTransaction(this.pool, 'rescheduling', async (client) => {
-        if (id !== undefined) {
-          const found = await client.query(`SELECT 1 FROM ${this.s}.messages WHERE id = $1`, [id]);
-          if (found.rows.length === 0) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
-        }
-        const targets = await client.query<{ id: string }>(rescheduleTargetsSql(this.s), [id ?? null, now]);
-        const ids = targets.rows.map((row) => row.id);
-        if (ids.length === 0) return 0;
-        await client.query(rescheduleSql(this.s), [ids, now]);
-        await this.fileDue(client, await loadMessages(client, this.s, ids));
-        return ids.length;
-      }),
+      withTransaction(this.pool, 'rescheduling', (client) =>
+        rescheduleMessages(client, this.s, id, now, this.schedule.maximalLifetimeMs),
+      ),
     );
   }
 
@@ -393,19 +359,9 @@ export class PostgresQueue implements Queue {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
     try {
-      await withTransaction(this.pool, 'giving the leases back', async (client) => {
-        const leased = await client.query<{ message_id: string }>(
-          `SELECT DISTINCT message_id FROM ${this.s}.leases WHERE owner = $1`,
-          [this.owner],
-        );
-        const ids = leased.rows.map((row) => row.message_id).sort();
-        if (ids.length === 0) return;
-        await client.query(`SELECT id FROM ${this.s}.messages WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE`, [
-          ids,
-        ]);
-        await client.query(`DELETE FROM ${this.s}.leases WHERE owner = $1`, [this.owner]);
-        await this.fileDue(client, await loadMessages(client, this.s, ids));
-      });
+      await withTransaction(this.pool, 'giving the leases back', (client) =>
+        giveLeasesBack(client, this.s, this.owner, this.schedule.maximalLifetimeMs),
+      );
     } catch (error) {
       // Harmless: the leases run out on their own, and another host takes the work then.
       this.options.logger?.warn({ err: error }, 'queue could not give its leases back on close');
@@ -414,20 +370,12 @@ export class PostgresQueue implements Queue {
     }
   }
 
-  /** Locks message `id` (waiting for another holder) and loads it after the lock: undefined when gone. */
-  private async lockOne(client: PoolClient, id: string): Promise<LoadedMessage | undefined> {
-    const locked = await client.query(`SELECT id FROM ${this.s}.messages WHERE id = $1 FOR UPDATE`, [id]);
-    if (locked.rows.length === 0) return undefined;
-    return (await loadMessages(client, this.s, [id]))[0];
+  private lockOne(client: PoolClient, id: string): Promise<LoadedMessage | undefined> {
+    return lockMessage(client, this.s, id);
   }
 
-  private async fileDue(client: PoolClient, messages: readonly LoadedMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const lifetime = this.schedule.maximalLifetimeMs;
-    await client.query(updateDueSql(this.s), [
-      messages.map((m) => m.entry.stored.id),
-      messages.map((m) => dueAtOf(m, lifetime)),
-    ]);
+  private fileDue(client: PoolClient, messages: readonly LoadedMessage[]): Promise<void> {
+    return fileDueTimes(client, this.s, messages, this.schedule.maximalLifetimeMs);
   }
 
   private deleteBody(bodyFile: string | null): void {

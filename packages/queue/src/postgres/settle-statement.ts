@@ -124,6 +124,14 @@ export function settleStatement(
   return { text: `WITH ${parts.join(',\n')}\nSELECT count(*)::integer AS n FROM ok`, values };
 }
 
+/** The error of a settle or renewal whose lease is not this worker's any more. */
+export function leaseLost(leaseId: string): QueueError {
+  return new QueueError(
+    'LEASE_LOST',
+    `lease ${leaseId} is not held any more (expired and claimed again, settled, removed, or unknown)`,
+  );
+}
+
 /** What a settle writes: the message leaves the queue, or its new state. */
 export type SettleOutcome =
   | { complete: true }
@@ -147,12 +155,7 @@ export function decideSettleOf(
   },
 ): { now: number; result: SettleResult; outcome: SettleOutcome } {
   const lease = message?.leases.get(leaseId);
-  if (message === undefined || lease === undefined) {
-    throw new QueueError(
-      'LEASE_LOST',
-      `lease ${leaseId} is not held any more (expired and claimed again, settled, removed, or unknown)`,
-    );
-  }
+  if (message === undefined || lease === undefined) throw leaseLost(leaseId);
   const { entry } = message;
   const { now } = context;
   const decision = decideSettle(entry, lease.domain, outcomes, { ...context, expired: lease.expired });
