@@ -110,6 +110,34 @@ describePostgres('PostgreSQL queue', () => {
     await queue.close();
   });
 
+  it('commits concurrent settles of different messages together, and one the database refuses fails alone', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });
+    for (let i = 0; i < 16; i += 1) {
+      await queue.enqueue({ sender: 's@o.test', recipients: [`r${i}@x.test`] }, Buffer.from(`m${i}`));
+    }
+    const claims = await queue.claim();
+    const results = await Promise.allSettled(
+      claims.map((claim, i) =>
+        queue.settle(claim.leaseId, [{ recipient: claim.recipients[0]!.address, status: 'failed' }], {
+          // The bounce of settle 5 carries U+0000, which jsonb refuses: that settle fails, alone.
+          enqueue: [
+            {
+              envelope: { sender: '', recipients: ['s@o.test'], attributes: { n: i === 5 ? '\u0000' : 'x' } },
+              body: 'b',
+            },
+          ],
+        }),
+      ),
+    );
+    expect(results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []))).toEqual([5]);
+    const left = await queue.list();
+    // 15 bounces, and the message whose settle failed, untouched.
+    expect(left.filter((m) => m.sender === '').length).toBe(15);
+    expect(left.filter((m) => m.sender !== '').map((m) => m.id)).toEqual([claims[5]!.id]);
+    expect((await queue.inspect(claims[5]!.id))?.recipients[0]?.state).toBe('pending');
+    await queue.close();
+  });
+
   it('hands two hosts claiming at once disjoint work, all of it, and each settle once', async () => {
     const schema = freshSchema();
     const options = { connectionString: postgresUrl!, schema, poolSize: 8 };

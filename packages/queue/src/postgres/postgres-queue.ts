@@ -30,10 +30,25 @@ import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import { claimCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
+import { type BatchOutcome, SettleBatcher } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
 import { withClient, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
+
+/** One settle waiting for its batch: follow-ups with bodies of at most one chunk. */
+interface SettleRequest {
+  id: string;
+  leaseId: string;
+  outcomes: readonly RecipientOutcome[];
+  followUps: readonly { message: PreparedFollowUp; body: PreparedBody }[];
+}
+
+/** A settle written: its result, and the body file to delete when it completed the message. */
+interface SettleWritten {
+  result: SettleResult;
+  goneBodyFile: string | null;
+}
 
 /**
  * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
@@ -51,6 +66,9 @@ export class PostgresQueue implements Queue {
   private readonly schedule: Required<RetryScheduleOptions>;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  private readonly settles = new SettleBatcher<SettleRequest, SettleWritten | undefined>((batch) =>
+    withClient(this.pool, 'settling a claim', (client) => this.settleBatch(client, batch)),
+  );
   private readonly batcher = new EnqueueBatcher((batch) =>
     withClient(this.pool, 'committing a message', async (client) => {
       const statement = insertBatchStatement(this.s, batch, this.clock.now());
@@ -178,21 +196,11 @@ export class PostgresQueue implements Queue {
         // another writer changed the message in between, and after a few such races, locked.
         if (followUps.every((f) => f.body.writeChunks === undefined)) {
           for (let attempt = 0; attempt < 5; attempt += 1) {
-            const written = await withClient(this.pool, 'settling a claim', async (client) => {
-              const [message] = await loadMessages(client, this.s, [id]);
-              const decided = this.decide(
-                message,
-                leaseId,
-                outcomes,
-                followUps.map((f) => ({ id: f.message.id, size: f.body.size })),
-              );
-              const statement = settleStatement(this.s, message!, leaseId, decided.outcome, followUps, decided.now);
-              const { rows } = await client.query<{ n: number }>(statement.text, statement.values);
-              if (rows[0]?.n !== 1) return undefined;
-              if (decided.result.complete) goneBodyFile = message!.bodyFile;
-              return decided.result;
-            });
-            if (written !== undefined) return written;
+            const written = await this.settles.add({ id, leaseId, outcomes, followUps });
+            if (written !== undefined) {
+              goneBodyFile = written.goneBodyFile;
+              return written.result;
+            }
           }
         }
         return withTransaction(this.pool, 'settling a claim', async (client) => {
@@ -205,7 +213,9 @@ export class PostgresQueue implements Queue {
           );
           for (const followUp of followUps) await this.insert(client, followUp.message, followUp.body, decided.now);
           // Under the lock the version cannot have moved: the statement writes.
-          const statement = settleStatement(this.s, message!, leaseId, decided.outcome, [], decided.now);
+          const statement = settleStatement(this.s, [
+            { message: message!, leaseId, outcome: decided.outcome, followUps: [], now: decided.now },
+          ]);
           await client.query(statement.text, statement.values);
           if (decided.outcome.complete) goneBodyFile = message!.bodyFile;
           return decided.result;
@@ -217,6 +227,55 @@ export class PostgresQueue implements Queue {
       for (const { body } of followUps) await body.finish(committed);
       if (committed) this.deleteBody(goneBodyFile);
     }
+  }
+
+  /** Reads the messages of a batch of settles once, decides each, and writes all in one statement. */
+  private async settleBatch(
+    client: PoolClient,
+    batch: readonly SettleRequest[],
+  ): Promise<BatchOutcome<SettleWritten | undefined>[]> {
+    const loaded = await loadMessages(
+      client,
+      this.s,
+      batch.map((request) => request.id),
+    );
+    const byId = new Map(loaded.map((message) => [message.entry.stored.id, message]));
+    const outcomes: BatchOutcome<SettleWritten | undefined>[] = [];
+    const decided: { index: number; message: LoadedMessage; decision: ReturnType<PostgresQueue['decide']> }[] = [];
+    for (const [index, request] of batch.entries()) {
+      const message = byId.get(request.id);
+      const enqueued = request.followUps.map((f) => ({ id: f.message.id, size: f.body.size }));
+      try {
+        decided.push({
+          index,
+          message: message!,
+          decision: this.decide(message, request.leaseId, request.outcomes, enqueued),
+        });
+        outcomes.push({ value: undefined });
+      } catch (error) {
+        outcomes.push({ error });
+      }
+    }
+    if (decided.length === 0) return outcomes;
+    const statement = settleStatement(
+      this.s,
+      decided.map(({ index, message, decision }) => ({
+        message,
+        leaseId: batch[index]!.leaseId,
+        outcome: decision.outcome,
+        followUps: batch[index]!.followUps,
+        now: decision.now,
+      })),
+    );
+    const { rows } = await client.query<{ i: number; n: number }>(statement.text, statement.values);
+    for (const row of rows) {
+      if (row.n !== 1) continue; // its message changed since it was read: the caller reads again
+      const { index, message, decision } = decided[row.i]!;
+      outcomes[index] = {
+        value: { result: decision.result, goneBodyFile: decision.result.complete ? message.bodyFile : null },
+      };
+    }
+    return outcomes;
   }
 
   private decide(

@@ -12,9 +12,9 @@ import type { PreparedBody } from './body-storage';
 import { dueAtOf, type LoadedMessage, recipientArrays } from './message-rows';
 
 /** The sub-statements that delete the rows of the message `ok` returns (its recipients, leases, chunks). */
-export function deleteRowsOf(s: string): string[] {
+export function deleteRowsOf(s: string, ok = 'ok'): string[] {
   return ['recipients', 'leases', 'body_chunks'].map(
-    (table) => `gone_${table} AS (DELETE FROM ${s}.${table} WHERE message_id IN (SELECT id FROM ok))`,
+    (table) => `gone_${table}${ok.slice(2)} AS (DELETE FROM ${s}.${table} WHERE message_id IN (SELECT id FROM ${ok}))`,
   );
 }
 
@@ -52,37 +52,43 @@ function changedRecipients(before: readonly RecipientEntry[], after: readonly Re
  * time. Follow-ups must have their bodies in at most one chunk (`body.writeChunks` unset).
  * Returns one row `{ n }`: 1 when written, 0 when the message changed since it was read.
  */
-export function settleStatement(
+export function settleParts(
   s: string,
   message: LoadedMessage,
   leaseId: string,
   outcome: SettleOutcome,
   followUps: readonly { message: PreparedFollowUp; body: PreparedBody }[],
   now: number,
-): Statement {
-  const id = message.entry.stored.id;
-  const values: unknown[] = [id, message.version];
+  values: unknown[],
+  tag: string,
+): string[] {
   const parameter = (value: unknown) => {
     values.push(value);
     return `$${values.length}`;
   };
+  const ok = `ok${tag}`;
+  const id = parameter(message.entry.stored.id);
+  const version = parameter(message.version);
   const parts: string[] = [];
   if (outcome.complete) {
-    parts.push(`ok AS (DELETE FROM ${s}.messages WHERE id = $1 AND version = $2 RETURNING id)`, ...deleteRowsOf(s));
+    parts.push(
+      `${ok} AS (DELETE FROM ${s}.messages WHERE id = ${id} AND version = ${version} RETURNING id)`,
+      ...deleteRowsOf(s, ok),
+    );
   } else {
     parts.push(
-      `ok AS (UPDATE ${s}.messages SET delay_warned = ${parameter(outcome.warned)}, due_at = ${parameter(outcome.dueAt)},
-        version = version + 1 WHERE id = $1 AND version = $2 RETURNING id)`,
-      `ended AS (DELETE FROM ${s}.leases WHERE message_id IN (SELECT id FROM ok) AND lease_id = ${parameter(leaseId)})`,
+      `${ok} AS (UPDATE ${s}.messages SET delay_warned = ${parameter(outcome.warned)}, due_at = ${parameter(outcome.dueAt)},
+        version = version + 1 WHERE id = ${id} AND version = ${version} RETURNING id)`,
+      `ended${tag} AS (DELETE FROM ${s}.leases WHERE message_id IN (SELECT id FROM ${ok}) AND lease_id = ${parameter(leaseId)})`,
     );
     const [positions, states, attempts, next, replies, expired] = changedRecipients(message.entry.rcpts, outcome.rcpts);
     if (positions!.length > 0) {
-      parts.push(`changed AS (UPDATE ${s}.recipients r SET state = u.state, attempts = u.attempts,
+      parts.push(`changed${tag} AS (UPDATE ${s}.recipients r SET state = u.state, attempts = u.attempts,
           next_attempt_at = u.next, reply = u.reply, expired = u.expired
         FROM unnest(${parameter(positions)}::integer[], ${parameter(states)}::text[], ${parameter(attempts)}::integer[],
           ${parameter(next)}::bigint[], ${parameter(replies)}::text[], ${parameter(expired)}::boolean[])
           AS u(position, state, attempts, next, reply, expired)
-        WHERE r.message_id IN (SELECT id FROM ok) AND r.position = u.position)`);
+        WHERE r.message_id IN (SELECT id FROM ${ok}) AND r.position = u.position)`);
     }
   }
   if (followUps.length > 0) {
@@ -98,30 +104,52 @@ export function settleStatement(
     }
     const at = parameter(now);
     parts.push(
-      `follow_ups AS (INSERT INTO ${s}.messages (id, sender, attributes, size, created_at, due_at, body_file)
+      `follow_ups${tag} AS (INSERT INTO ${s}.messages (id, sender, attributes, size, created_at, due_at, body_file)
         SELECT f.id, f.sender, f.attributes, f.size, ${at}, ${at}, f.body_file
         FROM unnest(${parameter(followUps.map((f) => f.message.id))}::text[],
           ${parameter(followUps.map((f) => f.message.sender))}::text[],
           ${parameter(followUps.map((f) => JSON.stringify(f.message.attributes)))}::jsonb[],
           ${parameter(followUps.map((f) => f.body.size))}::bigint[],
           ${parameter(followUps.map((f) => f.body.bodyFile))}::text[]) AS f(id, sender, attributes, size, body_file)
-        WHERE EXISTS (SELECT 1 FROM ok))`,
-      `follow_up_recipients AS (INSERT INTO ${s}.recipients
+        WHERE EXISTS (SELECT 1 FROM ${ok}))`,
+      `follow_up_recipients${tag} AS (INSERT INTO ${s}.recipients
           (message_id, position, address, domain, state, attempts, next_attempt_at)
         SELECT x.id, x.position, x.address, x.domain, 'pending', 0, ${at}
         FROM unnest(${parameter(rcpt.ids)}::text[], ${parameter(rcpt.positions)}::integer[],
           ${parameter(rcpt.addresses)}::text[], ${parameter(rcpt.domains)}::text[]) AS x(id, position, address, domain)
-        WHERE EXISTS (SELECT 1 FROM ok))`,
+        WHERE EXISTS (SELECT 1 FROM ${ok}))`,
     );
     const withChunk = followUps.filter((f) => f.body.chunk !== null);
     if (withChunk.length > 0) {
-      parts.push(`follow_up_bodies AS (INSERT INTO ${s}.body_chunks (message_id, n, data)
+      parts.push(`follow_up_bodies${tag} AS (INSERT INTO ${s}.body_chunks (message_id, n, data)
         SELECT b.id, 0, b.data FROM unnest(${parameter(withChunk.map((f) => f.message.id))}::text[],
           ${parameter(withChunk.map((f) => f.body.chunk))}::bytea[]) AS b(id, data)
-        WHERE EXISTS (SELECT 1 FROM ok))`);
+        WHERE EXISTS (SELECT 1 FROM ${ok}))`);
     }
   }
-  return { text: `WITH ${parts.join(',\n')}\nSELECT count(*)::integer AS n FROM ok`, values };
+  return parts;
+}
+
+/**
+ * The statement of one settle (see `settleParts`), or of several of different messages at once
+ * (group commit): one row `{ i, n }` per settle, `n` 1 when written, 0 when its message changed.
+ */
+export function settleStatement(
+  s: string,
+  settles: readonly {
+    message: LoadedMessage;
+    leaseId: string;
+    outcome: SettleOutcome;
+    followUps: readonly { message: PreparedFollowUp; body: PreparedBody }[];
+    now: number;
+  }[],
+): Statement {
+  const values: unknown[] = [];
+  const parts = settles.flatMap((settle, i) =>
+    settleParts(s, settle.message, settle.leaseId, settle.outcome, settle.followUps, settle.now, values, `_${i}`),
+  );
+  const counts = settles.map((_, i) => `SELECT ${i} AS i, count(*)::integer AS n FROM ok_${i}`).join(' UNION ALL ');
+  return { text: `WITH ${parts.join(',\n')}\n${counts}`, values };
 }
 
 /** The error of a settle or renewal whose lease is not this worker's any more. */
