@@ -30,25 +30,11 @@ import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import { claimCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
-import { type BatchOutcome, SettleBatcher } from './settle-batch';
+import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
 import { withClient, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
-
-/** One settle waiting for its batch: follow-ups with bodies of at most one chunk. */
-interface SettleRequest {
-  id: string;
-  leaseId: string;
-  outcomes: readonly RecipientOutcome[];
-  followUps: readonly { message: PreparedFollowUp; body: PreparedBody }[];
-}
-
-/** A settle written: its result, and the body file to delete when it completed the message. */
-interface SettleWritten {
-  result: SettleResult;
-  goneBodyFile: string | null;
-}
 
 /**
  * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
@@ -67,7 +53,11 @@ export class PostgresQueue implements Queue {
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
   private readonly settles = new SettleBatcher<SettleRequest, SettleWritten | undefined>((batch) =>
-    withClient(this.pool, 'settling a claim', (client) => this.settleBatch(client, batch)),
+    withClient(this.pool, 'settling a claim', (client) =>
+      settleBatch(client, this.s, batch, (message, leaseId, outcomes, enqueued) =>
+        this.decide(message, leaseId, outcomes, enqueued),
+      ),
+    ),
   );
   private readonly batcher = new EnqueueBatcher((batch) =>
     withClient(this.pool, 'committing a message', async (client) => {
@@ -227,55 +217,6 @@ export class PostgresQueue implements Queue {
       for (const { body } of followUps) await body.finish(committed);
       if (committed) this.deleteBody(goneBodyFile);
     }
-  }
-
-  /** Reads the messages of a batch of settles once, decides each, and writes all in one statement. */
-  private async settleBatch(
-    client: PoolClient,
-    batch: readonly SettleRequest[],
-  ): Promise<BatchOutcome<SettleWritten | undefined>[]> {
-    const loaded = await loadMessages(
-      client,
-      this.s,
-      batch.map((request) => request.id),
-    );
-    const byId = new Map(loaded.map((message) => [message.entry.stored.id, message]));
-    const outcomes: BatchOutcome<SettleWritten | undefined>[] = [];
-    const decided: { index: number; message: LoadedMessage; decision: ReturnType<PostgresQueue['decide']> }[] = [];
-    for (const [index, request] of batch.entries()) {
-      const message = byId.get(request.id);
-      const enqueued = request.followUps.map((f) => ({ id: f.message.id, size: f.body.size }));
-      try {
-        decided.push({
-          index,
-          message: message!,
-          decision: this.decide(message, request.leaseId, request.outcomes, enqueued),
-        });
-        outcomes.push({ value: undefined });
-      } catch (error) {
-        outcomes.push({ error });
-      }
-    }
-    if (decided.length === 0) return outcomes;
-    const statement = settleStatement(
-      this.s,
-      decided.map(({ index, message, decision }) => ({
-        message,
-        leaseId: batch[index]!.leaseId,
-        outcome: decision.outcome,
-        followUps: batch[index]!.followUps,
-        now: decision.now,
-      })),
-    );
-    const { rows } = await client.query<{ i: number; n: number }>(statement.text, statement.values);
-    for (const row of rows) {
-      if (row.n !== 1) continue; // its message changed since it was read: the caller reads again
-      const { index, message, decision } = decided[row.i]!;
-      outcomes[index] = {
-        value: { result: decision.result, goneBodyFile: decision.result.complete ? message.bodyFile : null },
-      };
-    }
-    return outcomes;
   }
 
   private decide(
