@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing.ts',
+    postgres: 'src/postgres/index.ts',
   },
   format: ['esm', 'cjs'],
   // Shared chunks in CJS too (esbuild splits only ESM by default): otherwise every entry point

@@ -8,7 +8,8 @@ export type QueueErrorCode =
   | 'CLOSED'
   | 'LOCKED'
   | 'READ_ONLY'
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  | 'SCHEMA_TOO_NEW';
 
 /** An SMTP reply (RFC 5321 4.2), the same shape as `@homing/smtp`'s `Reply`. */
 export interface QueueReply {
@@ -28,6 +29,11 @@ const replies: Record<QueueErrorCode, QueueReply> = {
   LOCKED: { code: 451, enhanced: '4.3.0', lines: ['Temporary local problem: queue in use by another process'] },
   READ_ONLY: { code: 451, enhanced: '4.3.0', lines: ['Temporary local problem: queue opened read-only'] },
   INVALID_ARGUMENT: { code: 451, enhanced: '4.3.0', lines: ['Temporary local problem: invalid queue request'] },
+  SCHEMA_TOO_NEW: {
+    code: 451,
+    enhanced: '4.3.0',
+    lines: ['Temporary local problem: queue schema newer than this server'],
+  },
 };
 
 const marker = Symbol.for('@homing/queue.QueueError');

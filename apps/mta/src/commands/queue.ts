@@ -2,11 +2,13 @@ import { stat } from 'node:fs/promises';
 import { type FileQueueOptions, type MessageInfo, openFileQueue, type Queue } from '@homing/queue';
 import type { Command } from 'commander';
 import { CommandError, notFoundError, usageError } from '../command-error';
-import { defaultConfigFile } from '../config/load-config';
+import type { QueueConfig } from '../config/config-types';
+import { defaultConfigFile, loadConfig } from '../config/load-config';
 import { callControl } from '../server/control/control-client';
 import { runControlCommand } from '../server/control/control-commands';
 import { isControlError } from '../server/control/control-error';
 import { locateServer } from '../server/control/locate-server';
+import { describeQueue, migrateServerQueue, openServerQueue } from '../server/open-server-queue';
 
 interface QueueCommandOptions {
   spool?: string;
@@ -35,6 +37,24 @@ function addCommonOptions(command: Command): Command {
 
 function inUse(spool: string, hint: string): Error {
   return new Error(`the spool ${spool} is in use by another process, most likely a running homing server; ${hint}`);
+}
+
+/** Runs the command on the PostgreSQL queue itself (no lock: hosts share it), as the control socket would. */
+async function onPostgres(config: QueueConfig, command: string, args: Record<string, unknown>) {
+  let queue: Queue;
+  try {
+    queue = await openServerQueue({ queue: config }, { spool: '' });
+  } catch (error) {
+    throw new Error(
+      `cannot open the queue ${describeQueue({ queue: config }, '')}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  try {
+    const refuse = async () => ({ ok: false as const, error: 'not a server' });
+    return await runControlCommand({ queue, reload: refuse, status: () => ({}) }, command, args);
+  } finally {
+    await queue.close();
+  }
 }
 
 /** Runs the command on the spool itself, through the same code the control socket runs. */
@@ -90,7 +110,9 @@ async function execute(options: QueueCommandOptions, command: string, args: Reco
       outcome = { result: await callControl(location.control, command, args) };
     } catch (error) {
       if (!isControlError(error)) throw error;
-      if (error.code === 'NOT_RUNNING') {
+      if (error.code === 'NOT_RUNNING' && location.queue !== undefined) {
+        outcome = await onPostgres(location.queue, command, args);
+      } else if (error.code === 'NOT_RUNNING') {
         outcome = await onSpool(
           location.spool,
           command,
@@ -192,6 +214,27 @@ export function registerQueueCommand(program: Command): void {
       },
     );
   }
+
+  queue
+    .command('migrate')
+    .option(
+      '--config <file>',
+      `the server's config, whose queue: postgres://... it migrates (default ${defaultConfigFile})`,
+    )
+    .option('--json', 'print one JSON object on one line')
+    .description('Create or upgrade the PostgreSQL queue schema of the config (every host runs the same version)')
+    .action(async (_options, command: Command) => {
+      const options = command.optsWithGlobals<QueueCommandOptions>();
+      const file = options.config ?? defaultConfigFile;
+      const config = await loadConfig(file);
+      const report = await migrateServerQueue(config);
+      const where = describeQueue(config, '');
+      const text =
+        report.from === report.to
+          ? `the queue schema at ${where} is at version ${report.to}, nothing to do`
+          : `migrated the queue schema at ${where} from version ${report.from} to ${report.to}`;
+      print(options, report, text);
+    });
 
   addCommonOptions(
     queue

@@ -3,7 +3,7 @@
 // parser with its default. Checks that need other keys or the disk (domains, files) come after,
 // in load-config.ts.
 import { z } from 'zod';
-import type { DnsErrorAction, FilterAction, ListenAddress } from './config-types';
+import type { DnsErrorAction, FilterAction, ListenAddress, QueueConfig } from './config-types';
 import {
   type Parsed,
   parseAddress,
@@ -19,6 +19,7 @@ import {
   parseSourceAddress,
   show,
 } from './config-values';
+import { parseQueue } from './queue-config';
 
 /** The defaults of every optional key, as the README lists them. */
 export const defaults = {
@@ -269,6 +270,8 @@ export const configSchema = z.strictObject({
   reflector: leaf<string | undefined>((input) =>
     input == null ? { ok: true, value: undefined } : parseAddress(input, 'check@example.org'),
   ),
+  // The queue: the file spool under `state` (default), or a PostgreSQL queue several hosts share.
+  queue: leaf<QueueConfig | undefined>(parseQueue),
   remote_port: optional(defaults.remotePort, (input) => parseInteger(input, 1, 65535, String(defaults.remotePort))),
   // Sending (issue 14): DKIM keys (defaults, then per domain), a smarthost, source addresses.
   dkim: section({

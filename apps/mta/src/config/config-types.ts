@@ -136,6 +136,14 @@ export interface OutboundConfig {
   ipv6?: string | false;
 }
 
+/** A PostgreSQL queue shared by several hosts. */
+export interface QueueConfig {
+  /** The connection string, `postgres://user@host/database`. */
+  url: string;
+  /** How long a claim is leased before another host may take it over (default: the queue's, 10 min). */
+  leaseMs?: number;
+}
+
 /** The effective configuration. */
 export interface Config {
   /** The file it came from, or `(development default)` for the embedded one. */
@@ -163,6 +171,8 @@ export interface Config {
   filters: FiltersConfig;
   /** Per-user quota in bytes, or undefined for none (YAML `quota: 1G`). */
   quota?: number;
+  /** The PostgreSQL queue (YAML `queue: postgres://...` or `{ url, lease }`); undefined: the file spool. */
+  queue?: QueueConfig;
   limits: LimitsConfig;
   /** The reflector's address (`reflector: check@DOMAIN`): every message to it is answered with a report. */
   reflector?: string;

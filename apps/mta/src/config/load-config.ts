@@ -335,6 +335,7 @@ async function complete(
   };
   if (parsed.reflector !== undefined) config.reflector = parsed.reflector;
   if (parsed.quota !== undefined) config.quota = parsed.quota;
+  if (parsed.queue !== undefined) config.queue = parsed.queue;
   return config;
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createResolver, type Resolver } from '@homing/dns';
-import { openFileQueue, type Queue } from '@homing/queue';
+import type { Queue } from '@homing/queue';
 import { createServer, type SmtpServer } from '@homing/smtp/server';
 import type { Config } from '../config/config-types';
 import { loadConfig } from '../config/load-config';
@@ -15,6 +15,7 @@ import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker
 import { createMaildirStore } from './local-delivery/maildir';
 import { createRecipientResolver, type RecipientResolution } from './local-delivery/recipient-resolver';
 import type { EventLog, Metrics } from './observability/observability-types';
+import { openServerQueue } from './open-server-queue';
 import { createForwarder } from './outbound/forwarding';
 import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
 import { failureReports } from './outbound/reports';
@@ -142,7 +143,7 @@ export async function startServer(initial: Config, options: StartServerOptions):
 
   let live = await buildLiveState(initial, log);
   // Watched, so `homing doctor --send` learns how its test message was settled.
-  const settles = watchSettles(await openFileQueue({ spool, logger: log.libraryLogger('queue') }));
+  const settles = watchSettles(await openServerQueue(initial, { spool, logger: log.libraryLogger('queue') }));
   const queue: Queue = settles.queue;
   const recovery = queue.recovery;
   log.event(log.runId, 'queue', 'opened', {

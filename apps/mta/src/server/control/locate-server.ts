@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { isConfigError } from '../../config/config-error';
 import { defaults } from '../../config/config-schema';
+import type { QueueConfig } from '../../config/config-types';
 import { loadConfig } from '../../config/load-config';
 
 /** Where a server of one config listens and keeps its queue. */
@@ -13,6 +14,8 @@ export interface ServerLocation {
   control: string;
   /** The spool directory (`{state}/spool`). */
   spool: string;
+  /** The PostgreSQL queue of `queue: postgres://...`, when the config names one (instead of the spool). */
+  queue?: QueueConfig;
   /** When the config has errors elsewhere: what loadConfig said (the paths came from the raw YAML). */
   configProblem?: string;
 }
@@ -26,7 +29,9 @@ export interface ServerLocation {
 export async function locateServer(file: string): Promise<ServerLocation> {
   try {
     const config = await loadConfig(file);
-    return { control: config.listen.control, spool: join(config.state, 'spool') };
+    const location: ServerLocation = { control: config.listen.control, spool: join(config.state, 'spool') };
+    if (config.queue !== undefined) location.queue = config.queue;
+    return location;
   } catch (error) {
     if (!isConfigError(error, 'INVALID_CONFIG')) {
       if (isConfigError(error, 'FILE_NOT_FOUND')) {

@@ -1,0 +1,199 @@
+// @homing/queue's PostgreSQL backend beside the file backend, in one run on the same disk:
+// enqueues per second of 10 KiB messages at concurrency 1 and 64 (each resolves only once
+// durable: fsync for the file backend, COMMIT with synchronous_commit for PostgreSQL), then
+// claim+settle per second at concurrency 1 and 64 with 20,000 messages queued, then one and two
+// competing worker processes claiming+settling from one PostgreSQL queue.
+// PostgreSQL: $HOMING_TEST_POSTGRES, or a throw-away cluster this bench starts under .cache
+// with .ci/postgres.sh (Debian's postgresql package) and stops at the end.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openFileQueue, type Queue } from '@homing/queue';
+import { openPostgresQueue } from '@homing/queue/postgres';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const envelope = { sender: 'bench@example.org', recipients: ['rcpt@example.net'] };
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const schemaName = () => `bench_${randomBytes(5).toString('hex')}`;
+
+/** Claims and settles (delivered) for `ms`, `concurrency` claims in flight; resolves to settles per second. */
+async function claimSettleRate(queue: Queue, concurrency: number, ms: number): Promise<number> {
+  let settled = 0;
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    const claims = await queue.claim({ limit: concurrency });
+    if (claims.length === 0) break;
+    await Promise.all(
+      claims.map((claim) =>
+        queue.settle(
+          claim.leaseId,
+          claim.recipients.map((r) => ({ recipient: r.address, status: 'delivered' as const })),
+        ),
+      ),
+    );
+    settled += claims.length;
+  }
+  return settled / ((performance.now() - started) / 1000);
+}
+
+// A worker process of the competing-workers row: `queue-postgres.bench.ts worker URL SCHEMA MS`.
+if (process.argv[2] === 'worker') {
+  const [, , , connectionString, schema, ms] = process.argv;
+  // The default pool (20 connections): what a host gets without tuning.
+  const queue = await openPostgresQueue({ connectionString: connectionString!, schema });
+  process.stdout.write(`${await claimSettleRate(queue, 64, Number(ms))}\n`);
+  await queue.close();
+  process.exit(0);
+}
+
+const cache = join(here, '..', '.cache');
+await mkdir(cache, { recursive: true });
+const root = await mkdtemp(join(cache, 'queue-postgres-bench-'));
+let connectionString = process.env.HOMING_TEST_POSTGRES;
+let ownCluster: string | undefined;
+if (!connectionString) {
+  ownCluster = join(root, 'postgres');
+  const exports = execFileSync('bash', [join(here, '..', '.ci', 'postgres.sh'), 'start', ownCluster], {
+    encoding: 'utf8',
+  });
+  connectionString = /HOMING_TEST_POSTGRES=(\S+)/.exec(exports)?.[1];
+}
+const url = connectionString!;
+const schemas: string[] = [];
+
+async function fileQueue(): Promise<{ queue: Queue; done: () => Promise<void> }> {
+  const spool = await mkdtemp(join(root, 'spool-'));
+  const queue = await openFileQueue({ spool });
+  return { queue, done: () => rm(spool, { recursive: true, force: true }) };
+}
+
+async function postgresQueue(poolSize = 20): Promise<{ queue: Queue; schema: string; done: () => Promise<void> }> {
+  const schema = schemaName();
+  schemas.push(schema);
+  const queue = await openPostgresQueue({ connectionString: url, schema, poolSize });
+  return { queue, schema, done: async () => undefined };
+}
+
+async function enqueueRate(queue: Queue, concurrency: number, body: Buffer, ms: number): Promise<number> {
+  let done = 0;
+  const started = performance.now();
+  const lane = async () => {
+    while (performance.now() - started < ms) {
+      await queue.enqueue(envelope, body);
+      done += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return done / ((performance.now() - started) / 1000);
+}
+
+async function fill(queue: Queue, count: number): Promise<void> {
+  const small = randomBytes(1024);
+  let filled = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (filled < count) {
+        filled += 1;
+        await queue.enqueue(envelope, small);
+      }
+    }),
+  );
+}
+
+// Enqueue: short interleaved slices of both backends, medians of the rates and of the ratio in each round.
+const ROUNDS = 5;
+const body = randomBytes(10 * 1024);
+const rows = new Map<string, { file: number; postgres: number }[]>();
+for (let round = 0; round < ROUNDS; round += 1) {
+  for (const concurrency of [1, 64]) {
+    const file = await fileQueue();
+    const fileRate = await enqueueRate(file.queue, concurrency, body, 600);
+    await file.queue.close();
+    await file.done();
+    const pg = await postgresQueue();
+    const postgresRate = await enqueueRate(pg.queue, concurrency, body, 600);
+    await pg.queue.close();
+    const label = `enqueue 10 KiB, concurrency ${concurrency}`;
+    rows.set(label, [...(rows.get(label) ?? []), { file: fileRate, postgres: postgresRate }]);
+  }
+}
+
+// Claim + settle: 20,000 messages queued in each backend, then concurrency 1 and 64 on the same queue.
+const FILL = 20_000;
+for (const [name, make] of [
+  ['file', fileQueue],
+  ['postgres', postgresQueue],
+] as const) {
+  const { queue, done } = await make();
+  await fill(queue, FILL);
+  for (const concurrency of [1, 64]) {
+    const rate = await claimSettleRate(queue, concurrency, 3000);
+    const label = `claim + settle, concurrency ${concurrency} (${FILL} queued)`;
+    const samples = rows.get(label) ?? [{ file: 0, postgres: 0 }];
+    samples[0]![name] = rate;
+    rows.set(label, samples);
+  }
+  await queue.close();
+  await done();
+}
+
+console.log(`| what (PostgreSQL ${url.replace(/\/\/[^@]*@/, '//')}) | file /s | PostgreSQL /s | PostgreSQL / file |`);
+console.log('| --- | ---: | ---: | ---: |');
+for (const [what, samples] of rows) {
+  const file = median(samples.map((s) => s.file));
+  const postgres = median(samples.map((s) => s.postgres));
+  const ratio = median(samples.map((s) => s.postgres / s.file));
+  console.log(`| ${what} | ${Math.round(file)} | ${Math.round(postgres)} | ${ratio.toFixed(2)}x |`);
+}
+
+// Competing workers: separate processes (as separate hosts would be) on one PostgreSQL queue.
+async function workers(schema: string, count: number, ms: number): Promise<number> {
+  const self = fileURLToPath(import.meta.url);
+  const rates = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', self, 'worker', url, schema, String(ms)], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let out = '';
+          child.stdout.on('data', (chunk) => {
+            out += chunk;
+          });
+          child.once('exit', (code) =>
+            code === 0 ? resolve(Number(out.trim())) : reject(new Error(`worker ${code}`)),
+          );
+        }),
+    ),
+  );
+  return rates.reduce((sum, rate) => sum + rate, 0);
+}
+const shared = await postgresQueue();
+await fill(shared.queue, 3 * FILL);
+await shared.queue.close();
+const one: number[] = [];
+const two: number[] = [];
+for (let round = 0; round < 2; round += 1) {
+  one.push(await workers(shared.schema, 1, 3000));
+  two.push(await workers(shared.schema, 2, 3000));
+}
+console.log();
+console.log(
+  `| competing workers on one PostgreSQL queue (${3 * FILL} queued, 64 claims in flight each) | claim + settle /s |`,
+);
+console.log('| --- | ---: |');
+console.log(`| one worker process | ${Math.round(median(one))} |`);
+console.log(
+  `| two worker processes together | ${Math.round(median(two))} (${(median(two) / median(one)).toFixed(2)}x one) |`,
+);
+
+const { default: pg } = await import('pg');
+const client = new pg.Client({ connectionString: url });
+await client.connect();
+for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+await client.end();
+if (ownCluster !== undefined) execFileSync('bash', [join(here, '..', '.ci', 'postgres.sh'), 'stop', ownCluster]);
+await rm(root, { recursive: true, force: true });

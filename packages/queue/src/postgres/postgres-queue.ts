@@ -1,0 +1,400 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
+import type { Pool, PoolClient } from 'pg';
+import { type PreparedFollowUp, prepareFollowUps } from '../internal/follow-ups';
+import { domainFilter, messageInfo } from '../internal/message-entry';
+import { checkEnvelope } from '../internal/receive-body';
+import type {
+  BodyInput,
+  Claim,
+  ClaimOptions,
+  EnqueueOptions,
+  EnqueueResult,
+  EnvelopeInput,
+  ListFilter,
+  MessageInfo,
+  Queue,
+  RecipientOutcome,
+  RecoveryReport,
+  SettleOptions,
+  SettleResult,
+} from '../queue';
+import { QueueError } from '../queue-error';
+import { type RetryScheduleOptions, retryScheduleDefaults } from '../retry-schedule';
+import { BodyStorage, type PreparedBody } from './body-storage';
+import { grantClaims } from './claim-grant';
+import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
+import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
+import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
+import type { PostgresQueueOptions } from './postgres-queue-options';
+import { claimCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
+import { quoteSchema } from './schema-migrations';
+import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
+import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
+import { withClient, withTransaction } from './transaction';
+
+const newId = () => randomBytes(8).toString('hex');
+
+/**
+ * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
+ * `openPostgresQueue`. Every change of a message happens under its row lock (`FOR UPDATE`), so
+ * the hosts' views never race; claims skip the rows another host holds (`SKIP LOCKED`).
+ */
+export class PostgresQueue implements Queue {
+  recovery: RecoveryReport = { removedTemporary: 0, corrupt: [], messages: 0 };
+  /** Names this instance's leases, which `close` gives back. */
+  private readonly owner = randomBytes(8).toString('hex');
+  private readonly s: string;
+  private readonly bodies: BodyStorage;
+  private readonly clock: { now(): number };
+  private readonly random: () => number;
+  private readonly schedule: Required<RetryScheduleOptions>;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+  private readonly settles = new SettleBatcher<SettleRequest, SettleWritten | undefined>((batch) =>
+    withClient(this.pool, 'settling a claim', (client) =>
+      settleBatch(client, this.s, batch, (message, leaseId, outcomes, enqueued) =>
+        this.decide(message, leaseId, outcomes, enqueued),
+      ),
+    ),
+  );
+  private readonly batcher = new EnqueueBatcher((batch) =>
+    withClient(this.pool, 'committing a message', async (client) => {
+      const statement = insertBatchStatement(this.s, batch, this.clock.now());
+      await client.query(statement.text, statement.values);
+    }),
+  );
+
+  /** Use `openPostgresQueue`, which migrates the schema before handing the queue out. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly options: PostgresQueueOptions,
+  ) {
+    this.s = quoteSchema(options.schema ?? 'homing_queue');
+    this.bodies = new BodyStorage(
+      this.s,
+      options.bodyChunkBytes ?? 256 * 1024,
+      options.temporaryDirectory ?? tmpdir(),
+      options.bodyDirectory,
+    );
+    this.clock = { now: options.now ?? Date.now };
+    this.random = options.random ?? Math.random;
+    this.schedule = {
+      minimalBackoffMs: options.minimalBackoffMs ?? retryScheduleDefaults.minimalBackoffMs,
+      maximalBackoffMs: options.maximalBackoffMs ?? retryScheduleDefaults.maximalBackoffMs,
+      maximalLifetimeMs: options.maximalLifetimeMs ?? retryScheduleDefaults.maximalLifetimeMs,
+      jitter: options.jitter ?? retryScheduleDefaults.jitter,
+    };
+  }
+
+  /** Prepares the body directory and counts the queue; called once by `openPostgresQueue`. */
+  async open(): Promise<void> {
+    await this.bodies.open();
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.s}.messages`);
+    this.recovery = { removedTemporary: 0, corrupt: [], messages: Number(rows[0]?.n ?? 0) };
+  }
+
+  async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    this.assertOpen();
+    const recipients = checkEnvelope(envelope);
+    const id = newId();
+    const prepend = options.prepend === undefined ? Buffer.alloc(0) : Buffer.from(options.prepend);
+    const prepared = await this.bodies.prepare(id, prepend, body);
+    let committed = false;
+    try {
+      if (this.closed) throw new QueueError('CLOSED', 'the queue was closed while the message was being received');
+      const message = { id, sender: envelope.sender, recipients, attributes: { ...(envelope.attributes ?? {}) } };
+      await this.track(async () => {
+        if (prepared.writeChunks === undefined) {
+          // With the other enqueues of the moment: one statement, one transaction, durable when it returns.
+          await this.batcher.add({ ...message, body: prepared });
+        } else {
+          await withTransaction(this.pool, 'committing a message', (client) =>
+            this.insert(client, message, prepared, this.clock.now()),
+          );
+        }
+      });
+      committed = true;
+    } finally {
+      await prepared.finish(committed);
+    }
+    return { id, size: prepared.size };
+  }
+
+  private insert(
+    client: PoolClient,
+    message: Omit<PendingMessage, 'body'>,
+    body: PreparedBody,
+    createdAt: number,
+  ): Promise<void> {
+    return insertMessage(client, this.s, { ...message, body }, createdAt);
+  }
+
+  async claim(options: ClaimOptions = {}): Promise<Claim[]> {
+    this.assertOpen();
+    const limit = options.limit ?? 100;
+    if (limit <= 0) return [];
+    const now = this.clock.now();
+    const until = now + (options.leaseMs ?? this.options.leaseMs ?? 600_000);
+    const lifetime = this.schedule.maximalLifetimeMs;
+    const wanted = domainFilter(options);
+    const only = options.domain?.toLowerCase() ?? null;
+    const except = (options.exceptDomains ?? []).map((domain) => domain.toLowerCase());
+    return this.track(() =>
+      // A lease needs no WAL flush: lost only with the server's crash, and then the work is
+      // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
+      withTransaction(this.pool, 'claiming work', { durable: false }, async (client) => {
+        const candidates = await client.query<{ id: string }>(claimCandidatesSql(this.s), [
+          now,
+          now - lifetime,
+          only,
+          except,
+          limit,
+        ]);
+        if (candidates.rows.length === 0) return [];
+        const loaded = await loadMessages(
+          client,
+          this.s,
+          candidates.rows.map((row) => row.id),
+        );
+        const { claims, grants } = grantClaims(loaded, { now, until, limit, lifetime, wanted, owner: this.owner });
+        if (claims.length > 0) await client.query(grantLeasesSql(this.s), grants);
+        return claims;
+      }),
+    );
+  }
+
+  async settle(
+    leaseId: string,
+    outcomes: readonly RecipientOutcome[],
+    options: SettleOptions = {},
+  ): Promise<SettleResult> {
+    this.assertOpen();
+    const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    // Checked before anything is written: a bad follow-up fails the whole settle.
+    const prepared = prepareFollowUps(options.enqueue ?? [], newId);
+    const followUps: { message: PreparedFollowUp; body: PreparedBody }[] = [];
+    let committed = false;
+    let goneBodyFile: string | null = null;
+    try {
+      for (const message of prepared) {
+        followUps.push({ message, body: await this.bodies.prepareBuffer(message.id, message.data) });
+      }
+      const result = await this.track(async () => {
+        // One statement when every follow-up body fits one chunk (a bounce does); retried when
+        // another writer changed the message in between, and after a few such races, locked.
+        if (followUps.every((f) => f.body.writeChunks === undefined)) {
+          for (let attempt = 0; attempt < 5; attempt += 1) {
+            const written = await this.settles.add({ id, leaseId, outcomes, followUps });
+            if (written !== undefined) {
+              goneBodyFile = written.goneBodyFile;
+              return written.result;
+            }
+          }
+        }
+        return withTransaction(this.pool, 'settling a claim', async (client) => {
+          const message = await this.lockOne(client, id);
+          const decided = this.decide(
+            message,
+            leaseId,
+            outcomes,
+            followUps.map((f) => ({ id: f.message.id, size: f.body.size })),
+          );
+          for (const followUp of followUps) await this.insert(client, followUp.message, followUp.body, decided.now);
+          // Under the lock the version cannot have moved: the statement writes.
+          const statement = settleStatement(this.s, [
+            { message: message!, leaseId, outcome: decided.outcome, followUps: [], now: decided.now },
+          ]);
+          await client.query(statement.text, statement.values);
+          if (decided.outcome.complete) goneBodyFile = message!.bodyFile;
+          return decided.result;
+        });
+      });
+      committed = true;
+      return result;
+    } finally {
+      for (const { body } of followUps) await body.finish(committed);
+      if (committed) this.deleteBody(goneBodyFile);
+    }
+  }
+
+  private decide(
+    message: LoadedMessage | undefined,
+    leaseId: string,
+    outcomes: readonly RecipientOutcome[],
+    enqueued: readonly EnqueueResult[],
+  ) {
+    return decideSettleOf(message, leaseId, outcomes, {
+      now: this.clock.now(),
+      schedule: this.schedule,
+      random: this.random,
+      delayWarningMs: this.options.delayWarningMs ?? 4 * 3600_000,
+      lifetime: this.schedule.maximalLifetimeMs,
+      enqueued,
+    });
+  }
+
+  async renewLease(leaseId: string, leaseMs: number): Promise<number> {
+    this.assertOpen();
+    if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
+    }
+    const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    return this.track(() =>
+      withTransaction(this.pool, 'renewing a lease', async (client) => {
+        const message = await this.lockOne(client, id);
+        const lease = message?.leases.get(leaseId);
+        // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
+        if (message === undefined || lease === undefined) throw leaseLost(leaseId);
+        lease.lease_until = this.clock.now() + leaseMs;
+        await client.query(`UPDATE ${this.s}.leases SET lease_until = $2 WHERE lease_id = $1`, [
+          leaseId,
+          lease.lease_until,
+        ]);
+        await this.fileDue(client, [message]);
+        return lease.lease_until;
+      }),
+    );
+  }
+
+  async hold(id: string): Promise<void> {
+    await this.setHeld(id, true);
+  }
+
+  async release(id: string): Promise<void> {
+    await this.setHeld(id, false);
+  }
+
+  private async setHeld(id: string, held: boolean): Promise<void> {
+    this.assertOpen();
+    await this.track(() =>
+      withTransaction(this.pool, held ? 'holding a message' : 'releasing a message', async (client) => {
+        const message = await this.lockOne(client, id);
+        if (message === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+        message.entry.held = held;
+        await client.query(
+          `UPDATE ${this.s}.messages SET held = $2, due_at = $3, version = version + 1 WHERE id = $1`,
+          [id, held, dueAtOf(message, this.schedule.maximalLifetimeMs)],
+        );
+      }),
+    );
+  }
+
+  async remove(id: string): Promise<void> {
+    this.assertOpen();
+    const bodyFile = await this.track(() =>
+      withTransaction(this.pool, 'removing a message', async (client) => {
+        // Locked first: a claim committing meanwhile cannot leave a lease behind the delete.
+        const message = await this.lockOne(client, id);
+        if (message === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+        await client.query(
+          `WITH ok AS (DELETE FROM ${this.s}.messages WHERE id = $1 RETURNING id), ${deleteRowsOf(this.s).join(', ')}
+           SELECT 1`,
+          [id],
+        );
+        return message.bodyFile;
+      }),
+    );
+    this.deleteBody(bodyFile);
+  }
+
+  async reschedule(id?: string): Promise<number> {
+    this.assertOpen();
+    const now = this.clock.now();
+    return this.track(() =>
+      withTransaction(this.pool, 'rescheduling', (client) =>
+        rescheduleMessages(client, this.s, id, now, this.schedule.maximalLifetimeMs),
+      ),
+    );
+  }
+
+  async list(filter: ListFilter = {}): Promise<MessageInfo[]> {
+    this.assertOpen();
+    return this.track(() =>
+      withClient(this.pool, 'listing the queue', async (client) => {
+        const { rows } = await client.query<{ id: string }>(listSql(this.s), [
+          filter.sender?.toLowerCase() ?? null,
+          filter.recipient?.toLowerCase() ?? null,
+          filter.domain?.toLowerCase() ?? null,
+          filter.state ?? null,
+          filter.limit ?? null,
+        ]);
+        const loaded = await loadMessages(
+          client,
+          this.s,
+          rows.map((row) => row.id),
+        );
+        return loaded.map((message) => messageInfo(message.entry));
+      }),
+    );
+  }
+
+  async inspect(id: string): Promise<MessageInfo | undefined> {
+    this.assertOpen();
+    const [message] = await this.track(() =>
+      withClient(this.pool, 'reading a message', (client) => loadMessages(client, this.s, [id])),
+    );
+    return message === undefined ? undefined : messageInfo(message.entry);
+  }
+
+  async openBody(id: string): Promise<Readable> {
+    this.assertOpen();
+    const { rows } = await this.track(() =>
+      withClient(this.pool, 'reading a message', (client) =>
+        client.query<{ size: string; body_file: string | null }>(
+          `SELECT size, body_file FROM ${this.s}.messages WHERE id = $1`,
+          [id],
+        ),
+      ),
+    );
+    const row = rows[0];
+    if (row === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
+    return this.bodies.read(this.pool, id, Number(row.size), row.body_file);
+  }
+
+  /** Waits for the operations in flight, gives this instance's leases back, and closes the pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    try {
+      await withTransaction(this.pool, 'giving the leases back', (client) =>
+        giveLeasesBack(client, this.s, this.owner, this.schedule.maximalLifetimeMs),
+      );
+    } catch (error) {
+      // Harmless: the leases run out on their own, and another host takes the work then.
+      this.options.logger?.warn({ err: error }, 'queue could not give its leases back on close');
+    } finally {
+      await this.pool.end();
+    }
+  }
+
+  private lockOne(client: PoolClient, id: string): Promise<LoadedMessage | undefined> {
+    return lockMessage(client, this.s, id);
+  }
+
+  private fileDue(client: PoolClient, messages: readonly LoadedMessage[]): Promise<void> {
+    return fileDueTimes(client, this.s, messages, this.schedule.maximalLifetimeMs);
+  }
+
+  private deleteBody(bodyFile: string | null): void {
+    this.bodies.delete(bodyFile).catch((error: unknown) => {
+      this.options.logger?.warn({ file: bodyFile, err: error }, 'queue could not delete the body file of a message');
+    });
+  }
+
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    const running = work();
+    this.inFlight.add(running);
+    running.then(
+      () => this.inFlight.delete(running),
+      () => this.inFlight.delete(running),
+    );
+    return running;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new QueueError('CLOSED', 'the queue is closed');
+  }
+}

@@ -1,0 +1,71 @@
+import type { Pool, PoolClient } from 'pg';
+import { QueueError } from '../queue-error';
+
+/**
+ * Turns a database failure (refused connection, server shutting down, a lost connection) into the
+ * error an SMTP server answers 451 4.3.0 to; a QueueError passes through.
+ */
+export function databaseError(error: unknown, what: string): QueueError {
+  if (error instanceof QueueError) return error;
+  const code = (error as { code?: string } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  return new QueueError(
+    'STORAGE_UNAVAILABLE',
+    `queue database failed while ${what}${code ? ` (${code})` : ''}: ${message}`,
+    { cause: error },
+  );
+}
+
+/** Runs `work` on one pooled connection. */
+export async function withClient<T>(pool: Pool, what: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw databaseError(error, what);
+  }
+  let broken = false;
+  try {
+    return await work(client);
+  } catch (error) {
+    broken = !(error instanceof QueueError);
+    throw databaseError(error, what);
+  } finally {
+    // A connection that failed mid-way is dropped, not handed to the next caller.
+    client.release(broken);
+  }
+}
+
+/**
+ * Runs `work` in a transaction (READ COMMITTED, the server's synchronous_commit forced on for the
+ * pool): resolves once COMMIT returned, which is when the WAL record is flushed. When COMMIT itself
+ * fails the outcome is unknown, and the caller sees STORAGE_UNAVAILABLE: an SMTP client then
+ * retries, which at worst queues a message twice, never loses one.
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  what: string,
+  ...args:
+    | [work: (client: PoolClient) => Promise<T>]
+    | [options: { durable: false }, work: (client: PoolClient) => Promise<T>]
+): Promise<T> {
+  const work = args.length === 1 ? args[0] : args[1];
+  // One round trip either way; `durable: false` resolves at COMMIT without waiting for the WAL flush.
+  const begin = args.length === 1 ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit = off';
+  return withClient(pool, what, async (client) => {
+    await client.query(begin);
+    let result: T;
+    try {
+      result = await work(client);
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        // The connection is gone; the server rolls back on its own.
+      }
+      throw error;
+    }
+    await client.query('COMMIT');
+    return result;
+  });
+}

@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import { expect, it } from 'vitest';
+import { isQueueError } from '../src/index';
+import { latestSchemaVersion, migratePostgresQueue, openPostgresQueue } from '../src/postgres/index';
+import { ManualClock } from '../src/testing';
+import { describePostgres, freshSchema, postgresUrl, sql } from './postgres-setup';
+
+const minute = 60_000;
+const mib = 1024 * 1024;
+
+describePostgres('PostgreSQL queue', () => {
+  it('streams a 200 MiB body in and out with never more than a few chunks of it in memory', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });
+    const total = 200 * mib;
+    const sent = createHash('sha256');
+    let peak = 0;
+    const sample = () => {
+      const { arrayBuffers, heapUsed } = process.memoryUsage();
+      peak = Math.max(peak, arrayBuffers + heapUsed);
+    };
+    const baseline = process.memoryUsage().arrayBuffers + process.memoryUsage().heapUsed;
+    async function* body(): AsyncIterable<Buffer> {
+      // A different 1 MiB piece each time, so that neither side can keep one buffer and reuse it.
+      for (let n = 0; n < total / mib; n += 1) {
+        const piece = Buffer.alloc(mib, n % 251);
+        piece.writeUInt32BE(n, 0);
+        sent.update(piece);
+        sample();
+        yield piece;
+      }
+    }
+    const { id, size } = await queue.enqueue({ sender: 'big@o.test', recipients: ['r@x.test'] }, body());
+    expect(size).toBe(total);
+    const received = createHash('sha256');
+    let length = 0;
+    for await (const chunk of await queue.openBody(id)) {
+      received.update(chunk);
+      length += chunk.byteLength;
+      sample();
+    }
+    expect(length).toBe(total);
+    expect(received.digest('hex')).toBe(sent.digest('hex'));
+    // The body whole would be 200 MiB more; what is measured is a few 1 MiB pieces and 256 KiB
+    // chunks (hex-decoded on the way out) plus the garbage the collector has not reclaimed yet.
+    expect(peak - baseline).toBeLessThan(total / 2);
+    await queue.close();
+  }, 180_000);
+
+  it('creates its schema with numbered migrations, once, and refuses a schema newer than it knows', async () => {
+    const schema = freshSchema();
+    const options = { connectionString: postgresUrl!, schema };
+    expect(await migratePostgresQueue(options)).toEqual({ schema, from: 0, to: latestSchemaVersion });
+    expect(await migratePostgresQueue(options)).toEqual({ schema, from: latestSchemaVersion, to: latestSchemaVersion });
+    const versions = await sql(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+    expect(versions.rows.map((row) => row.version)).toEqual([1]);
+    // A newer @homing/queue migrated it: this one must not touch it.
+    await sql(`INSERT INTO "${schema}".schema_migrations (version, description) VALUES ($1, 'from the future')`, [
+      latestSchemaVersion + 1,
+    ]);
+    const refused = await openPostgresQueue(options).catch((error) => error);
+    expect(isQueueError(refused, 'SCHEMA_TOO_NEW')).toBe(true);
+    expect(refused.message).toContain(`version ${latestSchemaVersion + 1}`);
+    expect(isQueueError(await migratePostgresQueue(options).catch((error) => error), 'SCHEMA_TOO_NEW')).toBe(true);
+    const bad = await openPostgresQueue({ ...options, schema: 'x"; DROP TABLE y; --' }).catch((error) => error);
+    expect(isQueueError(bad, 'INVALID_ARGUMENT')).toBe(true);
+  });
+
+  it('answers 451 4.3.0 (STORAGE_UNAVAILABLE) when the database cannot be reached', async () => {
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    const error = await openPostgresQueue({
+      connectionString: 'postgres://postgres@127.0.0.1:1/homing_test',
+      schema: freshSchema(),
+    }).catch((e) => e);
+    expect(isQueueError(error, 'STORAGE_UNAVAILABLE')).toBe(true);
+    expect(error.reply).toMatchObject({ code: 451, enhanced: '4.3.0' });
+  });
+
+  it('survives the server dropping its connections: the next enqueue opens a new one', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });
+    const first = await queue.enqueue({ sender: 's@o.test', recipients: ['a@x.test'] }, Buffer.from('one'));
+    const killed = await sql(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    expect(killed.rows.length).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = await queue.enqueue({ sender: 's@o.test', recipients: ['b@x.test'] }, Buffer.from('two'));
+    expect((await queue.list()).map((m) => m.id)).toEqual([first.id, second.id]);
+    await queue.close();
+  });
+
+  it('commits concurrent enqueues together, and one the database refuses fails alone', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });
+    // PostgreSQL's jsonb cannot hold U+0000: that message's insert fails, and with it its batch.
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        queue.enqueue(
+          { sender: 's@o.test', recipients: [`r${i}@x.test`], attributes: { note: i === 7 ? 'bad\u0000' : 'ok' } },
+          Buffer.from(`m${i}`),
+        ),
+      ),
+    );
+    const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+    expect(refused).toEqual([7]);
+    expect(isQueueError((results[7] as PromiseRejectedResult).reason, 'STORAGE_UNAVAILABLE')).toBe(true);
+    const listed = await queue.list();
+    expect(listed.length).toBe(19);
+    // One order, by seq, with every acknowledged message in it.
+    const ids = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : []));
+    expect(new Set(listed.map((m) => m.id))).toEqual(new Set(ids));
+    await queue.close();
+  });
+
+  it('commits concurrent settles of different messages together, and one the database refuses fails alone', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });
+    for (let i = 0; i < 16; i += 1) {
+      await queue.enqueue({ sender: 's@o.test', recipients: [`r${i}@x.test`] }, Buffer.from(`m${i}`));
+    }
+    const claims = await queue.claim();
+    const results = await Promise.allSettled(
+      claims.map((claim, i) =>
+        queue.settle(claim.leaseId, [{ recipient: claim.recipients[0]!.address, status: 'failed' }], {
+          // The bounce of settle 5 carries U+0000, which jsonb refuses: that settle fails, alone.
+          enqueue: [
+            {
+              envelope: { sender: '', recipients: ['s@o.test'], attributes: { n: i === 5 ? '\u0000' : 'x' } },
+              body: 'b',
+            },
+          ],
+        }),
+      ),
+    );
+    expect(results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []))).toEqual([5]);
+    const left = await queue.list();
+    // 15 bounces, and the message whose settle failed, untouched.
+    expect(left.filter((m) => m.sender === '').length).toBe(15);
+    expect(left.filter((m) => m.sender !== '').map((m) => m.id)).toEqual([claims[5]!.id]);
+    expect((await queue.inspect(claims[5]!.id))?.recipients[0]?.state).toBe('pending');
+    await queue.close();
+  });
+
+  it('hands two hosts claiming at once disjoint work, all of it, and each settle once', async () => {
+    const schema = freshSchema();
+    const options = { connectionString: postgresUrl!, schema, poolSize: 8 };
+    const [a, b] = [await openPostgresQueue(options), await openPostgresQueue(options)];
+    const ids = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        a.enqueue({ sender: 's@o.test', recipients: [`r${i}@one.test`, `r${i}@two.test`] }, Buffer.from(`m${i}`)),
+      ),
+    );
+    const taken = new Map<string, string>();
+    const duplicates: string[] = [];
+    const work = async (queue: typeof a, name: string) => {
+      for (;;) {
+        const claims = (await Promise.all([queue.claim({ limit: 7 }), queue.claim({ limit: 5 })])).flat();
+        if (claims.length === 0) return;
+        for (const claim of claims) {
+          const key = `${claim.id} ${claim.domain}`;
+          if (taken.has(key)) duplicates.push(`${key} (${taken.get(key)} and ${name})`);
+          taken.set(key, name);
+        }
+        await Promise.all(
+          claims.map((claim) =>
+            queue.settle(
+              claim.leaseId,
+              claim.recipients.map((r) => ({ recipient: r.address, status: 'delivered' as const })),
+            ),
+          ),
+        );
+      }
+    };
+    await Promise.all([work(a, 'a'), work(b, 'b')]);
+    expect(duplicates).toEqual([]);
+    expect(taken.size).toBe(ids.length * 2);
+    const byHost = [...taken.values()];
+    // Both took part: SKIP LOCKED let each take rows the other was not holding.
+    expect(byHost.filter((host) => host === 'a').length).toBeGreaterThan(0);
+    expect(byHost.filter((host) => host === 'b').length).toBeGreaterThan(0);
+    expect(await a.list()).toEqual([]);
+    // Completed messages take every row of theirs with them.
+    for (const table of ['messages', 'recipients', 'leases', 'body_chunks']) {
+      expect((await sql(`SELECT count(*)::integer AS n FROM "${schema}".${table}`)).rows[0].n, table).toBe(0);
+    }
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('counts every settle of the domains of one message made at the same time, once each', async () => {
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema(), poolSize: 12 });
+    const recipients = Array.from({ length: 12 }, (_, i) => `r@d${i}.test`);
+    const { id } = await queue.enqueue({ sender: 's@o.test', recipients }, Buffer.from('m'));
+    const claims = await queue.claim();
+    expect(claims.length).toBe(12);
+    // Each settle reads the message, then writes only if nobody changed it in between: most race.
+    const results = await Promise.all(
+      claims.map((claim, i) =>
+        queue.settle(claim.leaseId, [
+          { recipient: claim.recipients[0]!.address, status: i % 2 ? 'delivered' : 'failed' },
+        ]),
+      ),
+    );
+    expect(results.filter((r) => r.complete).length).toBe(1);
+    expect(results.flatMap((r) => r.failed.map((f) => f.address)).sort()).toEqual(
+      recipients.filter((_, i) => i % 2 === 0).sort(),
+    );
+    expect(await queue.inspect(id)).toBeUndefined();
+    await queue.close();
+  });
+
+  it("keeps a crashed host's leases until they run out, and gives a closed host's back at once", async () => {
+    const schema = freshSchema();
+    const clock = new ManualClock();
+    const options = { connectionString: postgresUrl!, schema, now: clock.now };
+    const crashed = await openPostgresQueue(options);
+    const survivor = await openPostgresQueue(options);
+    const { id } = await survivor.enqueue({ sender: 's@o.test', recipients: ['a@x.test'] }, Buffer.from('m'));
+    const [leased] = await crashed.claim({ leaseMs: minute });
+    expect(leased?.id).toBe(id);
+    // `crashed` never settles nor closes: its lease is all the survivor sees.
+    expect(await survivor.claim()).toEqual([]);
+    clock.advance(minute);
+    const [takenOver] = await survivor.claim({ leaseMs: minute });
+    expect(takenOver?.id).toBe(id);
+    expect(isQueueError(await crashed.settle(leased!.leaseId, []).catch((e) => e), 'LEASE_LOST')).toBe(true);
+    const closing = await openPostgresQueue(options);
+    clock.advance(minute);
+    const [again] = await closing.claim({ leaseMs: 10 * minute });
+    expect(again?.id).toBe(id);
+    await closing.close();
+    expect((await survivor.claim()).map((c) => c.id)).toEqual([id]);
+    await Promise.all([crashed.close(), survivor.close()]);
+  });
+});
