@@ -134,7 +134,9 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   try {
     // A claim past the queue's lifetime (held, or never tried in time) is not delivered: its
     // recipients fail with 5.4.7 and are bounced in the same settle.
-    const outcomes: { recipient: string; status: 'delivered' | 'deferred' | 'failed'; reply: string }[] = [];
+    // What the queue keeps (recipient, status, reply), and the session that carried it, for whoever
+    // watches the settles (a sender's self-test).
+    const outcomes: Pick<RecipientOutcome, 'recipient' | 'status' | 'reply' | 'session'>[] = [];
     // What the queue last recorded per recipient: an expired recipient's bounce quotes its last attempt.
     let last = new Map<string, RecipientInfo>();
     if (claim.expired) {
@@ -151,7 +153,9 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
         { signal },
       );
       byAddress = new Map(result.recipients.map((outcome) => [outcome.recipient, outcome]));
-      for (const { recipient, status, reply } of result.recipients) outcomes.push({ recipient, status, reply });
+      for (const { recipient, status, reply, session } of result.recipients) {
+        outcomes.push({ recipient, status, reply, ...(session === undefined ? {} : { session }) });
+      }
     }
     // A settle that completes the message removes its body: keep the headers a DSN may need first.
     if (outcomes.some((outcome) => outcome.status !== 'delivered') && wantsReport) {

@@ -47,7 +47,7 @@ export {
   toALabelDomain,
 } from './mx-routing';
 /** One recipient's outcome: `@homing/queue`'s `RecipientOutcome` with the reply, status code and MX. */
-export type { RecipientOutcome } from './recipient-outcome';
+export type { DeliverySession, RecipientOutcome } from './recipient-outcome';
 /** Reply and failure classification: transient (defer) or permanent (bounce). */
 export {
   classifyFailure,

@@ -20,6 +20,25 @@ export interface RecipientOutcome extends QueueRecipientOutcome {
   reason: string;
   /** The MX host (or smarthost) that answered, when one did. */
   mx?: string;
+  /** The session that carried the transaction, when one was opened (what a sender's self-test reports). */
+  session?: DeliverySession;
+}
+
+/** The SMTP session a transaction went over: where, from where, how secured, and what was said. */
+export interface DeliverySession {
+  /** The MX host (or smarthost) name. */
+  host: string;
+  /** The address connected to. */
+  address: string;
+  port: number;
+  /** Our source address of the connection. */
+  localAddress?: string;
+  /** TLS of the session (implicit or STARTTLS); absent in the clear. */
+  tls?: { protocol: string | null; cipher: string; authorized: boolean; authorizationError?: string };
+  /** True when the session had carried an earlier message (taken from the pool). */
+  reused: boolean;
+  /** The server's replies with the command that drew each: greeting, MAIL, each RCPT, end of data. */
+  replies: { command: string; reply: string }[];
 }
 
 /** An outcome from its parts; `reply` is the remote reply's line, or the reason without one. */

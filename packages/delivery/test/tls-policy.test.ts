@@ -91,6 +91,22 @@ describe('opportunistic STARTTLS', { timeout: 30_000 }, () => {
     const result = await delivering.deliver({ from: 'a@example.org', to: ['b@example.net'] }, message);
     expect(result.recipients[0]!.status).toBe('delivered');
     expect(peer.messages[0]!.secure).toBe(true);
+    // The session that carried it, as a sender's self-test reports it.
+    expect(result.recipients[0]!.session).toMatchObject({
+      host: 'mx.example.net',
+      address: '127.0.0.1',
+      port: peer.port,
+      localAddress: '127.0.0.1',
+      tls: { protocol: expect.stringMatching(/^TLSv1\.[23]$/), authorized: false },
+      reused: false,
+    });
+    const said = result.recipients[0]!.session!.replies.map((r) => [r.command, r.reply.slice(0, 3)]);
+    expect(said).toEqual([
+      ['(greeting)', '220'],
+      ['MAIL FROM:<a@example.org>', '250'],
+      ['RCPT TO:<b@example.net>', '250'],
+      ['(end of data)', '250'],
+    ]);
     expect(delivering.tlsReport()).toEqual([
       { domain: 'example.net', policyType: 'no-policy-found', successful: 1, failed: 0, failures: [] },
     ]);

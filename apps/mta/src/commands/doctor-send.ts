@@ -2,6 +2,7 @@
 // (queue, DKIM signing, delivery, by the control socket), the session it takes (MX, family and
 // source address, TLS, each reply), and when ADDRESS is a Homing reflector, its report, graded.
 import { readFile } from 'node:fs/promises';
+import type { DeliverySession } from '@homing/delivery';
 import { createResolver } from '@homing/dns';
 import type { Command } from 'commander';
 import { usageError } from '../command-error';
@@ -10,7 +11,7 @@ import { callControl } from '../server/control/control-client';
 import { isControlError } from '../server/control/control-error';
 import { locateServer } from '../server/control/locate-server';
 import type { ReflectorReport, ReportCheck } from '../server/reflector/reflector-report';
-import { probeSession, type SessionProbe } from '../server/reflector/session-probe';
+import { deliveredSession, probeSession, type SessionProbe } from '../server/reflector/session-probe';
 import { EXIT_NOT_RUNNING } from './reload';
 
 /** Options of `homing doctor --send`. */
@@ -32,6 +33,8 @@ interface SendOutcome {
   attempts: number;
   reply?: string | null;
   signed: boolean;
+  /** The session that carried it, when outbound delivery opened one. */
+  session?: DeliverySession;
 }
 
 /** The whole result, as `--json` prints it. */
@@ -92,7 +95,7 @@ function render(result: DoctorSendResult): string {
     `MX of ${session.domain}: ${session.mx.join(', ') || 'none'}`,
     session.host === undefined
       ? `session: ${session.error ?? 'no MX'}`
-      : `session (probe): ${session.host} [${session.address ?? '?'}] port ${session.port}, ${session.family ?? '?'} from ${session.source ?? '?'}`,
+      : `session${session.probe ? ' (probe: no session carried the message)' : ''}: ${session.host} [${session.address ?? '?'}] port ${session.port}, ${session.family ?? '?'} from ${session.source ?? '?'}`,
     ...(session.tls
       ? [
           `TLS: ${session.tls.version} ${session.tls.cipher}, certificate ${session.tls.verified ? 'verified' : `not verified (${session.tls.error})`}`,
@@ -142,14 +145,16 @@ export async function runDoctorSend(address: string, options: DoctorSendOptions)
     throw error;
   }
   const resolver = createResolver(config.dns.length > 0 ? { servers: config.dns } : {});
-  const session = await probeSession({
-    recipient: address,
-    resolver,
-    hostname: config.hostname,
-    port: config.remotePort,
-    source: config.outbound ?? {},
-    ...(ca ? { ca } : {}),
-  });
+  const session = outcome.session
+    ? await deliveredSession(address, outcome.session, resolver)
+    : await probeSession({
+        recipient: address,
+        resolver,
+        hostname: config.hostname,
+        port: config.remotePort,
+        source: config.outbound ?? {},
+        ...(ca ? { ca } : {}),
+      });
   let report: ReflectorReport | null = null;
   const deadline = Date.now() + waitSeconds * 1000;
   while (outcome.state === 'delivered' && waitSeconds > 0) {

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { connect, type TransactionResult } from '@homing/smtp/client';
 import { DeliveryError } from '../delivery-error';
-import { failAll, outcomeOf, type RecipientOutcome } from '../recipient-outcome';
-import { classifyFailure, classifyReply, enhancedStatusOf, type FailureClass } from '../reply-class';
+import { type DeliverySession, failAll, outcomeOf, type RecipientOutcome } from '../recipient-outcome';
+import { classifyFailure, classifyReply, enhancedStatusOf, type FailureClass, formatReplyLine } from '../reply-class';
 import type { DeliveryContext } from './domain-delivery';
 import type { PreparedMessage } from './prepared-message';
 import type { PooledSession } from './session-pool';
@@ -96,6 +96,48 @@ async function openSession(
   return { session };
 }
 
+/** What the session and this transaction looked like, for each outcome (`RecipientOutcome.session`). */
+function sessionOf(
+  destination: Destination,
+  port: number,
+  session: PooledSession,
+  reused: boolean,
+  from: string,
+  result: TransactionResult,
+): DeliverySession {
+  const { client } = session;
+  const replies: DeliverySession['replies'] = [];
+  if (client.greeting !== undefined) replies.push({ command: '(greeting)', reply: formatReplyLine(client.greeting) });
+  replies.push({ command: `MAIL FROM:<${from}>`, reply: formatReplyLine(result.mailReply) });
+  for (const r of [...result.accepted, ...result.rejected]) {
+    if (r.reply !== result.mailReply && r.reply !== result.dataReply) {
+      replies.push({ command: `RCPT TO:<${r.address}>`, reply: formatReplyLine(r.reply) });
+    }
+  }
+  if (result.dataReply !== undefined)
+    replies.push({ command: '(end of data)', reply: formatReplyLine(result.dataReply) });
+  const tls = client.tls;
+  const localAddress = client.localAddress;
+  return {
+    host: destination.host,
+    address: destination.address,
+    port,
+    ...(localAddress === undefined ? {} : { localAddress }),
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: {
+            protocol: tls.protocol,
+            cipher: tls.cipher,
+            authorized: tls.authorized,
+            ...(tls.authorizationError === undefined ? {} : { authorizationError: tls.authorizationError }),
+          },
+        }),
+    reused,
+    replies,
+  };
+}
+
 function outcomesOf(result: TransactionResult, recipients: readonly string[], host: string): RecipientOutcome[] {
   const outcomes = new Map<string, RecipientOutcome>();
   for (const accepted of result.accepted) {
@@ -126,6 +168,7 @@ type Sent = { kind: 'outcomes'; outcomes: RecipientOutcome[] } | { kind: 'dead-s
 async function transact(
   context: DeliveryContext,
   destination: Destination,
+  port: number,
   session: PooledSession,
   reused: boolean,
   recipients: readonly string[],
@@ -169,7 +212,9 @@ async function transact(
     // Postfix's own client does, rather than reuse it.
     if (result.dataReply !== undefined && result.dataReply.code >= 300) context.pool.discard(session);
     else context.pool.put(session);
-    return { kind: 'outcomes', outcomes: outcomesOf(result, recipients, host) };
+    const carried = sessionOf(destination, port, session, reused, message.from, result);
+    const outcomes = outcomesOf(result, recipients, host).map((outcome) => ({ ...outcome, session: carried }));
+    return { kind: 'outcomes', outcomes };
   } catch (error) {
     // The client keeps a session usable only when nothing was sent (SIZE, SMTPUTF8 refused up front).
     if (client.usable) context.pool.put(session);
@@ -200,7 +245,7 @@ export async function attemptAddress(
   const key = sessionKey(destination.address, port, destination.host, destination.requirement);
   const pooled = context.pool.take(key);
   if (pooled !== undefined) {
-    const sent = await transact(context, destination, pooled, true, recipients, message);
+    const sent = await transact(context, destination, port, pooled, true, recipients, message);
     if (sent.kind === 'outcomes') return { done: true, outcomes: sent.outcomes };
     context.logger.info(
       { domain: destination.domain, mx: destination.host, address: destination.address, reason: sent.reason },
@@ -209,7 +254,7 @@ export async function attemptAddress(
   }
   const opened = await openSession(context, destination, port, key, signal);
   if ('failure' in opened) return { done: false, failure: opened.failure };
-  const sent = await transact(context, destination, opened.session, false, recipients, message);
+  const sent = await transact(context, destination, port, opened.session, false, recipients, message);
   if (sent.kind === 'outcomes') return { done: true, outcomes: sent.outcomes };
   // Only a reused session reports itself dead; a fresh one never gets here.
   return { done: true, outcomes: failAll(recipients, { status: 'deferred', enhanced: '4.4.2', reason: sent.reason }) };

@@ -93,6 +93,10 @@ export class SmtpClient {
   get tls(): ClientTlsInfo | undefined {
     return this.#tlsInfo;
   }
+  /** Our end's address of the connection (the source address the system or `localAddress` chose). */
+  get localAddress(): string | undefined {
+    return this.#socket.localAddress;
+  }
   /** Whether AUTH succeeded. */
   get authenticated(): boolean {
     return this.#session.authenticated;

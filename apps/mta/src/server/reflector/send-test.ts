@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DeliverySession } from '@homing/delivery';
 import { type SignatureOptions, signMessage } from '@homing/dkim';
 import type { Queue } from '@homing/queue';
 import type { Config } from '../../config/config-types';
@@ -21,6 +22,8 @@ export interface SettledOutcome {
   recipient: string;
   status: string;
   reply?: string;
+  /** The SMTP session that carried it (outbound delivery's `RecipientOutcome.session`). */
+  session?: DeliverySession;
 }
 
 /**
@@ -47,10 +50,11 @@ export function watchSettles(queue: Queue): { queue: Queue; watch(id: string): (
             leases.delete(args[0]);
             watched.set(
               id,
-              (args[1] as unknown as SettledOutcome[]).map(({ recipient, status, reply }) => ({
+              (args[1] as unknown as SettledOutcome[]).map(({ recipient, status, reply, session }) => ({
                 recipient,
                 status,
                 ...(reply ? { reply } : {}),
+                ...(session ? { session } : {}),
               })),
             );
           }
@@ -161,6 +165,7 @@ export function sendTestCommands(context: SendTestContext): Record<string, Contr
             state: outcome.status,
             attempts: info?.recipients[0]?.attempts ?? 1,
             reply: outcome.reply ?? null,
+            ...(outcome.session ? { session: outcome.session } : {}),
           };
         }
         if (Date.now() > deadline) return { ...result, state: 'pending', attempts: 0, reply: null };

@@ -1,11 +1,11 @@
-// What the test message's path looks like from here: the recipient domain's MX (in delivery's
-// own order, by @homing/delivery's routing), and one probe session to the first MX host from our
-// configured source address, recording each reply, the TLS version and whether the certificate
-// verified. @homing/delivery does not hand out its sessions' transcripts, so the probe opens the
-// same kind of session again (EHLO, STARTTLS, QUIT: no mail).
+// What the test message's path looked like: the recipient domain's MX (in delivery's own order,
+// by @homing/delivery's routing) and the session that carried the message, as @homing/delivery
+// reported it in the outcome (`RecipientOutcome.session`). When no session carried it (no MX
+// answered, or it was delivered locally), one probe session to the first MX host from our source
+// address stands in (EHLO, STARTTLS, QUIT: no mail), and the report says it is a probe.
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
-import { type DeliveryResolver, resolveHostAddresses, resolveMailRoute } from '@homing/delivery';
+import { type DeliveryResolver, type DeliverySession, resolveHostAddresses, resolveMailRoute } from '@homing/delivery';
 
 /** The probe's findings. */
 export interface SessionProbe {
@@ -20,6 +20,38 @@ export interface SessionProbe {
   replies: { command: string; reply: string }[];
   tls?: { version: string | null; cipher: string; verified: boolean; error?: string };
   error?: string;
+  /** True when this is a probe session, not the one that carried the message. */
+  probe?: boolean;
+}
+
+/** The session that carried the message (from delivery's outcome), in the probe's shape. */
+export async function deliveredSession(
+  recipient: string,
+  session: DeliverySession,
+  resolver: DeliveryResolver,
+): Promise<SessionProbe> {
+  const domain = recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
+  const route = await resolveMailRoute(domain, resolver).catch(() => undefined);
+  return {
+    domain,
+    mx: route?.exchangers.map((exchanger) => exchanger.host) ?? [session.host],
+    host: session.host,
+    address: session.address,
+    family: isIP(session.address) === 6 ? 'ipv6' : 'ipv4',
+    ...(session.localAddress === undefined ? {} : { source: session.localAddress }),
+    port: session.port,
+    replies: session.replies,
+    ...(session.tls === undefined
+      ? {}
+      : {
+          tls: {
+            version: session.tls.protocol,
+            cipher: session.tls.cipher,
+            verified: session.tls.authorized,
+            ...(session.tls.authorizationError ? { error: session.tls.authorizationError } : {}),
+          },
+        }),
+  };
 }
 
 /** Reads SMTP replies off a socket, one whole (multi-line) reply at a time. */
@@ -69,7 +101,7 @@ export async function probeSession(options: {
 }): Promise<SessionProbe> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const domain = options.recipient.slice(options.recipient.lastIndexOf('@') + 1).toLowerCase();
-  const probe: SessionProbe = { domain, mx: [], port: options.port, replies: [] };
+  const probe: SessionProbe = { domain, mx: [], port: options.port, replies: [], probe: true };
   try {
     const route = await resolveMailRoute(domain, options.resolver);
     probe.mx = route.exchangers.map((exchanger) => exchanger.host);
