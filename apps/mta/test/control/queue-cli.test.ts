@@ -120,7 +120,10 @@ describe('homing queue --config', { timeout: 180_000 }, () => {
       code: 3,
       stderr: `homing: no message ffffffffffffffff in the queue (see homing queue list)\n`,
     });
-    expect(direct[7]!.code).toBe(1);
+    expect(direct[7]).toMatchObject({
+      code: 3,
+      stderr: `homing: no message ffffffffffffffff in the queue (see homing queue list)\n`,
+    });
 
     await startServer();
     const through = [];
