@@ -75,6 +75,17 @@ export interface DeliveryEnvelope {
   to: string[];
   /** DSN ENVID (RFC 3461 4.4), passed on when the server offers DSN. */
   envelopeId?: string;
+  /** DSN RET (RFC 3461 4.3), passed on when the server offers DSN. */
+  ret?: 'FULL' | 'HDRS';
+  /** Per recipient DSN NOTIFY and ORCPT (RFC 3461 4.1, 4.2), passed on when the server offers DSN. */
+  recipientDsn?: Record<string, RecipientDsn>;
+}
+
+/** One recipient's DSN parameters as the sender gave them (RFC 3461 4.1, 4.2). */
+export interface RecipientDsn {
+  notify?: readonly ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[];
+  /** The original recipient's address (sent as `ORCPT=rfc822;...`). */
+  originalRecipient?: string;
 }
 
 /** Each recipient's outcome, in the order of `envelope.to`. */
@@ -176,6 +187,8 @@ export function createDeliveryAgent(options: DeliveryOptions = {}): DeliveryAgen
               : message,
         ),
         ...(envelope.envelopeId === undefined ? {} : { envelopeId: envelope.envelopeId }),
+        ...(envelope.ret === undefined ? {} : { ret: envelope.ret }),
+        ...(envelope.recipientDsn === undefined ? {} : { recipientDsn: envelope.recipientDsn }),
       };
       const outcomes = new Map<string, RecipientOutcome>();
       const byDomain = new Map<string, string[]>();

@@ -38,6 +38,7 @@ export interface DeliveryWorkerOptions {
    * `envelopeId` (ENVID) goes into the reports, and per recipient `notify` (NOTIFY: a failure is
    * reported only with `FAILURE` in it, a delay only with `DELAY`; `NEVER` reports nothing) and
    * `originalRecipient` (ORCPT). Without it every failure and the queue's delay warning are reported.
+   * All of them, with `ret` (RET), also go on to the next hop when it offers DSN (RFC 3461 5.2).
    */
   reportOptions?: (claim: Claim) => DsnRequest | undefined;
 }
@@ -45,6 +46,8 @@ export interface DeliveryWorkerOptions {
 /** The DSN parameters of one message (RFC 3461 4.1, 4.2, 4.4). */
 export interface DsnRequest {
   envelopeId?: string;
+  /** RET (RFC 3461 4.3): whether a report returns the full message or its headers. */
+  ret?: 'FULL' | 'HDRS';
   recipients?: Record<
     string,
     { notify?: readonly ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[]; originalRecipient?: string }
@@ -148,7 +151,13 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
     } else {
       const signal = options.signal === undefined ? lease.signal : AbortSignal.any([options.signal, lease.signal]);
       const result = await agent.deliver(
-        { from: claim.sender, to: claim.recipients.map((recipient) => recipient.address) },
+        {
+          from: claim.sender,
+          to: claim.recipients.map((recipient) => recipient.address),
+          ...envelopeId,
+          ...(request?.ret === undefined ? {} : { ret: request.ret }),
+          ...(request?.recipients === undefined ? {} : { recipientDsn: request.recipients }),
+        },
         { open: () => queue.openBody(claim.id), size: claim.size },
         { signal },
       );

@@ -21,6 +21,7 @@ export {
   type DeliveryResult,
   deliver,
   type Logger,
+  type RecipientDsn,
   type Smarthost,
 } from './delivery-agent';
 /** The package's one error class, its codes, and the check that recognises it. */

@@ -1,4 +1,5 @@
 import type { MessageBody } from '@homing/smtp/client';
+import type { RecipientDsn } from '../delivery-agent';
 import type { MessageSource } from '../message-source';
 import { hasEightBit, type SevenBitResult, toSevenBit } from './seven-bit';
 
@@ -6,6 +7,8 @@ import { hasEightBit, type SevenBitResult, toSevenBit } from './seven-bit';
 export interface PreparedMessage {
   from: string;
   envelopeId?: string;
+  ret?: 'FULL' | 'HDRS';
+  recipientDsn?: Record<string, RecipientDsn>;
   body: PreparedBody;
 }
 

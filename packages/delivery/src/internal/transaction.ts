@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import type { RecipientSpec } from '@homing/smtp';
 import { connect, type TransactionResult } from '@homing/smtp/client';
 import { DeliveryError } from '../delivery-error';
 import { type DeliverySession, failAll, outcomeOf, type RecipientOutcome } from '../recipient-outcome';
@@ -162,6 +163,25 @@ function outcomesOf(result: TransactionResult, recipients: readonly string[], ho
   );
 }
 
+/**
+ * The recipients with the NOTIFY and ORCPT the sender gave (RFC 3461 4.1, 4.2); the client sends
+ * them, with RET and ENVID, only when the server offers DSN (RFC 3461 5.2: else they are dropped
+ * and the sender's requests stay with us, whose reports honour them).
+ */
+function recipientSpecs(recipients: readonly string[], message: PreparedMessage): (string | RecipientSpec)[] {
+  const requests = message.recipientDsn;
+  if (requests === undefined) return [...recipients];
+  return recipients.map((address) => {
+    const request = requests[address];
+    if (request === undefined) return address;
+    return {
+      address,
+      ...(request.notify === undefined ? {} : { notify: [...request.notify] }),
+      ...(request.originalRecipient === undefined ? {} : { orcpt: request.originalRecipient }),
+    };
+  });
+}
+
 type Sent = { kind: 'outcomes'; outcomes: RecipientOutcome[] } | { kind: 'dead-session'; reason: string };
 
 /** One transaction on an open session; the session goes back to the pool or is closed. */
@@ -191,11 +211,12 @@ async function transact(
   try {
     const params = {
       ...(message.envelopeId === undefined ? {} : { envelopeId: message.envelopeId }),
+      ...(message.ret === undefined ? {} : { ret: message.ret }),
       ...(body.declare8BitMime ? { body: '8BITMIME' as const } : {}),
     };
     const result = await client.send({
       from: message.from,
-      to: recipients,
+      to: recipientSpecs(recipients, message),
       message: body.message,
       ...(Object.keys(params).length === 0 ? {} : { params }),
       ...(body.size === undefined ? {} : { size: body.size }),

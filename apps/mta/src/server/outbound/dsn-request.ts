@@ -43,6 +43,7 @@ export function dsnRequestOf(attributes: Record<string, string>): DsnRequest | u
   }
   const request: DsnRequest = {};
   if (stored.envid !== undefined) request.envelopeId = stored.envid;
+  if (stored.ret !== undefined) request.ret = stored.ret;
   if (stored.rcpt !== undefined) {
     request.recipients = Object.fromEntries(
       Object.entries(stored.rcpt).map(([address, value]) => [
