@@ -32,8 +32,19 @@ export interface BounceOptions {
   sender: string;
   /** The recipients to report, at least one. */
   recipients: BounceRecipient[];
-  /** The original message; only its header section is attached (text/rfc822-headers). */
+  /**
+   * The original message: the whole of it for `ret: 'FULL'`, else at least its header section
+   * (only that is attached, as text/rfc822-headers).
+   */
   originalMessage: Uint8Array | string;
+  /**
+   * The sender's RET (RFC 3461 4.3). `FULL` attaches the whole message (message/rfc822) when it is
+   * at most `maxReturnBytes`, else its headers with a note saying so; `HDRS` and no RET attach
+   * the headers.
+   */
+  ret?: 'FULL' | 'HDRS';
+  /** The largest message attached whole for `ret: 'FULL'` (default 1 MiB, see DEFAULT_MAX_RETURN_BYTES). */
+  maxReturnBytes?: number;
   /** The ENVID the sender gave (RFC 3461 4.4). */
   envelopeId?: string;
   /** When the original message arrived. */
@@ -55,6 +66,20 @@ export interface Bounce {
 }
 
 const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * The default bound on a message returned whole (RET=FULL): the report is built in memory and
+ * travels back to a server that may take less than the original did (Postfix's
+ * bounce_size_limit plays the same part, at 50 000 octets by default).
+ */
+export const DEFAULT_MAX_RETURN_BYTES = 1024 * 1024;
+
+/** The whole message with CRLF line ends (RFC 5322 2.1), ending with one. */
+function wholeMessage(message: Uint8Array | string): Buffer {
+  const text = (typeof message === 'string' ? Buffer.from(message, 'utf8') : Buffer.from(message)).toString('latin1');
+  const crlf = text.replace(/\r?\n/g, '\r\n');
+  return Buffer.from(crlf.endsWith('\r\n') || crlf === '' ? crlf : `${crlf}\r\n`, 'latin1');
+}
 
 /** RFC 5322 3.3 date-time in UTC. */
 function formatDate(date: Date): string {
@@ -117,7 +142,7 @@ function humanLine(recipient: BounceRecipient): string {
  * Builds an RFC 3464 delivery status notification: a multipart/report (RFC 6522) with a
  * human-readable part, a message/delivery-status part (one per-recipient block each with
  * Final-Recipient, Action, Status, Remote-MTA, Diagnostic-Code) and the original header section
- * as text/rfc822-headers. Returns null for a null sender: a bounce is never bounced
+ * as text/rfc822-headers, or the whole message as message/rfc822 for RET=FULL. Returns null for a null sender: a bounce is never bounced
  * (RFC 5321 4.5.5, RFC 3464 2).
  */
 export function createBounce(options: BounceOptions): Bounce | null {
@@ -188,7 +213,15 @@ export function createBounce(options: BounceOptions): Bounce | null {
       status.push(`Will-Retry-Until: ${formatDate(recipient.willRetryUntil)}`);
   }
 
-  const headers = originalHeaders(options.originalMessage, options.maxHeaderBytes);
+  // RFC 3461 4.3: RET=FULL asks for the whole message in a failure report (never a delay warning).
+  const maxReturn = options.maxReturnBytes ?? DEFAULT_MAX_RETURN_BYTES;
+  const original = options.originalMessage;
+  const full = options.ret === 'FULL' && !delayed ? wholeMessage(original) : undefined;
+  const returned = full !== undefined && full.length <= maxReturn ? full : undefined;
+  if (full !== undefined && returned === undefined) {
+    human.push('', `The message was larger than ${maxReturn} octets: only its headers are returned.`);
+  }
+  const headers = returned ?? originalHeaders(original, options.maxHeaderBytes);
   const eightBit = headers.some((byte) => byte > 0x7f);
   const text = (lines: string[]) => Buffer.from(lines.map((line) => `${line}\r\n`).join(''), 'utf8');
   // RFC 6533 6: internationalized addresses go in message/global-delivery-status.
@@ -199,7 +232,7 @@ export function createBounce(options: BounceOptions): Bounce | null {
     text(human),
     text(['', `--${boundary}`, `Content-Type: ${statusType}`, '']),
     text(status),
-    text(['', `--${boundary}`, 'Content-Type: text/rfc822-headers']),
+    text(['', `--${boundary}`, `Content-Type: ${returned === undefined ? 'text/rfc822-headers' : 'message/rfc822'}`]),
     text(eightBit ? ['Content-Transfer-Encoding: 8bit', ''] : ['']),
     headers,
     text(['', `--${boundary}--`]),

@@ -1,6 +1,6 @@
 import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
 import type { Reply } from '@homing/smtp';
-import { type BounceRecipient, createBounce, createDelayWarning } from './bounce';
+import { type BounceRecipient, createBounce, createDelayWarning, DEFAULT_MAX_RETURN_BYTES } from './bounce';
 import type { DeliveryAgent } from './delivery-agent';
 import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
 import type { Logger } from './logger';
@@ -41,6 +41,11 @@ export interface DeliveryWorkerOptions {
    * All of them, with `ret` (RET), also go on to the next hop when it offers DSN (RFC 3461 5.2).
    */
   reportOptions?: (claim: Claim) => DsnRequest | undefined;
+  /**
+   * The largest message a failure report returns whole when the sender asked RET=FULL; a larger
+   * one gets its headers and a note (see `createBounce`). Default 1 MiB.
+   */
+  maxReturnBytes?: number;
 }
 
 /** The DSN parameters of one message (RFC 3461 4.1, 4.2, 4.4). */
@@ -67,6 +72,29 @@ function withRequest(recipient: BounceRecipient, request: DsnRequest | undefined
 
 // RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
 const MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * A queued message for a report that returns it whole: all of it, or, once it is past `limit`
+ * octets, as far as its header section ends (the report then falls back to the headers).
+ */
+async function readUpTo(queue: Queue, id: string, limit: number): Promise<Buffer> {
+  const stream = await queue.openBody(id);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      chunks.push(bytes);
+      size += bytes.length;
+      if (size < limit) continue;
+      const seen = Buffer.concat(chunks);
+      if (size > MAX_HEADER_BYTES || seen.includes('\r\n\r\n') || seen.includes('\n\n')) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks);
+}
 
 /** The header section of a queued message (up to MAX_HEADER_BYTES), read from its stream and nothing after. */
 async function readHeaders(queue: Queue, id: string): Promise<Buffer> {
@@ -134,6 +162,7 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
   const wantsReport = claim.sender !== '';
   const request = options.reportOptions?.(claim);
   const envelopeId = request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId };
+  const maxReturnBytes = options.maxReturnBytes ?? DEFAULT_MAX_RETURN_BYTES;
   try {
     // A claim past the queue's lifetime (held, or never tried in time) is not delivered: its
     // recipients fail with 5.4.7 and are bounced in the same settle.
@@ -169,7 +198,10 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
     // A settle that completes the message removes its body: keep the headers a DSN may need first.
     if (outcomes.some((outcome) => outcome.status !== 'delivered') && wantsReport) {
       // Settling what was delivered matters more than quoting headers: a read failure only loses the quote.
-      headers = await readHeaders(queue, claim.id).catch((error: unknown) => {
+      // RET=FULL: one octet past the bound is enough to know the message is too big to return.
+      const reading =
+        request?.ret === 'FULL' ? readUpTo(queue, claim.id, maxReturnBytes + 1) : readHeaders(queue, claim.id);
+      headers = await reading.catch((error: unknown) => {
         options.logger?.warn({ id: claim.id, err: error }, 'could not read the headers for a DSN');
         return Buffer.alloc(0);
       });
@@ -202,6 +234,8 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
               ),
             ),
             originalMessage: headers,
+            ...(request?.ret === undefined ? {} : { ret: request.ret }),
+            maxReturnBytes,
             arrivalDate: new Date(claim.createdAt),
             date: now,
           })

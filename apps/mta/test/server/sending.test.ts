@@ -210,6 +210,28 @@ describe('homing start: sending to other domains', () => {
     expect(bounce).toMatch(/^Return-Path: <>|\r\nFrom: /m);
   }, 30_000);
 
+  it('returns the whole message (message/rfc822) in the bounce when the sender asked RET=FULL', async () => {
+    const before = server.maildir('alice@example.org');
+    const out = await python(smtplibScript(['RET=FULL'], ['NOTIFY=FAILURE']), [
+      String(server.submissionPort),
+      'gina@refusing.test',
+      'return it all',
+    ]);
+    expect(out.trim()).toBe('{}');
+    await server.waitForNew('alice@example.org', before, undefined, 15_000);
+    const file = server.maildir('alice@example.org').find((f) => !before.includes(f))!;
+    const parsed = await python(
+      [
+        'import email, sys, json',
+        'm = email.message_from_file(open(sys.argv[1]))',
+        'inner = [p for p in m.walk() if p.get_content_type() == "message/rfc822"][0].get_payload()[0]',
+        'print(json.dumps({"subject": inner["Subject"], "body": inner.get_payload()}))',
+      ].join('\n'),
+      [join(server.state, 'mail', 'example.org', 'alice', 'new', file)],
+    );
+    expect(JSON.parse(parsed)).toEqual({ subject: 'return it all', body: 'Hello from Alice.\n' });
+  }, 30_000);
+
   it('sends no bounce when the sender asked NOTIFY=NEVER', async () => {
     const before = server.maildir('alice@example.org');
     const out = await python(smtplibScript([], ['NOTIFY=NEVER']), [

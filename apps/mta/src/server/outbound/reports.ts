@@ -38,6 +38,26 @@ export async function queuedHeaders(queue: Queue, id: string): Promise<Buffer> {
   return originalHeaders(Buffer.concat(chunks), HEADER_LIMIT);
 }
 
+/** The largest message a report returns whole for RET=FULL (the default of @homing/delivery's worker). */
+const RETURN_LIMIT = 1024 * 1024;
+
+/** A queued message for RET=FULL: all of it, or one octet past RETURN_LIMIT (the report then gives its headers). */
+async function queuedMessage(queue: Queue, id: string): Promise<Buffer> {
+  const stream = await queue.openBody(id);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size > RETURN_LIMIT) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks);
+}
+
 /** The recipients a report to `address` goes to: a local sender's mailboxes, else the address. */
 export function reportRecipients(address: string, routing: ReportRouting): string[] {
   const resolution = routing.resolveRecipient(address);
@@ -89,7 +109,11 @@ export async function failureReports(
     return notify === undefined || notify.length === 0 || notify.includes('FAILURE');
   });
   if (reported.length === 0) return [];
-  const headers = await queuedHeaders(queue, claim.id).catch(() => Buffer.alloc(0));
+  // RFC 3461 4.3: RET=FULL returns the whole message (up to RETURN_LIMIT), else its headers.
+  const full = request?.ret === 'FULL';
+  const original = await (full ? queuedMessage(queue, claim.id) : queuedHeaders(queue, claim.id)).catch(() =>
+    Buffer.alloc(0),
+  );
   const recipients: BounceRecipient[] = reported.map((outcome) => {
     const original = request?.recipients?.[outcome.recipient]?.originalRecipient;
     return {
@@ -105,7 +129,8 @@ export async function failureReports(
     reportingMta: routing.hostname(),
     sender,
     recipients,
-    originalMessage: headers,
+    originalMessage: original,
+    ...(full ? { ret: 'FULL' as const, maxReturnBytes: RETURN_LIMIT } : {}),
     arrivalDate: new Date(claim.createdAt),
     date: now,
     ...(request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId }),
