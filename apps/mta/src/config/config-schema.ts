@@ -13,6 +13,7 @@ import {
   parseHost,
   parseInteger,
   parseListenAddress,
+  parseRate,
   parseResolver,
   parseSelector,
   parseSize,
@@ -325,6 +326,7 @@ export const configSchema = z.strictObject({
     connections: optional(defaults.limits.connections, (input) => parseInteger(input, 1, 1_000_000, '1000')),
     connections_per_ip: optional(defaults.limits.connectionsPerIp, (input) => parseInteger(input, 1, 1_000_000, '20')),
     idle_timeout: optional(300_000, (input) => parseDuration(input, defaults.limits.idleTimeout)),
+    send_rate: optional(undefined, (input) => parseRate(input, '100/h')),
   }),
   filters: section({
     timeout: optional(5000, (input) => parseDuration(input, defaults.filters.timeout)),

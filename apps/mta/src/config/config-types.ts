@@ -80,6 +80,15 @@ export interface LimitsConfig {
   connectionsPerIp: number;
   /** Idle time before a connection is closed, ms (default 5 minutes, RFC 5321 4.5.3.2). */
   idleTimeoutMs: number;
+  /** Most messages one authenticated user may submit per window (YAML `send_rate: 100/h`); none: no limit. */
+  sendRate?: SendRate;
+}
+
+/** A sending rate: at most `count` messages per `windowMs`, as written (`text`). */
+export interface SendRate {
+  count: number;
+  windowMs: number;
+  text: string;
 }
 
 /** Certificates by ACME (RFC 8555), YAML `tls: { acme: { email, directory } }`. */

@@ -3,7 +3,7 @@
 // instead; no I/O, so they are tested on their own and reused by `homing user`.
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import type { ListenAddress } from './config-types';
+import type { ListenAddress, SendRate } from './config-types';
 
 /** A parsed value, or what is wrong with the input. */
 export type Parsed<T> =
@@ -48,6 +48,18 @@ export function parseDuration(input: unknown, example: string): Parsed<number> {
   const value = Math.round(Number(match[1]) * durationUnits[match[2]!.toLowerCase()]!);
   if (value <= 0) return fail(`${show(input)} must be more than zero, e.g. ${example}`);
   return ok(value);
+}
+
+const rateUnits: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A rate `100/h` (also `/s`, `/m`, `/d`, or a window like `500/10m`): at most `count` per `windowMs`. */
+export function parseRate(input: unknown, example: string): Parsed<SendRate> {
+  const match = typeof input === 'string' ? /^\s*(\d{1,7})\s*\/\s*(\d{1,6})?\s*(s|m|h|d)\s*$/i.exec(input) : null;
+  if (match === null || Number(match[1]) === 0 || Number(match[2] ?? 1) === 0) {
+    return fail(`${show(input)} is not a rate; write messages per s, m, h or d, e.g. ${example}`);
+  }
+  const windowMs = Number(match[2] ?? 1) * rateUnits[match[3]!.toLowerCase()]!;
+  return ok({ count: Number(match[1]), windowMs, text: (input as string).trim() });
 }
 
 /** A number of days, `30d` or `30`, in milliseconds (certificate lifetimes and policy ages are in days). */

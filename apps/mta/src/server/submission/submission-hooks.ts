@@ -4,6 +4,7 @@ import type { InboundContext } from '../inbound/mx-hooks';
 import { inboundSession } from '../inbound/mx-hooks';
 import type { ListenerName } from '../observability/observability-types';
 import type { AuthThrottle } from './auth-throttle';
+import { SendRateLimiter } from './send-rate';
 import { acceptSubmission } from './submission-acceptance';
 
 /** What the submission hooks need beyond the MX's context. */
@@ -17,6 +18,21 @@ export interface SubmissionContext extends InboundContext {
   outbound: boolean;
   /** The DKIM signatures for mail from one of our domains (issue 14 item 3); none: unsigned. */
   dkimSignatures?: (domain: string) => SignatureOptions[] | undefined;
+  /** Counts each user's accepted messages for `limits.send_rate` (tests give one with a clock). */
+  sendRate?: SendRateLimiter;
+}
+
+// Both submission listeners share one context, so one count per user across 587 and 465.
+const limiters = new WeakMap<SubmissionContext, SendRateLimiter>();
+
+function limiterOf(context: SubmissionContext): SendRateLimiter {
+  if (context.sendRate !== undefined) return context.sendRate;
+  let limiter = limiters.get(context);
+  if (limiter === undefined) {
+    limiter = new SendRateLimiter();
+    limiters.set(context, limiter);
+  }
+  return limiter;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -80,7 +96,8 @@ export function createSubmissionHooks(context: SubmissionContext, listener: List
     },
 
     mail(session, from) {
-      return checkSender(context, session, from?.address ?? '');
+      const decision = checkSender(context, session, from?.address ?? '');
+      return decision.action === 'accept' ? checkSendRate(context, session) : decision;
     },
 
     rcpt(_session, to) {
@@ -101,9 +118,37 @@ export function createSubmissionHooks(context: SubmissionContext, listener: List
       return { action: 'accept' };
     },
 
-    data(session, message) {
-      return acceptSubmission(context, session, message);
+    async data(session, message) {
+      const decision = await acceptSubmission(context, session, message);
+      const rate = context.config().limits.sendRate;
+      if (decision.action !== 'reject' && rate !== undefined && session.user !== undefined) {
+        limiterOf(context).record(session.user, rate);
+      }
+      return decision;
     },
+  };
+}
+
+/** MAIL FROM on submission beyond the user's `limits.send_rate`: 450 4.7.1 until the oldest counted message ages out. */
+function checkSendRate(context: SubmissionContext, session: SessionInfo): Decision {
+  const rate = context.config().limits.sendRate;
+  const user = session.user;
+  if (rate === undefined || user === undefined) return { action: 'accept' };
+  const advice = limiterOf(context).check(user, rate);
+  if (advice.allowed) return { action: 'accept' };
+  const retry = Math.ceil(advice.retryAfterMs / 1000);
+  context.log.event(session.id, 'smtp', 'send-rate-exceeded', {
+    address: session.remoteAddress,
+    user,
+    rate: rate.text,
+    retry,
+  });
+  context.metrics.messageRejected('send-rate');
+  return {
+    action: 'reject',
+    code: 450,
+    enhanced: '4.7.1',
+    text: `Sending rate of ${rate.text} exceeded for ${user}; try again in ${retry} s`,
   };
 }
 
