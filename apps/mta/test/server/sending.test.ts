@@ -129,6 +129,20 @@ describe('homing start: sending to other domains', () => {
     await server.waitForLine(/ outbound delivered .*to=<bob@example\.net>/);
   }, 30_000);
 
+  it('passes the sender RET, ENVID, NOTIFY and ORCPT on to a next hop that offers DSN (smtp-sink)', async () => {
+    const before = good.messages().length;
+    const out = await python(
+      smtplibScript(['RET=HDRS', 'ENVID=trip-7'], ['NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;Bob@Example.net']),
+      [String(server.submissionPort), 'bob@example.net', 'dsn onwards'],
+    );
+    expect(out.trim()).toBe('{}');
+    const dumps = await good.waitForMessages(before + 1);
+    const dump = dumps.find((text) => text.includes('Subject: dsn onwards'))!;
+    const mailArgs = /^X-Mail-Args: (.*)$/m.exec(dump)?.[1] ?? '';
+    expect(mailArgs.split(' ')).toEqual(expect.arrayContaining(['RET=HDRS', 'ENVID=trip-7']));
+    expect(dump).toMatch(/^X-Rcpt-Args: <bob@example\.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob@Example\.net$/m);
+  }, 30_000);
+
   it('sends from swaks on 465 (implicit TLS, AUTH LOGIN), signed', async () => {
     const before = good.messages().length;
     const result = await swaks([
