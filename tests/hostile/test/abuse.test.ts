@@ -9,7 +9,7 @@ import { drip, loopback, type RawConnection, rawConnect, stream, waitFor } from 
 import { type BatteryServer, startBatteryServer } from '../src/battery-server';
 import { type GoodClient, startGoodClient } from '../src/good-client';
 import { maildirCopies, waitUntil } from '../src/mail-client';
-import { openSession } from '../src/smtp-session';
+import { openSession, type Session, tryOpen } from '../src/smtp-session';
 import { median } from '../src/stats';
 import { record } from '../src/summary';
 
@@ -214,6 +214,20 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
     );
     close(extra.connections);
     expect(extra.greetings.filter((g) => g.startsWith('421 4.7.0')).length).toBe(1);
+    // On 465 too the 10 connections in their handshake count: 10 more sessions from 127.0.14.3 get
+    // in, the 21st is dropped before its handshake (no clear-text 421 on an implicit TLS port).
+    const more = await Promise.all(
+      Array.from({ length: 11 }, () =>
+        tryOpen(server.current.submissionsPort, {
+          implicitTls: true,
+          localAddress: loopback(0, 14, 3),
+          timeoutMs: 5000,
+        }),
+      ),
+    );
+    const sessionsIn = more.filter((m): m is Session => typeof m !== 'string');
+    for (const m of sessionsIn) m.close();
+    expect(sessionsIn.length).toBe(10);
     controller.abort();
     await Promise.all(drips);
     for (const s of starttls) s.close();
