@@ -44,12 +44,18 @@ export async function drip(socket: Socket, text: string, intervalMs: number, sig
 
 /**
  * Writes `total` octets made by `line(i)` (each line with its CRLF) with back-pressure, then
- * `tail`; resolves the octets written before the socket closed.
+ * `tail`; resolves the octets written before the socket closed or `stop()` said so.
  */
-export async function stream(socket: Socket, total: number, line: (i: number) => string, tail = ''): Promise<number> {
+export async function stream(
+  socket: Socket,
+  total: number,
+  line: (i: number) => string,
+  tail = '',
+  stop: () => boolean = () => false,
+): Promise<number> {
   let written = 0;
   let i = 0;
-  while (written < total && !socket.destroyed) {
+  while (written < total && !socket.destroyed && !stop()) {
     let batch = '';
     while (batch.length < 256 * 1024 && written + batch.length < total) batch += line(i++);
     written += batch.length;

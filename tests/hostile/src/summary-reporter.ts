@@ -19,6 +19,8 @@ function totals(records: SummaryRecord[]) {
     peakRss: Math.max(0, ...records.map((r) => r.peakRss ?? 0)),
     idle,
     abuse,
+    worstCaseMedian: Math.max(0, ...records.map((r) => r.worstCaseMedian ?? 0)),
+    noise: records.find((r) => r.latencyNoiseMs !== undefined)?.latencyNoiseMs,
   };
 }
 
@@ -59,6 +61,13 @@ export default class SummaryReporter implements Reporter {
       ['good client, idle', ms(t.idle)],
       ['good client, under abuse', ms(t.abuse)],
     ];
+    if (t.idle.length > 0 && t.noise !== undefined) {
+      const idle = median(t.idle);
+      rows.push([
+        'latency bound (per case)',
+        `3x idle ${(3 * idle).toFixed(1)} ms, idle + ${t.noise} ms ${(idle + t.noise).toFixed(1)} ms; worst case median ${t.worstCaseMedian.toFixed(1)} ms`,
+      ]);
+    }
     const width = Math.max(...rows.map(([name]) => name.length));
     const lines = rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`);
     process.stdout.write(`\nHostile battery summary\n${lines.join('\n')}\n\n`);

@@ -16,6 +16,10 @@ export interface SummaryRecord {
   /** A well-behaved client's session latencies in ms, with no abuse and under abuse. */
   idleLatencies?: number[];
   abuseLatencies?: number[];
+  /** The highest of the per-case medians under abuse (each is held to the latency bound). */
+  worstCaseMedian?: number;
+  /** The floor of the latency bound: a case's median may reach idle + this many ms. */
+  latencyNoiseMs?: number;
 }
 
 declare module 'vitest' {

@@ -1,7 +1,7 @@
 // Resource abuse (issue 16): floods of connections, slow clients, endless and huge bodies, RCPT
 // and pipelining floods, AUTH brute force. Throughout, a well-behaved client in its own process
 // keeps sending; its messages must all be accepted (and delivered once), its median latency stays
-// within 3x of the idle figure (or idle + 100 ms, the noise floor here), and the server's RSS
+// within 3x of the idle figure (or idle + 50 ms, the noise floor measured here, see README), and the server's RSS
 // stays bounded. The test process raises no limit:
 // `ulimit -n` must allow ~2,100 open sockets here (CI's runner has 20,000; 1,024 is not enough).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { drip, loopback, type RawConnection, rawConnect, stream, waitFor } from 
 import { type BatteryServer, startBatteryServer } from '../src/battery-server';
 import { type GoodClient, startGoodClient } from '../src/good-client';
 import { maildirCopies, waitUntil } from '../src/mail-client';
-import { openSession } from '../src/smtp-session';
+import { openSession, type Session, tryOpen } from '../src/smtp-session';
 import { median } from '../src/stats';
 import { record } from '../src/summary';
 
@@ -21,9 +21,11 @@ const abuseLatencies: number[] = [];
 let peakRss = 0;
 let rssTimer: NodeJS.Timeout | undefined;
 const RSS_BOUND = 400 * 1024 * 1024;
-// On a 2-core machine shared with other work, a session's latency moves by tens of ms with no
-// abuse at all; 3x of a 20 ms idle figure would be inside that noise.
-const LATENCY_NOISE_MS = 100;
+// On a 2-core machine shared with other work, the idle median itself moved from 7.8 to 28.2 ms
+// between runs of the same code with no abuse at all (README); 3x of a 8 ms idle figure would be
+// inside that noise. 50 ms is about twice the spread measured; the table prints both bounds.
+const LATENCY_NOISE_MS = 50;
+const caseMedians: number[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -50,7 +52,7 @@ afterAll(async () => {
 
 /**
  * Runs an attack for at least `minMs` while the good client sends; then checks the good client's
- * sessions in that window: all accepted, median latency within 3x of idle (or idle + 100 ms, the noise
+ * sessions in that window: all accepted, median latency within 3x of idle (or idle + 50 ms, the noise
  * floor of a loaded 2-core machine).
  */
 async function underAbuse<T>(name: string, attack: () => Promise<T>, minMs = 2000): Promise<T> {
@@ -66,6 +68,7 @@ async function underAbuse<T>(name: string, attack: () => Promise<T>, minMs = 200
   const window = good.between(from, Date.now());
   const latencies = window.map((r) => r.ms);
   abuseLatencies.push(...latencies);
+  caseMedians.push(median(latencies));
   const refused = window.filter((r) => !r.accepted);
   process.stdout.write(
     `${name}: good client ${window.length} sessions, median ${median(latencies).toFixed(1)} ms, worst ${Math.max(...latencies).toFixed(1)} ms (idle ${idleMedian.toFixed(1)} ms); server RSS peak ${(peakRss / 2 ** 20).toFixed(0)} MiB\n`,
@@ -172,7 +175,12 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
     controller.abort();
     await Promise.all(drips);
     for (const s of sessions) s.close();
-    await sleep(500);
+    // A server that took the FIN for the end of the body would queue it (the log's 250) within a
+    // second and deliver it soon after; with the body cut short, neither may happen.
+    await sleep(1500);
+    expect(
+      server.current.lines().filter((l) => / smtp message /.test(l) && /slow@sender/.test(l) && /result="250/.test(l)),
+    ).toEqual([]);
     expect([...maildirCopies(server.current).keys()].filter((id) => id.startsWith('slow-data'))).toEqual([]);
   });
 
@@ -206,6 +214,20 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
     );
     close(extra.connections);
     expect(extra.greetings.filter((g) => g.startsWith('421 4.7.0')).length).toBe(1);
+    // On 465 too the 10 connections in their handshake count: 10 more sessions from 127.0.14.3 get
+    // in, the 21st is dropped before its handshake (no clear-text 421 on an implicit TLS port).
+    const more = await Promise.all(
+      Array.from({ length: 11 }, () =>
+        tryOpen(server.current.submissionsPort, {
+          implicitTls: true,
+          localAddress: loopback(0, 14, 3),
+          timeoutMs: 5000,
+        }),
+      ),
+    );
+    const sessionsIn = more.filter((m): m is Session => typeof m !== 'string');
+    for (const m of sessionsIn) m.close();
+    expect(sessionsIn.length).toBe(10);
     controller.abort();
     await Promise.all(drips);
     for (const s of starttls) s.close();
@@ -246,7 +268,15 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
     const line = `${'x'.repeat(998)}\r\n`;
     const started = Date.now();
     const written = await underAbuse('1 GiB DATA', async () => {
-      const octets = stream(c.socket, 2 ** 30, () => line, '\r\n.\r\nQUIT\r\n');
+      // The client stops at the server's 552, as a real one does: the socket is not destroyed
+      // until its FIN is read, and a fast client can write the whole GiB before that (seen).
+      const octets = stream(
+        c.socket,
+        2 ** 30,
+        () => line,
+        '\r\n.\r\nQUIT\r\n',
+        () => /^552 /m.test(c.received()),
+      );
       await Promise.race([c.closed, octets.then(() => waitFor(c, /^221 /m, 60_000))]);
       return octets;
     });
@@ -293,13 +323,19 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
   it('answers a flood of 100,000 pipelined commands in one write, in order, without growing', async () => {
     const s = await openSession(server.current.mxPort, { localAddress: loopback(0, 18, 1) });
     await s.send('EHLO flood.example.test');
+    // Three commands with three different replies, so a reply dropped, doubled or out of place shows.
+    const cycle: [string, RegExp][] = [
+      ['NOOP', /^250 /],
+      ['HELP', /^214 /],
+      ['VRFY flood', /^252 /],
+    ];
     const count = await underAbuse('100,000 pipelined commands', async () => {
-      s.write('NOOP\r\n'.repeat(100_000));
+      s.write(Array.from({ length: 100_000 }, (_, n) => `${cycle[n % 3]![0]}\r\n`).join(''));
       let n = 0;
       try {
         for (; n < 100_000; n++) {
           const r = await s.next(30_000);
-          if (!r.startsWith('250')) break;
+          if (!cycle[n % 3]![1].test(r)) break;
         }
       } catch {
         // The server may end a flood; it must not have died of it (checked by underAbuse).
@@ -307,7 +343,7 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
       return n;
     });
     s.close();
-    process.stdout.write(`pipelining flood: ${count} of 100,000 NOOPs answered\n`);
+    process.stdout.write(`pipelining flood: ${count} of 100,000 commands answered in order\n`);
     expect(count).toBe(100_000);
   }, 120_000);
 
@@ -350,7 +386,12 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
   it('delivered every message of the well-behaved client exactly once', async () => {
     await good.stop();
     const acknowledged = good.results().filter((r) => r.accepted);
-    record({ acknowledged: acknowledged.length, abuseLatencies });
+    record({
+      acknowledged: acknowledged.length,
+      abuseLatencies,
+      worstCaseMedian: Math.max(...caseMedians),
+      latencyNoiseMs: LATENCY_NOISE_MS,
+    });
     await waitUntil(
       () => acknowledged.every((r) => maildirCopies(server.current).has(r.id)),
       30_000,

@@ -32,6 +32,9 @@ export class SmtpServer {
   private readonly listeners: Server[] = [];
   private readonly connections = new Set<Connection>();
   private readonly perAddress = new Map<string, number>();
+  // Implicit TLS connections still in their handshake, by `address:port`: counted (total and per
+  // address) from the TCP accept, so a client that never finishes its handshake holds a slot.
+  private readonly handshaking = new Map<string, string | undefined>();
   private readonly counters: SmtpServerStats = { connections: 0, connectionsTotal: 0, messages: 0, bytes: 0 };
   private closing = false;
   // Whether plain listeners try the fast accept path, and whether one of them took it.
@@ -90,12 +93,14 @@ export class SmtpServer {
     // without a getsockname(2) per connection. Unset for a wildcard address (0.0.0.0, ::).
     let local: LocalEnd | undefined;
     const server = implicitTls
-      ? createTlsServer({ ...this.options.tls, noDelay: true }, (socket) => this.accept(socket, true, local))
+      ? createTlsServer({ ...this.options.tls, noDelay: true }, (socket) => this.acceptHandshaken(socket, local))
       : createNetServer({ noDelay: true }, (socket) => {
           if (!this.fastSockets.has(socket)) this.accept(socket, false, local);
         });
     server.on('error', (error) => this.options.logger?.error({ err: error }, 'smtp listener-error'));
     if (implicitTls) {
+      // Runs after tls.Server's own listener has wrapped the socket; destroying it ends both.
+      server.on('connection', (raw: Socket) => this.reserve(raw));
       server.on('tlsClientError', (error, socket) => {
         this.options.logger?.debug({ err: error }, 'smtp tls-error');
         socket.destroy();
@@ -187,6 +192,48 @@ export class SmtpServer {
     if (installed) this.fastAccepting++;
   }
 
+  // The TCP accept of an implicit TLS connection: the limits apply here, before the handshake. A
+  // refused one is dropped: a 421 in clear text means nothing to a client that starts with TLS.
+  private reserve(raw: Socket): void {
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    const address = this.perIp ? (raw.remoteAddress ?? '') : undefined;
+    const full =
+      this.closing ||
+      this.connections.size + this.handshaking.size >= this.limits.maxConnections ||
+      (address !== undefined && (this.perAddress.get(address) ?? 0) >= this.limits.maxConnectionsPerIp);
+    if (full) {
+      raw.on('error', () => {});
+      raw.destroy();
+      return;
+    }
+    if (address !== undefined) this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    this.handshaking.set(key, address);
+    // Closed before the handshake finished: the slot is given back here (after it, by `forget`).
+    raw.once('close', () => {
+      if (!this.handshaking.has(key)) return;
+      this.handshaking.delete(key);
+      if (address !== undefined) this.release(address);
+    });
+  }
+
+  // The handshake is done: the slot `reserve` took becomes the connection's.
+  private acceptHandshaken(socket: Socket, local: LocalEnd | undefined): void {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (!this.handshaking.has(key)) {
+      socket.destroy();
+      return;
+    }
+    const address = this.handshaking.get(key);
+    this.handshaking.delete(key);
+    if (this.closing) {
+      if (address !== undefined) this.release(address);
+      socket.on('error', () => {});
+      socket.end(formatReply(reply(421, '4.3.2', 'Service shutting down')));
+      return;
+    }
+    this.admit(socket, true, local, false, address ?? (this.eagerAddress ? (socket.remoteAddress ?? '') : undefined));
+  }
+
   private accept(
     socket: Socket,
     secure: boolean,
@@ -218,6 +265,17 @@ export class SmtpServer {
     } else if (this.eagerAddress) {
       address = socket.remoteAddress ?? '';
     }
+    return this.admit(socket, secure, local, borrowedReads, address);
+  }
+
+  // Counts and starts a connection whose limits were checked (and per-address slot taken).
+  private admit(
+    socket: Socket,
+    secure: boolean,
+    local: LocalEnd | undefined,
+    borrowedReads: boolean,
+    address: string | undefined,
+  ): Connection {
     this.counters.connections++;
     this.counters.connectionsTotal++;
     if (this.sweepTimer === undefined) {
@@ -244,8 +302,10 @@ export class SmtpServer {
       clearInterval(this.sweepTimer);
       this.sweepTimer = undefined;
     }
-    if (!this.perIp) return;
-    const address = connection.remoteAddress;
+    if (this.perIp) this.release(connection.remoteAddress);
+  }
+
+  private release(address: string): void {
     const count = (this.perAddress.get(address) ?? 1) - 1;
     if (count <= 0) this.perAddress.delete(address);
     else this.perAddress.set(address, count);
