@@ -285,7 +285,10 @@ describe('resource abuse, with a well-behaved client measured throughout', () =>
     expect(c.received()).toMatch(/^552 5\.3\.4 .*closing connection/m);
     await c.closed;
     expect(c.received()).not.toMatch(/^221 /m);
-    expect(written).toBeLessThan(2 ** 30);
+    // How much the client got into its socket is not asserted: after its 552 the server keeps
+    // reading (and discarding) for up to 5 s before it drops the connection, so that the 552 is not
+    // lost to a reset (a lingering close), and on loopback a client can push the rest of the GiB in
+    // that time. What matters is asserted: refused at twice the limit, connection ended, nothing stored.
     expect(
       server.current.lines().filter((l) => / smtp message /.test(l) && /huge@sender/.test(l) && /result="250/.test(l)),
     ).toEqual([]);
