@@ -34,7 +34,9 @@ function silent(port: number, localAddress: string): Promise<Socket> {
 /** A TLS client: its greeting, or `dropped` when the server ends the connection without one. */
 function greeting(port: number, localAddress: string): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connectTls({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false });
+    // tls.connect passes net's options (localAddress) on to the TCP connect; its types do not list them.
+    const options = { host: '127.0.0.1', port, localAddress, rejectUnauthorized: false };
+    const socket = connectTls(options);
     sockets.push(socket);
     let text = '';
     socket.setEncoding('latin1');
