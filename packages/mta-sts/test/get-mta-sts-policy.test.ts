@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { makeTestCertificates, type TestCertificates } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpsFetcher, createMtaStsCache, getMtaStsPolicy, mtaStsAllowsMx } from '../src/index';
 import { type LoopbackDns, startLoopbackDns } from './helpers/loopback-dns';
-import { makeTestCertificates, type TestCertificates } from './helpers/test-ca';
 
 const policyBody = 'version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 86400\r\n';
 let served: { status: number; type: string; body: string; location?: string } = {

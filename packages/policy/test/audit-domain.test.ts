@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { makeTestCertificates, type TestCertificates } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditDomain, createHttpsFetcher } from '../src/index';
 import { type LoopbackDns, startLoopbackDns } from './helpers/loopback-dns';
 import { dkimRecord } from './helpers/signed-message';
-import { makeTestCertificates, type TestCertificates } from './helpers/test-ca';
 
 const publicKey = readFileSync(new URL('./fixtures/keys/public-rsa.pem', import.meta.url), 'utf8');
 const policy = 'version: STSv1\nmode: enforce\nmx: mx.good.example\nmax_age: 604800\n';

@@ -27,7 +27,7 @@ function openssl(dir: string, args: string[]): void {
 
 /** Makes a CA and a server certificate for the DNS names given (subjectAltName). */
 export function makeTestCertificates(names: string[]): TestCertificates {
-  const dir = mkdtempSync(join(tmpdir(), 'homing-mta-sts-ca-'));
+  const dir = mkdtempSync(join(tmpdir(), 'homing-test-ca-'));
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
     openssl(dir, [
