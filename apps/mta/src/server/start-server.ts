@@ -15,7 +15,7 @@ import { startLocalDeliveryWorker } from './local-delivery/local-delivery-worker
 import { createMaildirStore } from './local-delivery/maildir';
 import { createRecipientResolver, type RecipientResolution } from './local-delivery/recipient-resolver';
 import type { EventLog, Metrics } from './observability/observability-types';
-import { openServerQueue } from './open-server-queue';
+import { describeQueue, openServerQueue } from './open-server-queue';
 import { createForwarder } from './outbound/forwarding';
 import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
 import { failureReports } from './outbound/reports';
@@ -147,7 +147,8 @@ export async function startServer(initial: Config, options: StartServerOptions):
   const queue: Queue = settles.queue;
   const recovery = queue.recovery;
   log.event(log.runId, 'queue', 'opened', {
-    spool,
+    // The file spool's directory, or the PostgreSQL queue's connection string without its password.
+    ...(initial.queue === undefined ? { spool } : { queue: describeQueue(initial, spool) }),
     messages: recovery.messages,
     removed: recovery.removedTemporary,
     corrupt: recovery.corrupt.length,

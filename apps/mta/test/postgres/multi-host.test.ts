@@ -92,6 +92,10 @@ const send = (host: HomingServer, subject: string) =>
   it('deliver what either accepted once, take over a killed host after its lease, and answer 451 while PostgreSQL is down', async () => {
     const a = await startHost();
     let b = await startHost();
+    // The lifecycle line names the shared queue (no password), not a spool directory nobody uses.
+    const opened = await a.waitForLine(/ queue opened /);
+    expect(opened).toContain(`queue=${url.replace(/:[^:@/]*@/, ':***@')}`);
+    expect(opened).not.toMatch(/ spool=/);
 
     // 1. Either host accepts; the messages are delivered once each, by whichever claimed them.
     const first = Array.from({ length: 16 }, (_, i) => `mh-${i}`);
