@@ -1,8 +1,8 @@
 // The http-01 responder (RFC 8555 8.3): plain HTTP on port 80 answering
 // `/.well-known/acme-challenge/TOKEN` with the key authorization, and 404 for anything else.
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { ListenAddress } from '../../config/config-types';
-import { formatListenAddress } from '../../config/config-values';
+import { listenHttp } from '../http-listeners';
 
 /** The running responder; challenges are set and removed while an order is open. */
 export interface HttpChallengeServer {
@@ -33,45 +33,11 @@ export async function startHttpChallengeServer(
     }
     response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(answer);
   };
-  const servers: Server[] = [];
-  const bound: ListenAddress[] = [];
-  try {
-    for (const address of addresses) {
-      const server = createServer(handler);
-      server.headersTimeout = 10_000;
-      server.requestTimeout = 10_000;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (error: NodeJS.ErrnoException) =>
-          reject(
-            new Error(`cannot listen for ACME http-01 on ${formatListenAddress(address)}: ${error.code ?? error}`, {
-              cause: error,
-            }),
-          ),
-        );
-        server.listen(address.port, address.host, () => resolve());
-      });
-      servers.push(server);
-      const info = server.address();
-      bound.push({ host: address.host, port: typeof info === 'object' && info ? info.port : address.port });
-    }
-  } catch (error) {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-    throw error;
-  }
+  const listeners = await listenHttp(addresses, () => createServer(handler), 'ACME http-01');
   return {
-    addresses: bound,
+    addresses: listeners.addresses,
     set: (token, keyAuthorization) => challenges.set(token, keyAuthorization),
     remove: (token) => challenges.delete(token),
-    async close() {
-      await Promise.all(
-        servers.map(
-          (server) =>
-            new Promise((resolve) => {
-              server.closeAllConnections();
-              server.close(resolve);
-            }),
-        ),
-      );
-    },
+    close: listeners.close,
   };
 }

@@ -1,9 +1,9 @@
 // The MTA-STS policy over HTTPS (RFC 8461 3.3): `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`
 // for each of our domains, with the ACME certificate (which names every `mta-sts.DOMAIN`).
 // Anything else is a 404; a new certificate applies to the next handshake.
-import { createServer, type Server } from 'node:https';
+import { createServer } from 'node:https';
 import type { Config, ListenAddress } from '../../config/config-types';
-import { formatListenAddress } from '../../config/config-values';
+import { listenHttp } from '../http-listeners';
 import type { EventLog } from '../observability/observability-types';
 import { policyDomain, renderMtaStsPolicy } from './mta-sts-policy';
 
@@ -23,8 +23,6 @@ export async function startMtaStsServer(options: {
   config: () => Config;
   log: EventLog;
 }): Promise<MtaStsServer> {
-  const servers: Server[] = [];
-  const bound: ListenAddress[] = [];
   const handler = (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse) => {
     const config = options.config();
     const domain = policyDomain(request.headers.host, config.domains);
@@ -48,44 +46,16 @@ export async function startMtaStsServer(options: {
       .writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'max-age=300' })
       .end(renderMtaStsPolicy(acme.mtaSts, config.hostname));
   };
-  try {
-    for (const address of options.addresses) {
-      const server = createServer({ key: options.tls.key, cert: options.tls.cert }, handler);
-      server.headersTimeout = 10_000;
-      server.requestTimeout = 10_000;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (error: NodeJS.ErrnoException) =>
-          reject(
-            new Error(`cannot listen for MTA-STS on ${formatListenAddress(address)}: ${error.code ?? error}`, {
-              cause: error,
-            }),
-          ),
-        );
-        server.listen(address.port, address.host, () => resolve());
-      });
-      servers.push(server);
-      const info = server.address();
-      bound.push({ host: address.host, port: typeof info === 'object' && info ? info.port : address.port });
-    }
-  } catch (error) {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-    throw error;
-  }
+  const listeners = await listenHttp(
+    options.addresses,
+    () => createServer({ key: options.tls.key, cert: options.tls.cert }, handler),
+    'MTA-STS',
+  );
   return {
-    addresses: bound,
+    addresses: listeners.addresses,
     setTls(tls) {
-      for (const server of servers) server.setSecureContext({ key: tls.key, cert: tls.cert });
+      for (const server of listeners.servers) server.setSecureContext({ key: tls.key, cert: tls.cert });
     },
-    async close() {
-      await Promise.all(
-        servers.map(
-          (server) =>
-            new Promise((resolve) => {
-              server.closeAllConnections();
-              server.close(resolve);
-            }),
-        ),
-      );
-    },
+    close: listeners.close,
   };
 }
