@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '@homing/test-peers';
+import { freePort, REPO_ROOT } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpedMessage, type Sink, startSink } from '../outbound/sinks';
 import { baseZones, cleanUp, type HomingServer, startHoming } from './harness';
@@ -12,7 +12,8 @@ import { converse, python, swaks } from './smtp-talk';
 // loopback; the mail arrives DKIM-signed with the key generated on first start, and what the
 // remote refuses comes back as a DSN in the sender's Maildir.
 
-const DKIMPY = join(import.meta.dirname, '../outbound/dkimpy-verify.py');
+// @homing/dkim's dkimpy driver (its cross-verification tests own it): one copy in the repository.
+const DKIMPY = join(REPO_ROOT, 'packages/dkim/test/dkimpy-verify.py');
 
 function zones() {
   return {
