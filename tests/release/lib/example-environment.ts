@@ -130,8 +130,11 @@ export async function startExampleEnvironment(): Promise<ExampleEnvironment> {
             },
           },
     '@homing/queue': () => ({
-      skip: "its README's code is the conformance suite for a backend you write (openMyQueue), not a program; the import and type checks cover the package",
-      check: () => {},
+      // The API example; the conformance-suite block (a backend you write) is not introduced as one.
+      check: ([output]) => {
+        expect(output!.stdout).toContain('example.net false');
+        expect(output!.stdout).toContain("[ 'bob@example.net delivered', 'carol@example.com deferred' ]");
+      },
     }),
     '@homing/mta': () => ({
       skip: 'an application: its README shows commands, which test/cli-release.test.ts runs from the installed bin',
