@@ -2,13 +2,16 @@
 // local delivery, each step fsynced) beside a throw-away Postfix 3.7 delivering to a Maildir through
 // its local(8), same load (smtp-source -s 20 -l 10240 -d), same run. The clock stops when the last
 // message's file is in new/.
+// Beside each rate: the CPU µs per message of the server's processes (accept, queue and delivery
+// together) and of smtp-source, and the machine's idle share, from the start to the last file.
 // Env: MTA_BENCH_MESSAGES (default 20000), MTA_BENCH_RUNS (default 3; the median is printed).
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostfix } from '@homing/test-peers';
+import { type CpuFigures, processCpuSeconds, treeCpuSeconds, withCpuFigures } from './lib/cpu';
 import { median } from './lib/measure';
-import { smtpSource, startBenchDns, startHomingProcess } from './lib/mta';
+import { root, smtpSource, startBenchDns, startHomingProcess } from './lib/mta';
 
 const messages = Number(process.env.MTA_BENCH_MESSAGES ?? 20000);
 const runs = Number(process.env.MTA_BENCH_RUNS ?? 3);
@@ -52,12 +55,18 @@ const postfix = await startPostfix({
 });
 const postfixNew = join(postfixMaildir, 'new');
 const samples = { homing: [] as number[], postfix: [] as number[] };
+const cpuSamples = { homing: [] as CpuFigures[], postfix: [] as CpuFigures[] };
+const homingPid = homing.child.pid as number;
+const postfixDaemons = join(root, '.cache/postfix/usr/lib/postfix');
 try {
   for (let run = 0; run < runs; run++) {
     const order = run % 2 === 0 ? (['homing', 'postfix'] as const) : (['postfix', 'homing'] as const);
     for (const name of order) {
       const [port, newDir] = name === 'homing' ? [homing.port, homingNew] : [postfix.port, postfixNew];
-      samples[name].push(await toMaildir(port, newDir, count(newDir) + messages));
+      const cpuOf = name === 'homing' ? () => processCpuSeconds(homingPid) : () => treeCpuSeconds(postfixDaemons);
+      const measured = await withCpuFigures(messages, cpuOf, () => toMaildir(port, newDir, count(newDir) + messages));
+      samples[name].push(measured.result);
+      cpuSamples[name].push(measured.cpu);
     }
   }
 } finally {
@@ -77,3 +86,14 @@ console.log('| --- | ---: |');
 console.log(`| homing start (queue + local delivery, fsynced) | ${Math.round(h)} |`);
 console.log(`| Postfix 3.7 (smtpd, cleanup, qmgr, local(8) to Maildir) | ${Math.round(p)} |`);
 console.log(`- homing / Postfix: ${(h / p).toFixed(2)}x (goal 3x) ${h / p >= 3 ? 'met' : 'NOT met'}`);
+console.log('\n| server | server CPU µs/msg | smtp-source CPU µs/msg | cores idle |');
+console.log('| --- | ---: | ---: | ---: |');
+for (const name of ['homing', 'postfix'] as const) {
+  const list = cpuSamples[name];
+  const [server, source, idle] = [
+    median(list.map((c) => c.serverMicros)),
+    median(list.map((c) => c.sourceMicros)),
+    median(list.map((c) => c.idle)),
+  ];
+  console.log(`| ${name} | ${Math.round(server)} | ${Math.round(source)} | ${Math.round(idle * 100)}% |`);
+}

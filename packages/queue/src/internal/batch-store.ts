@@ -17,6 +17,9 @@ export interface CommittedMessage {
   stored: StoredMessage;
 }
 
+/** Batch commits whose writes and fsyncs may run at the same time (group-commit.ts). */
+const COMMITS_IN_FLIGHT = 2;
+
 /** A batch id sorts by creation time, then random. */
 export function newBatchId(): string {
   return `${Date.now().toString(36).padStart(9, '0')}-${randomHex(6)}`;
@@ -52,6 +55,9 @@ export class BatchStore {
         }
         return count;
       },
+      // Each flush writes a batch file of its own: two at once, so that an acknowledgement does
+      // not wait for the fsyncs of a flush that began before its message arrived.
+      COMMITS_IN_FLIGHT,
     );
   }
 
