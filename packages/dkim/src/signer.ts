@@ -43,5 +43,5 @@ export async function signStream(
     options.signal?.throwIfAborted();
     signer.update(chunk);
   }
-  return signer.finalAsync();
+  return signer.final();
 }
