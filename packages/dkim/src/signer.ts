@@ -8,6 +8,11 @@ export interface DkimSigner {
   update(chunk: Uint8Array | string): void;
   /** Ends the message and returns the DKIM-Signature field(s) to put before it. */
   final(): SignResult;
+  /**
+   * As final(), with the private-key operations on libuv's thread pool, so the event loop goes on
+   * meanwhile (use one or the other, once).
+   */
+  finalAsync(): Promise<SignResult>;
 }
 
 /** Makes a signer for one message; options are checked now, so a bad key or domain throws here. */
@@ -16,6 +21,7 @@ export function createSigner(options: SignerOptions): DkimSigner {
   return {
     update: (chunk) => core.update(chunk),
     final: () => core.final(),
+    finalAsync: () => core.finalAsync(),
   };
 }
 

@@ -108,6 +108,20 @@ describe('createSigner / signMessage', () => {
     ).rejects.toThrow();
   });
 
+  it('gives with finalAsync (the thread pool) the very fields final gives, for RSA and Ed25519 at once', async () => {
+    const signatures = [{ ...base, privateKey: rsa.privateKey }, base];
+    const sync = createSigner({ signatures });
+    const pooled = createSigner({ signatures });
+    for (const chunk of splitAt(message, [7, 300])) {
+      sync.update(chunk);
+      pooled.update(chunk);
+    }
+    const expected = sync.final();
+    const result = await pooled.finalAsync();
+    expect(result.signatures.map((one) => one.algorithm)).toEqual(['rsa-sha256', 'ed25519-sha256']);
+    expect(result).toEqual(expected);
+  });
+
   it('treats a string as UTF-8 and a message with no empty line as headers only', () => {
     const utf8 = 'From: jörg@example.com\r\nSubject: ☃';
     expect(signMessage(utf8, { signatures: [base] }).header).toBe(
@@ -194,5 +208,16 @@ describe('signer errors', () => {
     signer.final();
     expect(code(() => signer.update('more'))).toBe('SIGNER_FINISHED');
     expect(code(() => signer.final())).toBe('SIGNER_FINISHED');
+  });
+
+  it('refuses finalAsync() after final(), and final() after finalAsync()', async () => {
+    const first = createSigner({ signatures: [base] });
+    first.update(message);
+    first.final();
+    await expect(first.finalAsync()).rejects.toMatchObject({ code: 'SIGNER_FINISHED' });
+    const second = createSigner({ signatures: [base] });
+    second.update(message);
+    await second.finalAsync();
+    expect(code(() => second.final())).toBe('SIGNER_FINISHED');
   });
 });

@@ -37,10 +37,12 @@ export async function writeBody(channel: BodyChannel, source: MessageSource, mod
       for await (const chunk of read(channel, source)) {
         if (!session.bodyWanted) return;
         const out = encoder.encode(chunk);
-        if (out.length > 0) await write(channel, out);
+        if (out.length > 0) await writeCorked(channel, out);
       }
       if (!session.bodyWanted) return;
-      await write(channel, encoder.end());
+      const ending = write(channel, encoder.end());
+      uncork(channel.socket());
+      await ending;
       channel.handle(session.endBody());
       channel.armReplyTimer();
       return;
@@ -131,6 +133,25 @@ async function writeEvents(channel: BodyChannel, events: ClientEvent[]): Promise
       await write(channel, event.data);
     }
   }
+}
+
+/**
+ * Writes a block of the body corked until the next turn of the event loop: when the source ends
+ * before that (a message held in memory, most of them), the end of data goes out in the same
+ * write as the last block, one segment and one wake-up of the server fewer per message; a source
+ * that takes longer (a file, a stalled stream) has the block flushed meanwhile, as before.
+ */
+function writeCorked(channel: BodyChannel, data: Buffer): Promise<void> {
+  const socket = channel.socket();
+  if (socket.writableCorked === 0 && !socket.destroyed) {
+    socket.cork();
+    setImmediate(() => uncork(socket));
+  }
+  return write(channel, data);
+}
+
+function uncork(socket: Socket): void {
+  while (socket.writableCorked > 0) socket.uncork();
 }
 
 /** Writes with back-pressure: waits for 'drain', bounded by the data-block timeout (RFC 5321 4.5.3.2.5). */
