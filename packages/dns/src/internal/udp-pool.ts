@@ -28,6 +28,19 @@ function randomId(): number {
   return id;
 }
 
+/**
+ * The `lookup` of the pool's sockets. Servers are IP addresses (parseServer refuses names), so there is nothing to
+ * resolve; dgram's default, dns.lookup, would answer an address too, but on a later tick, which makes each new
+ * socket's bind and connect asynchronous. Called as dgram calls it: (address, family, callback).
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (error: Error | null, address: string, family: number) => void,
+): void {
+  callback(null, address, family === 6 ? 6 : 4);
+}
+
 class Channel {
   readonly socket: Socket;
   readonly pending = new Map<number, PendingQuery>();
@@ -41,7 +54,7 @@ class Channel {
     readonly server: ServerAddress,
     private readonly onClose: (channel: Channel) => void,
   ) {
-    this.socket = createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    this.socket = createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     // Open sockets must not keep the process alive; each pending query holds a timer that does.
     this.socket.unref();
     this.socket.on('message', (message, remote) => {
@@ -56,6 +69,13 @@ class Channel {
         resolve();
       }),
     );
+    // With literalLookup, bind and connect are done when connect() returns (dgram emits 'connect' on the next
+    // tick): the first queries go out at once, not each after a `ready.then` callback of its own. remoteAddress()
+    // throws while the socket is not connected (a connect that failed reports on 'error').
+    try {
+      this.socket.remoteAddress();
+      this.connected = true;
+    } catch {}
   }
 
   /**
@@ -72,8 +92,10 @@ class Channel {
   };
 
   fail(error: NodeJS.ErrnoException): void {
-    for (const query of [...this.pending.values()]) query.onError(error);
+    // Closed first: a query may retry from within onError, and must get a new socket, not this one.
+    const queries = [...this.pending.values()];
     this.close();
+    for (const query of queries) query.onError(error);
   }
 
   /** Registers a query under an id unused on this socket and returns that id. */
@@ -88,7 +110,7 @@ class Channel {
 
   remove(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size > 0) return;
+    if (this.pending.size > 0 || this.closed) return;
     if (this.used >= QUERIES_PER_SOCKET) this.close();
     else {
       this.#idle = setTimeout(() => this.close(), IDLE_CLOSE_MS);
