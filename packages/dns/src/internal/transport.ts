@@ -1,9 +1,10 @@
 import { connect } from 'node:net';
 import { DnsError } from '../dns-error';
 import type { Logger } from '../logger';
+import type { DeadlineQueue, Expiring } from './deadline-queue';
 import { type Response, readResponse } from './read-response';
 import type { ServerAddress } from './servers';
-import type { DeadlineQueue, Expiring, PendingQuery, UdpChannel, UdpPool } from './udp-pool';
+import type { PendingQuery, UdpChannel, UdpPool } from './udp-pool';
 
 export type { Response } from './read-response';
 

@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { DeadlineQueue } from './deadline-queue';
 import type { ServerAddress } from './servers';
 
 // A socket per query costs a bind, a connect and a close each time; sharing one per server is ~2x faster.
@@ -7,6 +8,8 @@ import type { ServerAddress } from './servers';
 // is then replaced by one on a fresh random port, as c-ares does with `udp_max_queries`.
 const QUERIES_PER_SOCKET = 100;
 const IDLE_CLOSE_MS = 1000;
+// One send in this many is watched for its error (see Channel.send); the first send of each socket always is.
+const WATCH_EVERY = 16;
 
 /** Receives the datagrams whose id matches, or the socket's error. */
 export interface PendingQuery {
@@ -47,6 +50,7 @@ class Channel {
   readonly ready: Promise<void>;
   connected = false;
   used = 0;
+  #sent = 0;
   closed = false;
   #idle: NodeJS.Timeout | undefined;
 
@@ -64,8 +68,10 @@ class Channel {
     this.socket.on('error', (error) => this.fail(error as NodeJS.ErrnoException));
     // A connected socket only receives datagrams from the server's address (RFC 5452 9.1: check the source).
     this.ready = new Promise((resolve) =>
-      this.socket.connect(server.port, server.host, () => {
-        this.connected = true;
+      this.socket.connect(server.port, server.host, (error?: Error) => {
+        // A failed connect comes here, not as 'error' (dgram gives it to the callback): fail the queries.
+        if (error) this.fail(error as NodeJS.ErrnoException);
+        else this.connected = true;
         resolve();
       }),
     );
@@ -79,12 +85,19 @@ class Channel {
   }
 
   /**
-   * Sends one query. A send error (ECONNREFUSED after an ICMP port unreachable, ENETUNREACH...) is about the
-   * server's address, which every query on this connected socket shares, so it fails them all, as the socket's
+   * Sends one query. A send error (ECONNREFUSED after an ICMP port unreachable, EPERM from a firewall...) is about
+   * the server's address, which every query on this connected socket shares, so it fails them all, as the socket's
    * 'error' event does; one shared callback, rather than a closure per query.
+   * Only some sends take the callback: with one, dgram reports even a success on the next tick, and that
+   * process.nextTick per query made Node run its tick queue (and its unhandled-rejection bookkeeping, a Map
+   * allocated each time) after every answer; it was a tenth of the CPU time of an uncached lookup. A lasting error
+   * (unreachable network, firewall) fails the next watched send, at most WATCH_EVERY queries later, and an
+   * ICMP port unreachable also comes as the socket's 'error'; an error on an unwatched send costs what a lost
+   * datagram costs, that query's timeout and then its retry.
    */
   send(query: Buffer): void {
-    this.socket.send(query, this.#afterSend);
+    if (this.#sent++ % WATCH_EVERY === 0) this.socket.send(query, this.#afterSend);
+    else this.socket.send(query);
   }
 
   readonly #afterSend = (error: Error | null): void => {
@@ -125,73 +138,6 @@ class Channel {
     this.onClose(this);
     this.socket.close();
   }
-}
-
-/** Something that can time out. */
-export interface Expiring {
-  expire(): void;
-}
-
-/**
- * The timeouts of a resolver's queries. They all wait the same time, so they expire in the order they were
- * added: one timer for the oldest, instead of a timer object per query (which cost about as much as the rest
- * of a lookup's own JavaScript). Done queries are cancelled in place and skipped.
- */
-export class DeadlineQueue {
-  #items: (Expiring | undefined)[] = [];
-  #deadlines: number[] = [];
-  #head = 0;
-  #base = 0; // the slot number of #items[0]
-  #live = 0;
-  #timer: NodeJS.Timeout | undefined;
-
-  /** Expires `item` after `ms` unless cancelled; returns its slot for `cancel`. */
-  add(item: Expiring, ms: number): number {
-    const slot = this.#base + this.#items.length;
-    this.#items.push(item);
-    this.#deadlines.push(performance.now() + ms);
-    // A pending query keeps the process alive, as a timer of its own would.
-    if (this.#live++ === 0) this.#timer?.ref();
-    this.#timer ??= setTimeout(this.#fire, ms);
-    return slot;
-  }
-
-  cancel(slot: number): void {
-    const index = slot - this.#base;
-    if (index < this.#head || this.#items[index] === undefined) return;
-    this.#items[index] = undefined;
-    if (--this.#live === 0) this.#timer?.unref();
-  }
-
-  readonly #fire = (): void => {
-    this.#timer = undefined;
-    const now = performance.now();
-    while (this.#head < this.#items.length) {
-      const item = this.#items[this.#head];
-      if (item !== undefined && (this.#deadlines[this.#head] as number) > now) break;
-      this.#items[this.#head] = undefined;
-      this.#head++;
-      if (item !== undefined) {
-        this.#live--;
-        item.expire();
-      }
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#deadlines = this.#deadlines.slice(this.#head);
-      this.#base += this.#head;
-      this.#head = 0;
-    }
-    if (this.#head < this.#items.length) {
-      this.#timer = setTimeout(this.#fire, Math.max(1, (this.#deadlines[this.#head] as number) - now));
-      if (this.#live === 0) this.#timer.unref();
-    } else {
-      this.#items.length = 0;
-      this.#deadlines.length = 0;
-      this.#base += this.#head;
-      this.#head = 0;
-    }
-  };
 }
 
 /** UDP sockets to DNS servers, one in use per server at a time, each replaced after a bounded number of queries. */
