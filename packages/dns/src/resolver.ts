@@ -3,7 +3,7 @@ import { answerOf } from './internal/answer';
 import { TtlCache } from './internal/cache';
 import type { Outcome } from './internal/interpret';
 import { canonicalName, checkName, reverseName } from './internal/name';
-import { type Asker, Question } from './internal/question';
+import { type Asker, InFlight, Question } from './internal/question';
 import { parseServer, type ServerAddress, systemServers } from './internal/servers';
 import { UdpPool } from './internal/udp-pool';
 import type { Logger } from './logger';
@@ -109,13 +109,14 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
     ednsUdpSize,
     logger,
     caching,
-    inFlight: new Map<string, Question>(),
+    inFlight: new InFlight(),
     servers: () => {
       servers ??= systemServers().map(parseServer);
       return servers;
     },
-    remember(key: string, canonical: string, outcome: Outcome): void {
+    remember(type: string, canonical: string, outcome: Outcome): void {
       if (!caching) return;
+      const key = `${type} ${canonical}`;
       const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
       cache.set(key, outcome, Math.min(ttl, maxTtl));
       if (outcome.kind === 'failure' && outcome.nameError) cache.set(`* ${canonical}`, outcome, Math.min(ttl, maxTtl));
@@ -133,10 +134,9 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
       return Promise.reject(error);
     }
     const canonical = canonicalName(name);
-    const key = `${type} ${canonical}`;
-    const cached = caching ? (cache.get(key) ?? cache.get(`* ${canonical}`)) : undefined;
+    const cached = caching ? (cache.get(`${type} ${canonical}`) ?? cache.get(`* ${canonical}`)) : undefined;
     if (cached) return fromCache<T>(rawName, type, cached.value, cached.remainingMs);
-    return query<T>(rawName, key, canonical, name, type, options?.signal);
+    return query<T>(rawName, canonical, name, type, options?.signal);
   }
 
   // The cache hit and the query are two functions, so that each keeps its own optimised code: in one function,
@@ -153,17 +153,16 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   /** Concurrent identical questions share one query (found in `inFlight` until it ends). */
   function query<T>(
     rawName: string,
-    key: string,
     canonical: string,
     name: string,
     type: string,
     signal: AbortSignal | undefined,
   ): Promise<Answer<T>> {
-    let question = asker.inFlight.get(key);
+    let question = asker.inFlight.get(type, canonical);
     let answer: Promise<Answer<unknown>>;
     if (question === undefined) {
-      question = new Question(asker, key, canonical, name, type);
-      asker.inFlight.set(key, question);
+      question = new Question(asker, canonical, name, type);
+      asker.inFlight.set(type, canonical, question);
       answer = question.wait(rawName);
       question.start();
     } else answer = question.wait(rawName);

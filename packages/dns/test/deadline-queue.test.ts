@@ -14,34 +14,41 @@ const item = (expired: number[], label: number, onExpire?: () => void): Expiring
     expired.push(label);
     onExpire?.();
   },
+  deadline: 0,
+  newer: undefined,
+  older: undefined,
+  queued: false,
 });
 
 describe('the deadline queue of the UDP queries', () => {
-  it('holds only the queries in flight when answers come back in order, not all those of one timeout', () => {
+  it('holds only the queries in flight, also while an unanswered one waits out its timeout', () => {
     const queue = new DeadlineQueue(() => Date.now());
     const expired: number[] = [];
-    const inFlight: number[] = [];
+    queue.add(item(expired, -1), 2000); // its answer was lost: it stays until it times out
+    const inFlight: Expiring[] = [];
     for (let i = 0; i < 10_000; i++) {
-      inFlight.push(queue.add(item(expired, i), 2000));
-      if (inFlight.length > 32) queue.cancel(inFlight.shift() as number);
+      const query = item(expired, i);
+      queue.add(query, 2000);
+      inFlight.push(query);
+      if (inFlight.length > 32) queue.cancel(inFlight.shift() as Expiring);
       vi.advanceTimersByTime(0.1); // 10,000 queries in one second, all within one timeout
     }
-    expect(queue.length).toBe(32);
+    expect(queue.size).toBe(33);
     vi.advanceTimersByTime(5000);
-    expect(expired).toEqual(Array.from({ length: 32 }, (_, i) => 10_000 - 32 + i));
-    expect(queue.length).toBe(0);
+    expect(expired).toEqual([-1, ...Array.from({ length: 32 }, (_, i) => 10_000 - 32 + i)]);
+    expect(queue.size).toBe(0);
   });
 
-  it('expires exactly the queries not cancelled, in the order they were added, across growth of the ring', () => {
+  it('expires exactly the queries not cancelled, in the order they were added', () => {
     const queue = new DeadlineQueue(() => Date.now());
     const expired: number[] = [];
-    // Answered queries first move the front of the ring, so that the ring has wrapped round when it grows.
-    for (let i = 0; i < 50; i++) queue.cancel(queue.add(item(expired, -1), 1000));
-    const slots = Array.from({ length: 500 }, (_, i) => queue.add(item(expired, i), 1000));
+    const items = Array.from({ length: 500 }, (_, i) => item(expired, i));
+    for (const query of items) queue.add(query, 1000);
     const cancelled = new Set<number>();
     for (let i = 0; i < 500; i++) if ((i * 7919) % 3 !== 0) cancelled.add(i);
-    for (const i of [...cancelled].reverse()) queue.cancel(slots[i] as number);
-    queue.cancel(slots[1] as number); // cancelling twice is harmless (1 is among those cancelled)
+    for (const i of [...cancelled].reverse()) queue.cancel(items[i] as Expiring);
+    queue.cancel(items[1] as Expiring); // cancelling twice is harmless (1 is among those cancelled)
+    expect(queue.size).toBe(500 - cancelled.size);
     vi.advanceTimersByTime(999);
     expect(expired).toEqual([]);
     vi.advanceTimersByTime(1);

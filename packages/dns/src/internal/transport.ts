@@ -65,7 +65,7 @@ export function sendUdp(exchange: Exchange, pool: UdpPool, sink: UdpSink): void 
   exchange.id = id;
   exchange.query.writeUInt16BE(id, 0);
   pending.deadlines = pool.deadlines;
-  pending.slot = pool.deadlines.add(pending, exchange.timeoutMs);
+  pool.deadlines.add(pending, exchange.timeoutMs);
   if (channel.connected) channel.send(exchange.query);
   else channel.ready.then(() => pending.done || channel.send(exchange.query));
 }
@@ -80,7 +80,11 @@ class PendingUdpQuery implements PendingQuery, Expiring {
   channel: UdpChannel | undefined;
   id = 0;
   deadlines: DeadlineQueue | undefined;
-  slot = 0;
+  // The DeadlineQueue's links (see Expiring).
+  deadline = 0;
+  newer: Expiring | undefined;
+  older: Expiring | undefined;
+  queued = false;
   done = false;
   sawMalformed = false;
 
@@ -124,7 +128,7 @@ class PendingUdpQuery implements PendingQuery, Expiring {
   private end(): boolean {
     if (this.done) return false;
     this.done = true;
-    this.deadlines?.cancel(this.slot);
+    this.deadlines?.cancel(this);
     this.channel?.remove(this.id);
     return true;
   }
