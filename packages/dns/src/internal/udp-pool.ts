@@ -8,8 +8,6 @@ import type { ServerAddress } from './servers';
 // is then replaced by one on a fresh random port, as c-ares does with `udp_max_queries`.
 const QUERIES_PER_SOCKET = 100;
 const IDLE_CLOSE_MS = 1000;
-// One send in this many is watched for its error (see Channel.send); the first send of each socket always is.
-const WATCH_EVERY = 16;
 
 /** Receives the datagrams whose id matches, or the socket's error. */
 export interface PendingQuery {
@@ -50,7 +48,6 @@ class Channel {
   readonly ready: Promise<void>;
   connected = false;
   used = 0;
-  #sent = 0;
   closed = false;
   #idle: NodeJS.Timeout | undefined;
 
@@ -85,19 +82,14 @@ class Channel {
   }
 
   /**
-   * Sends one query. A send error (ECONNREFUSED after an ICMP port unreachable, EPERM from a firewall...) is about
-   * the server's address, which every query on this connected socket shares, so it fails them all, as the socket's
-   * 'error' event does; one shared callback, rather than a closure per query.
-   * Only some sends take the callback: with one, dgram reports even a success on the next tick, and that
-   * process.nextTick per query made Node run its tick queue (and its unhandled-rejection bookkeeping, a Map
-   * allocated each time) after every answer; it was a tenth of the CPU time of an uncached lookup. A lasting error
-   * (unreachable network, firewall) fails the next watched send, at most WATCH_EVERY queries later, and an
-   * ICMP port unreachable also comes as the socket's 'error'; an error on an unwatched send costs what a lost
-   * datagram costs, that query's timeout and then its retry.
+   * Sends one query. A send error (ECONNREFUSED after an ICMP port unreachable, ENETUNREACH...) is about the
+   * server's address, which every query on this connected socket shares, so it fails them all, as the socket's
+   * 'error' event does; one shared callback, rather than a closure per query. (The callback costs a
+   * process.nextTick per send; once the GC problems told in deadline-queue.ts and question.ts were fixed, sending
+   * without it measured the same within the noise, so every send is watched and an error fails its queries at once.)
    */
   send(query: Buffer): void {
-    if (this.#sent++ % WATCH_EVERY === 0) this.socket.send(query, this.#afterSend);
-    else this.socket.send(query);
+    this.socket.send(query, this.#afterSend);
   }
 
   readonly #afterSend = (error: Error | null): void => {
