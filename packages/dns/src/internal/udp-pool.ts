@@ -42,19 +42,81 @@ function literalLookup(
   callback(null, address, family === 6 ? 6 : 4);
 }
 
+// A socket serves at most QUERIES_PER_SOCKET queries, so its table of ids never fills beyond 100 of 256 slots.
+const ID_SLOTS = 256;
+const ID_MASK = ID_SLOTS - 1;
+
+/**
+ * The queries waiting on one socket, by id: open addressing with linear probing over a fixed table, deletion by
+ * backward shift (no tombstones). Not a Map: V8 links each hash table a Map outgrows to the table that replaces
+ * it, and a chain of those from a table that reached the old generation kept every query since alive through the
+ * young-generation GCs (see InFlight in question.ts). Ids are random (randomId), so `id & ID_MASK` spreads them.
+ */
+export class QueriesById {
+  readonly #ids = new Int32Array(ID_SLOTS).fill(-1);
+  readonly #queries: (PendingQuery | undefined)[] = new Array(ID_SLOTS).fill(undefined);
+  size = 0;
+
+  get(id: number): PendingQuery | undefined {
+    const ids = this.#ids;
+    for (let slot = id & ID_MASK; ; slot = (slot + 1) & ID_MASK) {
+      const held = ids[slot] as number;
+      if (held === id) return this.#queries[slot];
+      if (held === -1) return undefined;
+    }
+  }
+
+  has(id: number): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /** Adds a query under an id not in the table. */
+  set(id: number, query: PendingQuery): void {
+    if (this.size >= QUERIES_PER_SOCKET) throw new Error('a UDP socket holds at most 100 queries');
+    let slot = id & ID_MASK;
+    while (this.#ids[slot] !== -1) slot = (slot + 1) & ID_MASK;
+    this.#ids[slot] = id;
+    this.#queries[slot] = query;
+    this.size++;
+  }
+
+  delete(id: number): void {
+    const ids = this.#ids;
+    let hole = id & ID_MASK;
+    while (ids[hole] !== id) {
+      if (ids[hole] === -1) return;
+      hole = (hole + 1) & ID_MASK;
+    }
+    // Move back each following entry of the run that may not stay behind the hole (its home is not in
+    // (hole, slot]), so that every entry stays reachable from its home slot without a gap.
+    for (let slot = (hole + 1) & ID_MASK; ids[slot] !== -1; slot = (slot + 1) & ID_MASK) {
+      const home = (ids[slot] as number) & ID_MASK;
+      if (((slot - home) & ID_MASK) >= ((slot - hole) & ID_MASK)) {
+        ids[hole] = ids[slot] as number;
+        this.#queries[hole] = this.#queries[slot];
+        hole = slot;
+      }
+    }
+    ids[hole] = -1;
+    this.#queries[hole] = undefined;
+    this.size--;
+  }
+
+  values(): PendingQuery[] {
+    return this.#queries.filter((query) => query !== undefined);
+  }
+}
+
 class Channel {
   readonly socket: Socket;
-  readonly pending = new Map<number, PendingQuery>();
+  readonly pending = new QueriesById();
   readonly ready: Promise<void>;
   connected = false;
   used = 0;
   closed = false;
   #idle: NodeJS.Timeout | undefined;
 
-  constructor(
-    readonly server: ServerAddress,
-    private readonly onClose: (channel: Channel) => void,
-  ) {
+  constructor(readonly server: ServerAddress) {
     this.socket = createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     // Open sockets must not keep the process alive; each pending query holds a timer that does.
     this.socket.unref();
@@ -98,7 +160,7 @@ class Channel {
 
   fail(error: NodeJS.ErrnoException): void {
     // Closed first: a query may retry from within onError, and must get a new socket, not this one.
-    const queries = [...this.pending.values()];
+    const queries = this.pending.values();
     this.close();
     for (const query of queries) query.onError(error);
   }
@@ -127,7 +189,6 @@ class Channel {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.#idle);
-    this.onClose(this);
     this.socket.close();
   }
 }
@@ -141,11 +202,11 @@ export class UdpPool {
   /** The socket to send the next query to `server` on; `add` the query to it to get its id. */
   acquire(server: ServerAddress): Channel {
     // Keyed by the address object: a resolver parses its servers once, so no key string is built per query.
+    // Entries are replaced, never deleted: a Map whose entries come and go links its old hash tables into a
+    // chain the young-generation GC cannot free (see QueriesById); a closed socket stays here until replaced.
     let channel = this.#current.get(server);
     if (channel === undefined || channel.closed || channel.used >= QUERIES_PER_SOCKET) {
-      channel = new Channel(server, (closed) => {
-        if (this.#current.get(server) === closed) this.#current.delete(server);
-      });
+      channel = new Channel(server);
       this.#current.set(server, channel);
     }
     return channel;
