@@ -149,6 +149,7 @@ export class Question implements UdpSink {
   #end(): boolean {
     if (this.#ended) return false;
     this.#ended = true;
+    this.asker.pool.kept.question = this; // see KeptShapes
     const inFlight = this.asker.inFlight;
     if (inFlight.get(this.type, this.canonical) === this) inFlight.delete(this.type, this.canonical);
     return true;

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { DnsError } from '../dns-error';
 import type { Logger } from '../logger';
-import type { DeadlineQueue, Expiring } from './deadline-queue';
+import type { Expiring } from './deadline-queue';
 import { type Response, readResponse } from './read-response';
 import type { ServerAddress } from './servers';
 import type { PendingQuery, UdpChannel, UdpPool } from './udp-pool';
@@ -64,7 +64,7 @@ export function sendUdp(exchange: Exchange, pool: UdpPool, sink: UdpSink): void 
   pending.id = id;
   exchange.id = id;
   exchange.query.writeUInt16BE(id, 0);
-  pending.deadlines = pool.deadlines;
+  pending.pool = pool;
   pool.deadlines.add(pending, exchange.timeoutMs);
   if (channel.connected) channel.send(exchange.query);
   else channel.ready.then(() => pending.done || channel.send(exchange.query));
@@ -79,7 +79,7 @@ export function exchangeUdp(exchange: Exchange, pool: UdpPool): Promise<Response
 class PendingUdpQuery implements PendingQuery, Expiring {
   channel: UdpChannel | undefined;
   id = 0;
-  deadlines: DeadlineQueue | undefined;
+  pool: UdpPool | undefined;
   // The DeadlineQueue's links (see Expiring).
   deadline = 0;
   newer: Expiring | undefined;
@@ -128,7 +128,11 @@ class PendingUdpQuery implements PendingQuery, Expiring {
   private end(): boolean {
     if (this.done) return false;
     this.done = true;
-    this.deadlines?.cancel(this);
+    const pool = this.pool;
+    if (pool !== undefined) {
+      pool.deadlines.cancel(this);
+      pool.kept.query = this;
+    }
     this.channel?.remove(this.id);
     return true;
   }

@@ -116,11 +116,15 @@ class Channel {
   closed = false;
   #idle: NodeJS.Timeout | undefined;
 
-  constructor(readonly server: ServerAddress) {
+  constructor(
+    readonly server: ServerAddress,
+    kept: KeptShapes,
+  ) {
     this.socket = createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     // Open sockets must not keep the process alive; each pending query holds a timer that does.
     this.socket.unref();
     this.socket.on('message', (message, remote) => {
+      kept.message = message;
       if (message.length < 12) return;
       this.pending.get(message.readUInt16BE(0))?.onMessage(message, remote.port);
     });
@@ -194,7 +198,22 @@ class Channel {
 }
 
 /** UDP sockets to DNS servers, one in use per server at a time, each replaced after a bounded number of queries. */
+/**
+ * The latest object of each shape on the lookup path, kept alive. V8 holds the hidden classes (maps) an object
+ * reaches by adding properties only weakly: a full GC at a moment when no query is in flight frees them, and
+ * every function optimised for them is deoptimised (seen with --trace-deopt, "reason: weak objects", after each
+ * full GC the bench forces between rounds; a Buffer made by node:dgram for a datagram has such a map too, from its
+ * prototype being set). Re-optimising cost about a tenth more CPU per lookup in those rounds. One object each,
+ * owned by the resolver, so nothing outlives it.
+ */
+export interface KeptShapes {
+  message: Buffer | undefined;
+  query: object | undefined;
+  question: object | undefined;
+}
+
 export class UdpPool {
+  readonly kept: KeptShapes = { message: undefined, query: undefined, question: undefined };
   readonly #current = new Map<ServerAddress, Channel>();
   /** The timeouts of the queries on this pool's sockets. */
   readonly deadlines = new DeadlineQueue();
@@ -206,7 +225,7 @@ export class UdpPool {
     // chain the young-generation GC cannot free (see QueriesById); a closed socket stays here until replaced.
     let channel = this.#current.get(server);
     if (channel === undefined || channel.closed || channel.used >= QUERIES_PER_SOCKET) {
-      channel = new Channel(server);
+      channel = new Channel(server, this.kept);
       this.#current.set(server, channel);
     }
     return channel;
