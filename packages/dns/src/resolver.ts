@@ -1,11 +1,11 @@
-import { DnsError, type DnsErrorCode } from './dns-error';
+import { DnsError } from './dns-error';
+import { answerOf } from './internal/answer';
 import { TtlCache } from './internal/cache';
-import { interpret, type Outcome } from './internal/interpret';
+import type { Outcome } from './internal/interpret';
 import { canonicalName, checkName, reverseName } from './internal/name';
+import { type Asker, InFlight, Question } from './internal/question';
 import { parseServer, type ServerAddress, systemServers } from './internal/servers';
-import { type Exchange, exchangeTcp, exchangeUdp, type Response } from './internal/transport';
 import { UdpPool } from './internal/udp-pool';
-import { encodeQuery } from './internal/wire-name';
 import type { Logger } from './logger';
 
 /** A successful lookup: the records (never empty), their smallest TTL left, and the response's AD bit. */
@@ -99,123 +99,74 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   const maxTtl = cacheOptions.maxTtl ?? DEFAULT_MAX_TTL;
   const cache = new TtlCache<Outcome>(cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES, cacheOptions.now ?? Date.now);
   const caching = (cacheOptions.maxEntries ?? DEFAULT_MAX_ENTRIES) > 0;
-  const inFlight = new Map<string, Promise<Outcome>>();
-  let asksEnded = 0;
   const logger = options.logger;
   const pool = new UdpPool();
 
-  function remember(key: string, canonical: string, outcome: Outcome): Outcome {
-    if (!caching) return outcome;
-    const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
-    cache.set(key, outcome, Math.min(ttl, maxTtl));
-    if (outcome.kind === 'failure' && outcome.nameError) cache.set(`* ${canonical}`, outcome, Math.min(ttl, maxTtl));
-    return outcome;
-  }
-
-  /** Asks the servers in turn; caches the outcome under `key`, and ends the sharing of the query (see `lookup`). */
-  async function ask(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
-    try {
+  const asker: Asker = {
+    pool,
+    timeoutMs,
+    tries,
+    ednsUdpSize,
+    logger,
+    caching,
+    inFlight: new InFlight(),
+    servers: () => {
       servers ??= systemServers().map(parseServer);
-      const failures = new Map<ServerAddress, DnsError>();
-      let lastTimeout: DnsError | undefined;
-      let withEdns = ednsUdpSize > 0;
-      for (let attempt = 0; attempt < tries; attempt++) {
-        for (const server of servers) {
-          if (failures.has(server)) continue;
-          const exchange = buildExchange(server, name, type, withEdns);
-          let response: Response;
-          try {
-            response = await exchangeUdp(exchange, pool);
-            // RFC 7766 5 / RFC 1035 4.2.1: a truncated UDP answer is retried over TCP.
-            if (response.truncated) {
-              logger?.debug(
-                { name, type, server: `${server.host}:${server.port}` },
-                'dns answer truncated, asking over tcp',
-              );
-              response = await exchangeTcp({ ...exchange, query: Buffer.from(exchange.query) });
-            }
-          } catch (error) {
-            logger?.debug(
-              { name, type, server: `${server.host}:${server.port}`, error: (error as Error).message },
-              'dns no usable answer from server',
-            );
-            if ((error as DnsError).code === 'FORMERR') failures.set(server, error as DnsError);
-            else lastTimeout = error as DnsError;
-            continue;
-          }
-          const rcode = response.rcode;
-          if (rcode === 'NOERROR' || rcode === 'NXDOMAIN')
-            return remember(key, canonical, interpret(response, name, type));
-          if (rcode === 'FORMERR' && withEdns && !response.hasOpt) {
-            // RFC 6891 7: a server that does not know EDNS answers FORMERR without OPT; ask again without it.
-            withEdns = false;
-            attempt--;
-            break;
-          }
-          const code: DnsErrorCode =
-            rcode === 'SERVFAIL' || rcode === 'REFUSED' || rcode === 'FORMERR' ? rcode : 'SERVFAIL';
-          failures.set(
-            server,
-            new DnsError(code, `${server.host}:${server.port} answered ${rcode} for ${name} ${type}`, {
-              hostname: name,
-              type,
-            }),
-          );
-          logger?.debug({ name, type, server: `${server.host}:${server.port}`, rcode }, 'dns server failed the query');
-        }
-        if (failures.size === servers.length) break;
-      }
-      const failure = [...failures.values()].at(-1) ?? lastTimeout;
-      return {
-        kind: 'failure',
-        error: failure ?? new DnsError('TIMEOUT', `no answer for ${name} ${type}`, { hostname: name, type }),
-        negativeTtl: 0, // RFC 2308 7: server failures are not cached here (remember() keeps no TTL of 0)
-      };
-    } finally {
-      // Whatever happens, the next caller asks afresh: a rejected query must not stay shared forever.
-      asksEnded++;
-      inFlight.delete(key);
-    }
-  }
+      return servers;
+    },
+    remember(type: string, canonical: string, outcome: Outcome): void {
+      if (!caching) return;
+      const key = `${type} ${canonical}`;
+      const ttl = outcome.kind === 'answer' ? outcome.ttl : Math.min(outcome.negativeTtl, MAX_NEGATIVE_TTL);
+      cache.set(key, outcome, Math.min(ttl, maxTtl));
+      if (outcome.kind === 'failure' && outcome.nameError) cache.set(`* ${canonical}`, outcome, Math.min(ttl, maxTtl));
+    },
+  };
 
-  function buildExchange(server: ServerAddress, name: string, type: string, withEdns: boolean): Exchange {
-    const id = 0; // set by the UDP pool, which knows which ids are in use on its socket
-    const query = encodeQuery(id, name, type, withEdns ? ednsUdpSize : 0);
-    return { server, id, name, type, query, timeoutMs, logger };
+  // Not async: an async function returning the query's Promise would add a Promise and two turns of the
+  // microtask queue per lookup; errors thrown here are returned as a rejected Promise all the same.
+  function lookup<T>(rawName: string, type: string, options: LookupOptions | undefined): Promise<Answer<T>> {
+    let name: string;
+    try {
+      name = checkName(rawName, type);
+      options?.signal?.throwIfAborted();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const canonical = canonicalName(name);
+    const cached = caching ? (cache.get(`${type} ${canonical}`) ?? cache.get(`* ${canonical}`)) : undefined;
+    if (cached) return fromCache<T>(rawName, type, cached.value, cached.remainingMs);
+    return query<T>(rawName, canonical, name, type, options?.signal);
   }
 
   // The cache hit and the query are two functions, so that each keeps its own optimised code: in one function,
   // a run of hits made the next run of queries slower (and the other way round).
-  async function lookup<T>(rawName: string, type: string, options: LookupOptions | undefined): Promise<Answer<T>> {
-    const name = checkName(rawName, type);
-    const signal = options?.signal;
-    signal?.throwIfAborted();
-    const canonical = canonicalName(name);
-    const key = `${type} ${canonical}`;
-    const cached = caching ? (cache.get(key) ?? cache.get(`* ${canonical}`)) : undefined;
-    if (cached) return answerOf<T>(rawName, type, withRemainingTtl(cached.value, cached.remainingMs));
-    return query<T>(rawName, key, canonical, name, type, signal);
+  async function fromCache<T>(
+    rawName: string,
+    type: string,
+    outcome: Outcome,
+    remainingMs: number,
+  ): Promise<Answer<T>> {
+    return answerOf<T>(rawName, type, withRemainingTtl(outcome, remainingMs));
   }
 
-  async function query<T>(
+  /** Concurrent identical questions share one query (found in `inFlight` until it ends). */
+  function query<T>(
     rawName: string,
-    key: string,
     canonical: string,
     name: string,
     type: string,
     signal: AbortSignal | undefined,
   ): Promise<Answer<T>> {
-    const outcome = await abortable(inFlight.get(key) ?? sharedQuery(key, canonical, name, type), signal);
-    return answerOf<T>(rawName, type, outcome);
-  }
-
-  /** Concurrent identical questions share one query (`lookup` finds it in `inFlight`). */
-  function sharedQuery(key: string, canonical: string, name: string, type: string): Promise<Outcome> {
-    const ended = asksEnded;
-    const query = ask(key, canonical, name, type);
-    // An ask that ended before its first await (a throw) has already left inFlight: it must not be shared.
-    if (asksEnded === ended) inFlight.set(key, query);
-    return query;
+    let question = asker.inFlight.get(type, canonical);
+    let answer: Promise<Answer<unknown>>;
+    if (question === undefined) {
+      question = new Question(asker, canonical, name, type);
+      asker.inFlight.set(type, canonical, question);
+      answer = question.wait(rawName);
+      question.start();
+    } else answer = question.wait(rawName);
+    return (signal === undefined ? answer : abortable(answer, signal)) as Promise<Answer<T>>;
   }
 
   return {
@@ -226,7 +177,15 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
     resolvePtr: (name, options) => lookup<string>(name, 'PTR', options),
     resolveCname: (name, options) => lookup<string>(name, 'CNAME', options),
     resolveTlsa: (name, options) => lookup<TlsaRecord>(name, 'TLSA', options),
-    reverse: async (ip, options) => lookup<string>(reverseName(ip), 'PTR', options),
+    reverse: (ip, options) => {
+      let name: string;
+      try {
+        name = reverseName(ip);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return lookup<string>(name, 'PTR', options);
+    },
   };
 }
 
@@ -240,28 +199,6 @@ function withRemainingTtl(outcome: Outcome, remainingMs: number): Outcome {
     ttl: Math.ceil(remainingMs / 1000),
     authenticated: outcome.authenticated,
   };
-}
-
-/** What a lookup gives its caller: a copy of the records (the outcome may be cached or shared), or the error. */
-function answerOf<T>(name: string, type: string, outcome: Outcome): Answer<T> {
-  if (outcome.kind === 'failure') throw copyError(outcome.error, type);
-  return { name, records: [...outcome.records] as T[], ttl: outcome.ttl, authenticated: outcome.authenticated };
-}
-
-/**
- * Each caller gets its own error object (for the type it asked), so one caller changing it cannot affect another.
- * The copy has no stack frames: they would show only this function and the resolver's own (the failure was
- * found, and maybe cached, earlier), and capturing them cost more than the rest of a cached NXDOMAIN lookup,
- * which every message's DMARC check makes (`_dmarc.` of most sender domains does not exist).
- */
-function copyError(error: DnsError, type: string): DnsError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new DnsError(error.code, error.message, { hostname: error.hostname, type, cause: error.cause });
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

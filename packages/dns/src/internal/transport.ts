@@ -1,9 +1,10 @@
 import { connect } from 'node:net';
 import { DnsError } from '../dns-error';
 import type { Logger } from '../logger';
+import type { Expiring } from './deadline-queue';
 import { type Response, readResponse } from './read-response';
 import type { ServerAddress } from './servers';
-import type { DeadlineQueue, Expiring, PendingQuery, UdpChannel, UdpPool } from './udp-pool';
+import type { PendingQuery, UdpChannel, UdpPool } from './udp-pool';
 
 export type { Response } from './read-response';
 
@@ -44,39 +45,52 @@ function malformedError(exchange: Exchange): DnsError {
   );
 }
 
+/** Where a UDP exchange reports: once, with the answer or with the error that ended it. */
+export interface UdpSink {
+  answered(response: Response): void;
+  failed(error: DnsError): void;
+}
+
 /**
- * Sends the query over UDP on a pooled socket (see udp-pool.ts) under a fresh random id, and waits for the answer.
- * The query's id octets are rewritten with the id the socket hands out.
+ * Sends the query over UDP on a pooled socket (see udp-pool.ts) under a fresh random id, and reports to `sink`.
+ * The query's id octets are rewritten with the id the socket hands out. A callback rather than a Promise: the
+ * resolver's first try reports straight to the question it asks (see question.ts), one Promise less per lookup.
  */
+export function sendUdp(exchange: Exchange, pool: UdpPool, sink: UdpSink): void {
+  const pending = new PendingUdpQuery(exchange, sink);
+  const channel = pool.acquire(exchange.server);
+  const id = channel.add(pending);
+  pending.channel = channel;
+  pending.id = id;
+  exchange.id = id;
+  exchange.query.writeUInt16BE(id, 0);
+  pending.pool = pool;
+  pool.deadlines.add(pending, exchange.timeoutMs);
+  if (channel.connected) channel.send(exchange.query);
+  else channel.ready.then(() => pending.done || channel.send(exchange.query));
+}
+
+/** `sendUdp` as a Promise, for the retries. */
 export function exchangeUdp(exchange: Exchange, pool: UdpPool): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const pending = new PendingUdpQuery(exchange, resolve, reject);
-    const channel = pool.acquire(exchange.server);
-    const id = channel.add(pending);
-    pending.channel = channel;
-    pending.id = id;
-    exchange.id = id;
-    exchange.query.writeUInt16BE(id, 0);
-    pending.deadlines = pool.deadlines;
-    pending.slot = pool.deadlines.add(pending, exchange.timeoutMs);
-    if (channel.connected) channel.send(exchange.query);
-    else channel.ready.then(() => pending.done || channel.send(exchange.query));
-  });
+  return new Promise((resolve, reject) => sendUdp(exchange, pool, { answered: resolve, failed: reject }));
 }
 
 /** One query waiting on a UDP channel for its answer, its timeout, or the socket's error. */
 class PendingUdpQuery implements PendingQuery, Expiring {
   channel: UdpChannel | undefined;
   id = 0;
-  deadlines: DeadlineQueue | undefined;
-  slot = 0;
+  pool: UdpPool | undefined;
+  // The DeadlineQueue's links (see Expiring).
+  deadline = 0;
+  newer: Expiring | undefined;
+  older: Expiring | undefined;
+  queued = false;
   done = false;
   sawMalformed = false;
 
   constructor(
     readonly exchange: Exchange,
-    readonly resolve: (response: Response) => void,
-    readonly reject: (error: Error) => void,
+    readonly sink: UdpSink,
   ) {}
 
   onMessage(message: Buffer, port: number): void {
@@ -95,17 +109,17 @@ class PendingUdpQuery implements PendingQuery, Expiring {
       );
       return;
     }
-    if (this.end()) this.resolve(result);
+    if (this.end()) this.sink.answered(result);
   }
 
   onError(error: NodeJS.ErrnoException): void {
-    if (this.end()) this.reject(timeoutError(this.exchange, `(${error.code})`));
+    if (this.end()) this.sink.failed(timeoutError(this.exchange, `(${error.code})`));
   }
 
   expire(): void {
     const exchange = this.exchange;
     if (!this.end()) return;
-    this.reject(
+    this.sink.failed(
       this.sawMalformed ? malformedError(exchange) : timeoutError(exchange, `within ${exchange.timeoutMs} ms`),
     );
   }
@@ -114,7 +128,11 @@ class PendingUdpQuery implements PendingQuery, Expiring {
   private end(): boolean {
     if (this.done) return false;
     this.done = true;
-    this.deadlines?.cancel(this.slot);
+    const pool = this.pool;
+    if (pool !== undefined) {
+      pool.deadlines.cancel(this);
+      pool.kept.query = this;
+    }
     this.channel?.remove(this.id);
     return true;
   }
