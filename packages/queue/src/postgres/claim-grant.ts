@@ -22,15 +22,16 @@ export function grantClaims(
   const { now, until, limit } = context;
   const claims: Claim[] = [];
   const leases = { ids: [] as string[], domains: [] as string[], leaseIds: [] as string[], expired: [] as boolean[] };
-  const due = { ids: [] as string[], at: [] as number[] };
+  const filed = { ids: [] as string[], at: [] as number[] };
   for (const message of loaded) {
     if (claims.length >= limit) break;
     const { entry } = message;
     // Past its lifetime a message, held or not, is handed out whole, to be bounced.
     const expired = now >= entry.stored.createdAt + context.lifetime;
-    if (entry.held && !expired) continue;
     let granted = false;
-    for (const [domain, rcpts] of dueByDomain(entry, expired ? undefined : now, context.wanted)) {
+    const due: ReturnType<typeof dueByDomain> =
+      entry.held && !expired ? new Map() : dueByDomain(entry, expired ? undefined : now, context.wanted);
+    for (const [domain, rcpts] of due) {
       if (claims.length >= limit) break;
       const currentId = entry.leases.get(domain);
       const current = currentId === undefined ? undefined : message.leases.get(currentId);
@@ -46,9 +47,12 @@ export function grantClaims(
       claims.push(claimOf(entry, { leaseId, until, domain, expired }, rcpts));
       granted = true;
     }
-    if (granted) {
-      due.ids.push(entry.stored.id);
-      due.at.push(dueAtOf(message, context.lifetime));
+    const dueAt = dueAtOf(message, context.lifetime);
+    // A message locked with nothing to hand out (only with a domain filter, or a due time filed
+    // too early) gets its due time right, so that the next claim's walk does not meet it again.
+    if (granted || dueAt !== message.dueAt) {
+      filed.ids.push(entry.stored.id);
+      filed.at.push(dueAt);
     }
   }
   const grants = [
@@ -58,8 +62,8 @@ export function grantClaims(
     leases.ids.map(() => until),
     leases.expired,
     leases.ids.map(() => context.owner),
-    due.ids,
-    due.at,
+    filed.ids,
+    filed.at,
   ];
   return { claims, grants };
 }

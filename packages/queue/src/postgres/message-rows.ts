@@ -10,6 +10,8 @@ export interface LoadedMessage {
   bodyFile: string | null;
   /** The message row's version when it was loaded. */
   version: number;
+  /** Its `due_at` when it was loaded. */
+  dueAt: number;
 }
 
 /** One row of the leases table. */
@@ -43,6 +45,7 @@ interface MessageRow {
   delay_warned: boolean;
   body_file: string | null;
   version: number;
+  due_at: string;
   rcpts: RecipientRow[];
   leases: LeaseRow[] | null;
 }
@@ -59,7 +62,7 @@ export async function loadMessages(
 ): Promise<LoadedMessage[]> {
   if (ids.length === 0) return [];
   const { rows } = await client.query<MessageRow>(
-    `SELECT m.id, m.seq, m.sender, m.attributes, m.size, m.created_at, m.held, m.delay_warned, m.body_file, m.version,
+    `SELECT m.id, m.seq, m.sender, m.attributes, m.size, m.created_at, m.held, m.delay_warned, m.body_file, m.version, m.due_at,
        (SELECT json_agg(r ORDER BY r.position) FROM ${s}.recipients r WHERE r.message_id = m.id) AS rcpts,
        (SELECT json_agg(l) FROM ${s}.leases l WHERE l.message_id = m.id) AS leases
      FROM ${s}.messages m WHERE m.id = ANY($1::text[])`,
@@ -114,7 +117,7 @@ function loadedOf(row: MessageRow): LoadedMessage {
     version: 0,
     lock: Promise.resolve(),
   };
-  return { entry, leases, bodyFile: row.body_file, version: row.version };
+  return { entry, leases, bodyFile: row.body_file, version: row.version, dueAt: Number(row.due_at) };
 }
 
 /** The `due_at` to store: the file backend's wake time (lease ends included); far future when nothing is open. */

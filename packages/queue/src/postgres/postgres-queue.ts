@@ -28,7 +28,7 @@ import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessag
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
 import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import { claimCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
+import { claimCandidatesSql, claimFilteredCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
@@ -145,13 +145,16 @@ export class PostgresQueue implements Queue {
       // A lease needs no WAL flush: lost only with the server's crash, and then the work is
       // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
       withTransaction(this.pool, 'claiming work', { durable: false }, async (client) => {
-        const candidates = await client.query<{ id: string }>(claimCandidatesSql(this.s), [
-          now,
-          now - lifetime,
-          only,
-          except,
-          limit,
-        ]);
+        const candidates =
+          wanted === undefined
+            ? await client.query<{ id: string }>(claimCandidatesSql(this.s), [now, limit])
+            : await client.query<{ id: string }>(claimFilteredCandidatesSql(this.s), [
+                now,
+                now - lifetime,
+                only,
+                except,
+                limit,
+              ]);
         if (candidates.rows.length === 0) return [];
         const loaded = await loadMessages(
           client,

@@ -6,10 +6,27 @@ const open = `('pending', 'deferred')`;
 /**
  * The messages with claimable work at $1 (now), earliest due first, then acceptance order, locked
  * with SKIP LOCKED so that hosts claiming at once take disjoint messages without waiting on each
- * other. $2: created_at at or before which a message is past its lifetime (handed out whole, held
- * or not); $3: the only domain wanted, or null; $4: domains not wanted; $5: most messages.
+ * other; $2: most messages. `due_at` is exact (the earliest time a recipient is due and its
+ * domain's lease over, refiled by every change), so without a domain filter the claim is a plain
+ * walk of the `messages_due` index from its start: the plan needs no statistics (a freshly filled
+ * table, never analyzed, made the planner hash-join all 20,000 rows and sort them: 14 ms a claim).
  */
 export function claimCandidatesSql(s: string): string {
+  return `SELECT m.id FROM ${s}.messages m
+    WHERE m.due_at <= $1
+    ORDER BY m.due_at, m.seq
+    LIMIT $2
+    FOR UPDATE OF m SKIP LOCKED`;
+}
+
+/**
+ * The claim of a domain filter: the same walk, keeping the messages with a recipient of a wanted
+ * domain due at $1 and not under a running lease. $2: created_at at or before which a message is
+ * past its lifetime (handed out whole, held or not); $3: the only domain wanted, or null; $4:
+ * domains not wanted; $5: most messages. The `OFFSET 0` keeps the EXISTS a per-row filter of the
+ * index walk: the planner may not turn it into a join that reads every row first.
+ */
+export function claimFilteredCandidatesSql(s: string): string {
   return `SELECT m.id FROM ${s}.messages m
     WHERE m.due_at <= $1
       AND EXISTS (
@@ -21,6 +38,7 @@ export function claimCandidatesSql(s: string): string {
           AND NOT EXISTS (
             SELECT 1 FROM ${s}.leases l WHERE l.message_id = m.id AND l.domain = r.domain AND l.lease_until > $1
           )
+        OFFSET 0
       )
     ORDER BY m.due_at, m.seq
     LIMIT $5
