@@ -6,7 +6,9 @@ import { dueAtOf, type LoadedMessage } from './message-rows';
 /**
  * Decides, without I/O, the claims of the messages a claim locked (in the order they were found):
  * the due recipients of each domain without a running lease, up to `limit`, each under a new lease
- * until `until`. Gives the claims, and the parameters of `grantLeasesSql` (leases and due times).
+ * until `until`. Gives the claims, and the parameters of `grantLeasesSql` (leases and due times);
+ * brings the messages to what that statement writes (leases, due time, version + 1), and gives the
+ * message of each lease granted, as it will be once the grant is committed.
  */
 export function grantClaims(
   loaded: readonly LoadedMessage[],
@@ -18,9 +20,10 @@ export function grantClaims(
     wanted: ((domain: string) => boolean) | undefined;
     owner: string;
   },
-): { claims: Claim[]; grants: unknown[] } {
+): { claims: Claim[]; grants: unknown[] | undefined; leased: [leaseId: string, message: LoadedMessage][] } {
   const { now, until, limit } = context;
   const claims: Claim[] = [];
+  const leased: [string, LoadedMessage][] = [];
   const leases = { ids: [] as string[], domains: [] as string[], leaseIds: [] as string[], expired: [] as boolean[] };
   const filed = { ids: [] as string[], at: [] as number[] };
   for (const message of loaded) {
@@ -45,6 +48,7 @@ export function grantClaims(
       leases.leaseIds.push(leaseId);
       leases.expired.push(expired);
       claims.push(claimOf(entry, { leaseId, until, domain, expired }, rcpts));
+      leased.push([leaseId, message]);
       granted = true;
     }
     const dueAt = dueAtOf(message, context.lifetime);
@@ -53,17 +57,23 @@ export function grantClaims(
     if (granted || dueAt !== message.dueAt) {
       filed.ids.push(entry.stored.id);
       filed.at.push(dueAt);
+      message.dueAt = dueAt;
+      message.version += 1;
     }
   }
-  const grants = [
-    leases.ids,
-    leases.domains,
-    leases.leaseIds,
-    leases.ids.map(() => until),
-    leases.expired,
-    leases.ids.map(() => context.owner),
-    filed.ids,
-    filed.at,
-  ];
-  return { claims, grants };
+  // Every message granted a lease is refiled: nothing to write when none is.
+  const grants =
+    filed.ids.length === 0
+      ? undefined
+      : [
+          leases.ids,
+          leases.domains,
+          leases.leaseIds,
+          leases.ids.map(() => until),
+          leases.expired,
+          leases.ids.map(() => context.owner),
+          filed.ids,
+          filed.at,
+        ];
+  return { claims, grants, leased };
 }

@@ -28,13 +28,15 @@ import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessag
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
 import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import { claimCandidatesSql, claimFilteredCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
+import { claimCandidatesSql, claimFilteredCandidatesSql, grantLeasesStatement, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
-import { withClient, withTransaction } from './transaction';
+import { named, withClient, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
+/** The most leases whose messages `known` keeps (a few hundred bytes each). */
+const knownLeases = 20_000;
 
 /**
  * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
@@ -51,11 +53,21 @@ export class PostgresQueue implements Queue {
   private readonly random: () => number;
   private readonly schedule: Required<RetryScheduleOptions>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * The messages of this instance's leases as its claims wrote them, by lease id: a settle decides
+   * on it and writes if the message's version has not moved since, without reading it first (the
+   * write checks the version, so a stale one costs only the read it tried to save). Bounded.
+   */
+  private readonly known = new Map<string, LoadedMessage>();
   private closed = false;
   private readonly settles = new SettleBatcher<SettleRequest, SettleWritten | undefined>((batch) =>
     withClient(this.pool, 'settling a claim', (client) =>
-      settleBatch(client, this.s, batch, (message, leaseId, outcomes, enqueued) =>
-        this.decide(message, leaseId, outcomes, enqueued),
+      settleBatch(
+        client,
+        this.s,
+        batch,
+        (request) => this.takeKnown(request.leaseId),
+        (message, leaseId, outcomes, enqueued) => this.decide(message, leaseId, outcomes, enqueued),
       ),
     ),
   );
@@ -155,17 +167,39 @@ export class PostgresQueue implements Queue {
                 except,
                 limit,
               ]);
-        if (candidates.rows.length === 0) return [];
+        if (candidates.rows.length === 0) return { claims: [], leased: [] };
         const loaded = await loadMessages(
           client,
           this.s,
           candidates.rows.map((row) => row.id),
         );
-        const { claims, grants } = grantClaims(loaded, { now, until, limit, lifetime, wanted, owner: this.owner });
-        if (claims.length > 0) await client.query(grantLeasesSql(this.s), grants);
+        const { claims, grants, leased } = grantClaims(loaded, {
+          now,
+          until,
+          limit,
+          lifetime,
+          wanted,
+          owner: this.owner,
+        });
+        if (grants !== undefined) await client.query(named({ ...grantLeasesStatement(this.s), values: grants }));
+        return { claims, leased };
+      }).then(({ claims, leased }) => {
+        // Known once committed; the oldest forgotten past the bound (their settles read them).
+        for (const [leaseId, message] of leased) this.known.set(leaseId, message);
+        for (const leaseId of this.known.keys()) {
+          if (this.known.size <= knownLeases) break;
+          this.known.delete(leaseId);
+        }
         return claims;
       }),
     );
+  }
+
+  /** The message of lease `leaseId` as this instance's claim left it, forgotten as it is given. */
+  private takeKnown(leaseId: string): LoadedMessage | undefined {
+    const message = this.known.get(leaseId);
+    this.known.delete(leaseId);
+    return message;
   }
 
   async settle(
@@ -209,7 +243,7 @@ export class PostgresQueue implements Queue {
           const statement = settleStatement(this.s, [
             { message: message!, leaseId, outcome: decided.outcome, followUps: [], now: decided.now },
           ]);
-          await client.query(statement.text, statement.values);
+          await client.query(named(statement));
           if (decided.outcome.complete) goneBodyFile = message!.bodyFile;
           return decided.result;
         });
@@ -244,6 +278,7 @@ export class PostgresQueue implements Queue {
       throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
     }
     const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    this.known.delete(leaseId);
     return this.track(() =>
       withTransaction(this.pool, 'renewing a lease', async (client) => {
         const message = await this.lockOne(client, id);

@@ -45,8 +45,15 @@ export function claimFilteredCandidatesSql(s: string): string {
     FOR UPDATE OF m SKIP LOCKED`;
 }
 
-/** Grants leases (replacing expired ones of the same message and domain) and files the new due times. */
-export function grantLeasesSql(s: string): string {
+/**
+ * Grants leases (replacing expired ones of the same message and domain) and files the new due
+ * times; prepared under its name (its text is fixed).
+ */
+export function grantLeasesStatement(s: string): { name: string; text: string } {
+  return { name: `homing_queue_grant_${s.slice(1, -1)}`, text: grantLeasesSql(s) };
+}
+
+function grantLeasesSql(s: string): string {
   return `WITH granted AS (
       INSERT INTO ${s}.leases (message_id, domain, lease_id, lease_until, expired, owner)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[])

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { QueueError } from '../queue-error';
 
 /**
@@ -68,4 +68,14 @@ export async function withTransaction<T>(
     await client.query('COMMIT');
     return result;
   });
+}
+
+/**
+ * A statement as node-postgres runs it: prepared once per connection under its name when it has
+ * one (its text is fixed), so that each run is planned from the cached plan, not parsed again.
+ */
+export function named(statement: { name?: string; text: string; values: unknown[] }): QueryConfig {
+  return statement.name === undefined
+    ? { text: statement.text, values: statement.values }
+    : { name: statement.name, text: statement.text, values: statement.values };
 }
