@@ -73,8 +73,7 @@ export class PostgresQueue implements Queue {
   );
   private readonly batcher = new EnqueueBatcher((batch) =>
     withClient(this.pool, 'committing a message', async (client) => {
-      const statement = insertBatchStatement(this.s, batch, this.clock.now());
-      await client.query(statement.text, statement.values);
+      await client.query(named(insertBatchStatement(this.s, batch, this.clock.now())));
     }),
   );
 
