@@ -61,18 +61,30 @@ export async function loadMessages(
   ids: readonly string[],
 ): Promise<LoadedMessage[]> {
   if (ids.length === 0) return [];
-  const { rows } = await client.query<MessageRow>(
-    `SELECT m.id, m.seq, m.sender, m.attributes, m.size, m.created_at, m.held, m.delay_warned, m.body_file, m.version, m.due_at,
-       (SELECT json_agg(r ORDER BY r.position) FROM ${s}.recipients r WHERE r.message_id = m.id) AS rcpts,
-       (SELECT json_agg(l) FROM ${s}.leases l WHERE l.message_id = m.id) AS leases
-     FROM ${s}.messages m WHERE m.id = ANY($1::text[])`,
-    [ids],
-  );
+  const { rows } = await client.query<MessageRow>({
+    // Prepared once per connection: its text is fixed.
+    name: `homing_queue_load_${s.slice(1, -1)}`,
+    text: loadSql(s, '$1::text[]'),
+    values: [ids],
+  });
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => {
     const row = byId.get(id);
     return row === undefined ? [] : [loadedOf(row)];
   });
+}
+
+/** The statement that loads the messages whose ids `ids` (an SQL array expression) gives. */
+export function loadSql(s: string, ids: string): string {
+  return `SELECT m.id, m.seq, m.sender, m.attributes, m.size, m.created_at, m.held, m.delay_warned, m.body_file, m.version, m.due_at,
+       (SELECT json_agg(r ORDER BY r.position) FROM ${s}.recipients r WHERE r.message_id = m.id) AS rcpts,
+       (SELECT json_agg(l) FROM ${s}.leases l WHERE l.message_id = m.id) AS leases
+     FROM ${s}.messages m WHERE m.id = ANY (${ids})`;
+}
+
+/** Rows of `loadSql` as loaded messages, in the order of the rows. */
+export function loadedRows(rows: readonly unknown[]): LoadedMessage[] {
+  return rows.map((row) => loadedOf(row as MessageRow));
 }
 
 function loadedOf(row: MessageRow): LoadedMessage {

@@ -26,13 +26,13 @@ import { BodyStorage, type PreparedBody } from './body-storage';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
-import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
+import { dueAtOf, type LoadedMessage, loadedRows, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import { claimCandidatesSql, claimFilteredCandidatesSql, grantLeasesStatement, listSql } from './queue-sql';
+import { claimStartSql, grantLeasesStatement, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
-import { named, withClient, withTransaction } from './transaction';
+import { named, withClient, withStartedTransaction, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
 /** The most leases whose messages `known` keeps (a few hundred bytes each). */
@@ -155,34 +155,32 @@ export class PostgresQueue implements Queue {
     return this.track(() =>
       // A lease needs no WAL flush: lost only with the server's crash, and then the work is
       // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
-      withTransaction(this.pool, 'claiming work', { durable: false }, async (client) => {
-        const candidates =
-          wanted === undefined
-            ? await client.query<{ id: string }>(claimCandidatesSql(this.s), [now, limit])
-            : await client.query<{ id: string }>(claimFilteredCandidatesSql(this.s), [
-                now,
-                now - lifetime,
-                only,
-                except,
-                limit,
-              ]);
-        if (candidates.rows.length === 0) return { claims: [], leased: [] };
-        const loaded = await loadMessages(
-          client,
-          this.s,
-          candidates.rows.map((row) => row.id),
-        );
-        const { claims, grants, leased } = grantClaims(loaded, {
-          now,
-          until,
-          limit,
-          lifetime,
-          wanted,
-          owner: this.owner,
-        });
-        if (grants !== undefined) await client.query(named({ ...grantLeasesStatement(this.s), values: grants }));
-        return { claims, leased };
-      }).then(({ claims, leased }) => {
+      // Three round trips: BEGIN + lock + load, the grant, COMMIT.
+      withStartedTransaction(
+        this.pool,
+        'claiming work',
+        (client) =>
+          claimStartSql(
+            this.s,
+            now,
+            limit,
+            wanted === undefined ? undefined : { expiredBefore: now - lifetime, only, except },
+            (text) => client.escapeLiteral(text),
+          ),
+        async (client, results) => {
+          const loaded = loadedRows(results.at(-1)?.rows ?? []);
+          const { claims, grants, leased } = grantClaims(loaded, {
+            now,
+            until,
+            limit,
+            lifetime,
+            wanted,
+            owner: this.owner,
+          });
+          if (grants !== undefined) await client.query(named({ ...grantLeasesStatement(this.s), values: grants }));
+          return { claims, leased };
+        },
+      ).then(({ claims, leased }) => {
         // Known once committed; the oldest forgotten past the bound (their settles read them).
         for (const [leaseId, message] of leased) this.known.set(leaseId, message);
         for (const leaseId of this.known.keys()) {

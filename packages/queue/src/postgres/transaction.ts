@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, QueryConfig } from 'pg';
+import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg';
 import { QueueError } from '../queue-error';
 
 /**
@@ -57,6 +57,34 @@ export async function withTransaction<T>(
     let result: T;
     try {
       result = await work(client);
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        // The connection is gone; the server rolls back on its own.
+      }
+      throw error;
+    }
+    await client.query('COMMIT');
+    return result;
+  });
+}
+
+/**
+ * `withTransaction` whose first round trip is `start(client)`: statements sent as one simple query,
+ * the first of them BEGIN; `work` gets their results. COMMIT, or ROLLBACK when anything failed.
+ */
+export async function withStartedTransaction<T>(
+  pool: Pool,
+  what: string,
+  start: (client: PoolClient) => string,
+  work: (client: PoolClient, results: QueryResult[]) => Promise<T>,
+): Promise<T> {
+  return withClient(pool, what, async (client) => {
+    let result: T;
+    try {
+      const results = (await client.query(start(client))) as unknown as QueryResult[];
+      result = await work(client, results);
     } catch (error) {
       try {
         await client.query('ROLLBACK');
