@@ -28,19 +28,29 @@ export function claimStartSql(
   filter: { expiredBefore: number; only: string | null; except: readonly string[] } | undefined,
   literal: (text: string) => string,
 ): string {
+  return `BEGIN; SET LOCAL synchronous_commit = off;
+    SELECT set_config('${claimed}', coalesce((SELECT string_agg(id, ',') FROM (${claimCandidatesSql(s, now, limit, filter, literal)}) AS picked), ''), true);
+    ${loadSql(s, `string_to_array(current_setting('${claimed}'), ',')`)} ORDER BY m.due_at, m.seq`;
+}
+
+/** The candidates of a claim (see `claimStartSql`), locked. */
+export function claimCandidatesSql(
+  s: string,
+  now: number,
+  limit: number,
+  filter: { expiredBefore: number; only: string | null; except: readonly string[] } | undefined,
+  literal: (text: string) => string,
+): string {
   for (const value of [now, limit, filter?.expiredBefore ?? 0]) {
     if (!Number.isSafeInteger(value)) {
       throw new QueueError('INVALID_ARGUMENT', `a claim needs whole numbers (limit, clock), not ${value}`);
     }
   }
-  const candidates = `SELECT m.id FROM ${s}.messages m
+  return `SELECT m.id FROM ${s}.messages m
     WHERE m.due_at <= ${now}${filter === undefined ? '' : ` AND ${wantedSql(s, now, filter, literal)}`}
     ORDER BY m.due_at, m.seq
     LIMIT ${limit}
     FOR UPDATE OF m SKIP LOCKED`;
-  return `BEGIN; SET LOCAL synchronous_commit = off;
-    SELECT set_config('${claimed}', coalesce((SELECT string_agg(id, ',') FROM (${candidates}) AS picked), ''), true);
-    ${loadSql(s, `string_to_array(current_setting('${claimed}'), ',')`)} ORDER BY m.due_at, m.seq`;
 }
 
 /**
