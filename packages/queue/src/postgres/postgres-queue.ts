@@ -28,7 +28,7 @@ import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessag
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
 import { dueAtOf, type LoadedMessage, loadedRows, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import { claimStartSql, grantLeasesStatement, listSql } from './queue-sql';
+import { claimStartSql, grantLeasesStatement, inlineValues, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
@@ -155,7 +155,7 @@ export class PostgresQueue implements Queue {
     return this.track(() =>
       // A lease needs no WAL flush: lost only with the server's crash, and then the work is
       // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
-      // Three round trips: BEGIN + lock + load, the grant, COMMIT.
+      // Two round trips: BEGIN + lock + load, then the grant + COMMIT.
       withStartedTransaction(
         this.pool,
         'claiming work',
@@ -167,7 +167,8 @@ export class PostgresQueue implements Queue {
             wanted === undefined ? undefined : { expiredBefore: now - lifetime, only, except },
             (text) => client.escapeLiteral(text),
           ),
-        async (client, results) => {
+        (client, results) => {
+          const literal = (text: string) => client.escapeLiteral(text);
           const loaded = loadedRows(results.at(-1)?.rows ?? []);
           const { claims, grants, leased } = grantClaims(loaded, {
             now,
@@ -177,8 +178,9 @@ export class PostgresQueue implements Queue {
             wanted,
             owner: this.owner,
           });
-          if (grants !== undefined) await client.query(named({ ...grantLeasesStatement(this.s), values: grants }));
-          return { claims, leased };
+          // The grant goes with the COMMIT, its values written in (one round trip, not two).
+          const grant = grants === undefined ? '' : inlineValues(grantLeasesStatement(this.s).text, grants, literal);
+          return { result: { claims, leased }, end: `${grant}${grant === '' ? '' : ';\n'}COMMIT` };
         },
       ).then(({ claims, leased }) => {
         // Known once committed; the oldest forgotten past the bound (their settles read them).

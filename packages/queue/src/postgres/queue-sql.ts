@@ -81,10 +81,31 @@ function wantedSql(
 
 /**
  * Grants leases (replacing expired ones of the same message and domain) and files the new due
- * times; prepared under its name (its text is fixed).
+ * times: parameters $1 to $6 the leases (message ids, domains, lease ids, ends, expired, owner),
+ * $7 and $8 the messages and their due times.
  */
 export function grantLeasesStatement(s: string): { name: string; text: string } {
   return { name: `homing_queue_grant_${s.slice(1, -1)}`, text: grantLeasesSql(s) };
+}
+
+/**
+ * `text` with its parameters written in as literals, for a statement sent in a simple query with
+ * others (one round trip; a simple query has no parameters). Every parameter must be followed by
+ * its cast (`$1::text[]`). Strings are quoted by `literal` (node-postgres' `escapeLiteral`),
+ * numbers must be whole, arrays hold strings, numbers or booleans.
+ */
+export function inlineValues(text: string, values: readonly unknown[], literal: (text: string) => string): string {
+  const one = (value: unknown): string => {
+    if (typeof value === 'string') return literal(value);
+    if (typeof value === 'boolean') return value ? 'true' : 'false';
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    if (value === null) return 'NULL';
+    throw new QueueError('INVALID_ARGUMENT', `cannot write ${String(value)} into a statement`);
+  };
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = values[Number(n) - 1];
+    return Array.isArray(value) ? `ARRAY[${value.map(one).join(', ')}]` : one(value);
+  });
 }
 
 function grantLeasesSql(s: string): string {

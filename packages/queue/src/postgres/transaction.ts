@@ -71,20 +71,23 @@ export async function withTransaction<T>(
 }
 
 /**
- * `withTransaction` whose first round trip is `start(client)`: statements sent as one simple query,
- * the first of them BEGIN; `work` gets their results. COMMIT, or ROLLBACK when anything failed.
+ * A transaction of two round trips: `start(client)`, statements sent as one simple query, the
+ * first of them BEGIN; then the `end` that `work` gives for their results, statements sent as one
+ * simple query too, the last of them COMMIT. ROLLBACK when anything failed.
  */
 export async function withStartedTransaction<T>(
   pool: Pool,
   what: string,
   start: (client: PoolClient) => string,
-  work: (client: PoolClient, results: QueryResult[]) => Promise<T>,
+  work: (client: PoolClient, results: QueryResult[]) => { result: T; end: string },
 ): Promise<T> {
   return withClient(pool, what, async (client) => {
     let result: T;
     try {
       const results = (await client.query(start(client))) as unknown as QueryResult[];
-      result = await work(client, results);
+      const decided = work(client, results);
+      result = decided.result;
+      await client.query(decided.end);
     } catch (error) {
       try {
         await client.query('ROLLBACK');
@@ -93,7 +96,6 @@ export async function withStartedTransaction<T>(
       }
       throw error;
     }
-    await client.query('COMMIT');
     return result;
   });
 }
