@@ -26,7 +26,7 @@ import { BodyStorage, type PreparedBody } from './body-storage';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
-import { dueAtOf, type LoadedMessage, loadedRows, loadMessages } from './message-rows';
+import { dueAtOf, type LoadedMessage, loadedOfLocked, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import { claimStartSql, grantLeasesStatement, inlineValues, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
@@ -169,7 +169,8 @@ export class PostgresQueue implements Queue {
           ),
         (client, results) => {
           const literal = (text: string) => client.escapeLiteral(text);
-          const loaded = loadedRows(results.at(-1)?.rows ?? []);
+          const [messages, recipients, leases] = results.slice(-3).map((result) => result.rows);
+          const loaded = loadedOfLocked(messages!, recipients!, leases!);
           const { claims, grants, leased } = grantClaims(loaded, {
             now,
             until,

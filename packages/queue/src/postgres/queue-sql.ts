@@ -1,7 +1,7 @@
 // The statements of the PostgreSQL backend that are longer than a line, for schema `s` (quoted).
 // Times are milliseconds since the epoch, passed in by the host: the queue's clock is its `now`.
 import { QueueError } from '../queue-error';
-import { loadSql } from './message-rows';
+import { loadLockedSql } from './message-rows';
 
 const open = `('pending', 'deferred')`;
 
@@ -11,8 +11,8 @@ const claimed = 'homing_queue.claimed';
 /**
  * The start of a claim, sent as one simple query (one round trip): BEGIN (a lease needs no WAL
  * flush, see `claim`), the lock of the candidates, and, in a statement of its own (so that, under
- * READ COMMITTED, it sees every change committed by the locks' previous holders), their load, in
- * the walk's order. The candidates: messages with claimable work at `now`, earliest due first,
+ * READ COMMITTED, it sees every change committed by the locks' previous holders), their load
+ * (`loadLockedSql`: rows, recipients, leases), in the walk's order. The candidates: messages with claimable work at `now`, earliest due first,
  * then acceptance order, locked with SKIP LOCKED so that hosts claiming at once take disjoint
  * messages without waiting on each other. `due_at` is exact (the earliest time a recipient is due
  * and its domain's lease over, refiled by every change), so without a domain filter the claim is
@@ -30,7 +30,7 @@ export function claimStartSql(
 ): string {
   return `BEGIN; SET LOCAL synchronous_commit = off;
     SELECT set_config('${claimed}', coalesce((SELECT string_agg(id, ',') FROM (${claimCandidatesSql(s, now, limit, filter, literal)}) AS picked), ''), true);
-    ${loadSql(s, `string_to_array(current_setting('${claimed}'), ',')`)} ORDER BY m.due_at, m.seq`;
+    ${loadLockedSql(s, `string_to_array(current_setting('${claimed}'), ',')`).join(';\n')}`;
 }
 
 /** The candidates of a claim (see `claimStartSql`), locked. */
