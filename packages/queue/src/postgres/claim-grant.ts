@@ -22,6 +22,7 @@ export function grantClaims(
   },
 ): { claims: Claim[]; grants: unknown[] | undefined; leased: [leaseId: string, message: LoadedMessage][] } {
   const { now, until, limit } = context;
+  const suffix = leaseSuffixes();
   const claims: Claim[] = [];
   const leased: [string, LoadedMessage][] = [];
   const leases = { ids: [] as string[], domains: [] as string[], leaseIds: [] as string[], expired: [] as boolean[] };
@@ -40,7 +41,7 @@ export function grantClaims(
       const current = currentId === undefined ? undefined : message.leases.get(currentId);
       if (current !== undefined && current.lease_until > now) continue;
       if (currentId !== undefined) message.leases.delete(currentId);
-      const leaseId = `${entry.stored.id}.${randomBytes(6).toString('hex')}`;
+      const leaseId = `${entry.stored.id}.${suffix()}`;
       message.leases.set(leaseId, { domain, lease_id: leaseId, lease_until: until, expired, owner: context.owner });
       entry.leases.set(domain, leaseId);
       leases.ids.push(entry.stored.id);
@@ -76,4 +77,18 @@ export function grantClaims(
           filed.at,
         ];
   return { claims, grants, leased };
+}
+
+/** Random lease id suffixes (12 hex digits), drawn 64 at a time: one call into crypto, not one per lease. */
+function leaseSuffixes(): () => string {
+  let pool = Buffer.alloc(0);
+  let at = 0;
+  return () => {
+    if (at + 6 > pool.length) {
+      pool = randomBytes(6 * 64);
+      at = 0;
+    }
+    at += 6;
+    return pool.toString('hex', at - 6, at);
+  };
 }

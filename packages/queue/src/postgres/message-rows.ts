@@ -118,14 +118,15 @@ export function loadedOfLocked(
     if (list === undefined) leased.set(row.message_id, [row]);
     else list.push(row);
   }
-  return (messages as Omit<MessageRow, 'rcpts' | 'leases'>[]).map((row) =>
-    loadedOf({
-      ...row,
-      rcpts: (rcpts.get(row.id) ?? []).sort((a, b) => a.position - b.position),
-      leases: leased.get(row.id) ?? null,
-    }),
-  );
+  return (messages as MessageRow[]).map((row) => {
+    row.rcpts = (rcpts.get(row.id) ?? []).sort((a, b) => a.position - b.position);
+    row.leases = leased.get(row.id) ?? null;
+    return loadedOf(row);
+  });
 }
+
+/** The lock of an entry nobody waits on (the file backend's per-message chain; unused here). */
+const settled = Promise.resolve();
 
 function loadedOf(row: MessageRow): LoadedMessage {
   const createdAt = Number(row.created_at);
@@ -167,7 +168,7 @@ function loadedOf(row: MessageRow): LoadedMessage {
     leases: byDomain,
     journaled: true,
     version: 0,
-    lock: Promise.resolve(),
+    lock: settled,
   };
   return { entry, leases, bodyFile: row.body_file, version: row.version, dueAt: Number(row.due_at) };
 }
