@@ -183,6 +183,20 @@ describePostgres('PostgreSQL queue', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('writes the domains of a claim filter into its SQL quoted: quotes and backslashes are only text', async () => {
+    const schema = freshSchema();
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema });
+    await queue.enqueue({ sender: 's@o.test', recipients: ['r@x.test', 'r@y.test'] }, Buffer.from('m'));
+    const hostile = ["x.test' OR true --", "x.test\\' OR true --", "'); DROP TABLE " + schema + '.messages; --'];
+    expect(await queue.claim({ domain: hostile[0] })).toEqual([]);
+    expect(await queue.claim({ domain: hostile[2] })).toEqual([]);
+    // Not excluded: none of them is the domain x.test.
+    const claims = await queue.claim({ exceptDomains: [...hostile, 'y.test'] });
+    expect(claims.map((claim) => claim.domain)).toEqual(['x.test']);
+    expect((await sql(`SELECT count(*)::integer AS n FROM "${schema}".messages`)).rows[0].n).toBe(1);
+    await queue.close();
+  });
+
   it('counts every settle of the domains of one message made at the same time, once each', async () => {
     const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema(), poolSize: 12 });
     const recipients = Array.from({ length: 12 }, (_, i) => `r@d${i}.test`);

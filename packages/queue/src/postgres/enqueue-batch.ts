@@ -49,6 +49,12 @@ export function insertBatchStatement(s: string, batch: readonly PendingMessage[]
     });
   }
   const withChunk = batch.filter((message) => message.body.chunk !== null);
+  const starts: number[] = [];
+  let start = 1;
+  for (const message of withChunk) {
+    starts.push(start);
+    start += message.body.chunk!.byteLength;
+  }
   // ORDER BY the position in the batch: `seq` (nextval per row) follows the order of arrival.
   const text = `WITH m AS (
       INSERT INTO ${s}.messages (id, sender, attributes, size, created_at, due_at, body_file)
@@ -63,7 +69,8 @@ export function insertBatchStatement(s: string, batch: readonly PendingMessage[]
       FROM unnest($7::text[], $8::integer[], $9::text[], $10::text[]) AS y(id, position, address, domain)
     ), b AS (
       INSERT INTO ${s}.body_chunks (message_id, n, data)
-      SELECT z.id, 0, z.data FROM unnest($11::text[], $12::bytea[]) AS z(id, data)
+      SELECT z.id, 0, substring($12::bytea FROM z.start FOR z.length)
+      FROM unnest($11::text[], $13::integer[], $14::integer[]) AS z(id, start, length)
     )
     SELECT count(*)::integer AS n FROM m`;
   const values = [
@@ -78,9 +85,13 @@ export function insertBatchStatement(s: string, batch: readonly PendingMessage[]
     rcpt.addresses,
     rcpt.domains,
     withChunk.map((m) => m.id),
-    withChunk.map((m) => m.body.chunk),
+    // The bodies as one binary parameter: a `bytea[]` goes as hex text (twice the bytes, then
+    // parsed), which made 10 KiB enqueues at concurrency 64 a quarter as fast.
+    Buffer.concat(withChunk.map((m) => m.body.chunk!)),
+    starts,
+    withChunk.map((m) => m.body.chunk!.byteLength),
   ];
-  return { text, values };
+  return { name: `homing_queue_enqueue_${s.slice(1, -1)}`, text, values };
 }
 
 /**

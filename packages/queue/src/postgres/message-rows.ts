@@ -10,6 +10,8 @@ export interface LoadedMessage {
   bodyFile: string | null;
   /** The message row's version when it was loaded. */
   version: number;
+  /** Its `due_at` when it was loaded. */
+  dueAt: number;
 }
 
 /** One row of the leases table. */
@@ -43,6 +45,7 @@ interface MessageRow {
   delay_warned: boolean;
   body_file: string | null;
   version: number;
+  due_at: string;
   rcpts: RecipientRow[];
   leases: LeaseRow[] | null;
 }
@@ -58,19 +61,72 @@ export async function loadMessages(
   ids: readonly string[],
 ): Promise<LoadedMessage[]> {
   if (ids.length === 0) return [];
-  const { rows } = await client.query<MessageRow>(
-    `SELECT m.id, m.seq, m.sender, m.attributes, m.size, m.created_at, m.held, m.delay_warned, m.body_file, m.version,
-       (SELECT json_agg(r ORDER BY r.position) FROM ${s}.recipients r WHERE r.message_id = m.id) AS rcpts,
-       (SELECT json_agg(l) FROM ${s}.leases l WHERE l.message_id = m.id) AS leases
-     FROM ${s}.messages m WHERE m.id = ANY($1::text[])`,
-    [ids],
-  );
+  const { rows } = await client.query<MessageRow>({
+    // Prepared once per connection: its text is fixed.
+    name: `homing_queue_load_${s.slice(1, -1)}`,
+    text: loadSql(s, '$1::text[]'),
+    values: [ids],
+  });
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => {
     const row = byId.get(id);
     return row === undefined ? [] : [loadedOf(row)];
   });
 }
+
+/** The statement that loads the messages whose ids `ids` (an SQL array expression) gives. */
+function loadSql(s: string, ids: string): string {
+  return `SELECT m.id, m.seq, m.sender, m.attributes, m.size, m.created_at, m.held, m.delay_warned, m.body_file, m.version, m.due_at,
+       (SELECT json_agg(r ORDER BY r.position) FROM ${s}.recipients r WHERE r.message_id = m.id) AS rcpts,
+       (SELECT json_agg(l) FROM ${s}.leases l WHERE l.message_id = m.id) AS leases
+     FROM ${s}.messages m WHERE m.id = ANY (${ids})`;
+}
+
+/**
+ * The three statements that load, without building JSON, the messages whose ids `ids` (an SQL
+ * array expression) gives, in due order: their rows, their recipients' and their leases'. For
+ * messages this transaction holds locked: no writer changes them between the statements (every
+ * change of a message's rows takes its row first). On 64 messages they take 0.6 ms where the
+ * `json_agg` of `loadSql` takes 1.5 ms.
+ */
+export function loadLockedSql(s: string, ids: string): string[] {
+  return [
+    `SELECT m.id, m.seq, m.sender, m.attributes, m.size, m.created_at, m.held, m.delay_warned, m.body_file, m.version, m.due_at
+     FROM ${s}.messages m WHERE m.id = ANY (${ids}) ORDER BY m.due_at, m.seq`,
+    `SELECT r.message_id, r.position, r.address, r.domain, r.state, r.attempts, r.next_attempt_at, r.reply, r.expired
+     FROM ${s}.recipients r WHERE r.message_id = ANY (${ids})`,
+    `SELECT l.message_id, l.domain, l.lease_id, l.lease_until, l.expired, l.owner
+     FROM ${s}.leases l WHERE l.message_id = ANY (${ids})`,
+  ];
+}
+
+/** The results of `loadLockedSql` as loaded messages, in the order of the message rows. */
+export function loadedOfLocked(
+  messages: readonly unknown[],
+  recipients: readonly unknown[],
+  leases: readonly unknown[],
+): LoadedMessage[] {
+  const rcpts = new Map<string, RecipientRow[]>();
+  for (const row of recipients as (RecipientRow & { message_id: string })[]) {
+    const list = rcpts.get(row.message_id);
+    if (list === undefined) rcpts.set(row.message_id, [row]);
+    else list.push(row);
+  }
+  const leased = new Map<string, LeaseRow[]>();
+  for (const row of leases as (LeaseRow & { message_id: string })[]) {
+    const list = leased.get(row.message_id);
+    if (list === undefined) leased.set(row.message_id, [row]);
+    else list.push(row);
+  }
+  return (messages as MessageRow[]).map((row) => {
+    row.rcpts = (rcpts.get(row.id) ?? []).sort((a, b) => a.position - b.position);
+    row.leases = leased.get(row.id) ?? null;
+    return loadedOf(row);
+  });
+}
+
+/** The lock of an entry nobody waits on (the file backend's per-message chain; unused here). */
+const settled = Promise.resolve();
 
 function loadedOf(row: MessageRow): LoadedMessage {
   const createdAt = Number(row.created_at);
@@ -112,9 +168,9 @@ function loadedOf(row: MessageRow): LoadedMessage {
     leases: byDomain,
     journaled: true,
     version: 0,
-    lock: Promise.resolve(),
+    lock: settled,
   };
-  return { entry, leases, bodyFile: row.body_file, version: row.version };
+  return { entry, leases, bodyFile: row.body_file, version: row.version, dueAt: Number(row.due_at) };
 }
 
 /** The `due_at` to store: the file backend's wake time (lease ends included); far future when nothing is open. */

@@ -26,15 +26,17 @@ import { BodyStorage, type PreparedBody } from './body-storage';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
-import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
+import { dueAtOf, type LoadedMessage, loadedOfLocked, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import { claimCandidatesSql, grantLeasesSql, listSql } from './queue-sql';
+import { claimStartSql, grantLeasesStatement, inlineValues, listSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
-import { withClient, withTransaction } from './transaction';
+import { named, withClient, withStartedTransaction, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
+/** The most leases whose messages `known` keeps (a few hundred bytes each). */
+const knownLeases = 20_000;
 
 /**
  * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
@@ -51,18 +53,27 @@ export class PostgresQueue implements Queue {
   private readonly random: () => number;
   private readonly schedule: Required<RetryScheduleOptions>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * The messages of this instance's leases as its claims wrote them, by lease id: a settle decides
+   * on it and writes if the message's version has not moved since, without reading it first (the
+   * write checks the version, so a stale one costs only the read it tried to save). Bounded.
+   */
+  private readonly known = new Map<string, LoadedMessage>();
   private closed = false;
   private readonly settles = new SettleBatcher<SettleRequest, SettleWritten | undefined>((batch) =>
     withClient(this.pool, 'settling a claim', (client) =>
-      settleBatch(client, this.s, batch, (message, leaseId, outcomes, enqueued) =>
-        this.decide(message, leaseId, outcomes, enqueued),
+      settleBatch(
+        client,
+        this.s,
+        batch,
+        (request) => this.takeKnown(request.leaseId),
+        (message, leaseId, outcomes, enqueued) => this.decide(message, leaseId, outcomes, enqueued),
       ),
     ),
   );
   private readonly batcher = new EnqueueBatcher((batch) =>
     withClient(this.pool, 'committing a message', async (client) => {
-      const statement = insertBatchStatement(this.s, batch, this.clock.now());
-      await client.query(statement.text, statement.values);
+      await client.query(named(insertBatchStatement(this.s, batch, this.clock.now())));
     }),
   );
 
@@ -144,25 +155,51 @@ export class PostgresQueue implements Queue {
     return this.track(() =>
       // A lease needs no WAL flush: lost only with the server's crash, and then the work is
       // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
-      withTransaction(this.pool, 'claiming work', { durable: false }, async (client) => {
-        const candidates = await client.query<{ id: string }>(claimCandidatesSql(this.s), [
-          now,
-          now - lifetime,
-          only,
-          except,
-          limit,
-        ]);
-        if (candidates.rows.length === 0) return [];
-        const loaded = await loadMessages(
-          client,
-          this.s,
-          candidates.rows.map((row) => row.id),
-        );
-        const { claims, grants } = grantClaims(loaded, { now, until, limit, lifetime, wanted, owner: this.owner });
-        if (claims.length > 0) await client.query(grantLeasesSql(this.s), grants);
+      // Two round trips: BEGIN + lock + load, then the grant + COMMIT.
+      withStartedTransaction(
+        this.pool,
+        'claiming work',
+        (client) =>
+          claimStartSql(
+            this.s,
+            now,
+            limit,
+            wanted === undefined ? undefined : { expiredBefore: now - lifetime, only, except },
+            (text) => client.escapeLiteral(text),
+          ),
+        (client, results) => {
+          const literal = (text: string) => client.escapeLiteral(text);
+          const [messages, recipients, leases] = results.slice(-3).map((result) => result.rows);
+          const loaded = loadedOfLocked(messages!, recipients!, leases!);
+          const { claims, grants, leased } = grantClaims(loaded, {
+            now,
+            until,
+            limit,
+            lifetime,
+            wanted,
+            owner: this.owner,
+          });
+          // The grant goes with the COMMIT, its values written in (one round trip, not two).
+          const grant = grants === undefined ? '' : inlineValues(grantLeasesStatement(this.s).text, grants, literal);
+          return { result: { claims, leased }, end: `${grant}${grant === '' ? '' : ';\n'}COMMIT` };
+        },
+      ).then(({ claims, leased }) => {
+        // Known once committed; the oldest forgotten past the bound (their settles read them).
+        for (const [leaseId, message] of leased) this.known.set(leaseId, message);
+        for (const leaseId of this.known.keys()) {
+          if (this.known.size <= knownLeases) break;
+          this.known.delete(leaseId);
+        }
         return claims;
       }),
     );
+  }
+
+  /** The message of lease `leaseId` as this instance's claim left it, forgotten as it is given. */
+  private takeKnown(leaseId: string): LoadedMessage | undefined {
+    const message = this.known.get(leaseId);
+    this.known.delete(leaseId);
+    return message;
   }
 
   async settle(
@@ -206,7 +243,7 @@ export class PostgresQueue implements Queue {
           const statement = settleStatement(this.s, [
             { message: message!, leaseId, outcome: decided.outcome, followUps: [], now: decided.now },
           ]);
-          await client.query(statement.text, statement.values);
+          await client.query(named(statement));
           if (decided.outcome.complete) goneBodyFile = message!.bodyFile;
           return decided.result;
         });
@@ -241,6 +278,7 @@ export class PostgresQueue implements Queue {
       throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
     }
     const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    this.known.delete(leaseId);
     return this.track(() =>
       withTransaction(this.pool, 'renewing a lease', async (client) => {
         const message = await this.lockOne(client, id);

@@ -8,7 +8,8 @@ import type { PreparedFollowUp } from '../internal/follow-ups';
 import type { EnqueueResult, RecipientOutcome, SettleResult } from '../queue';
 import type { PreparedBody } from './body-storage';
 import { type LoadedMessage, loadMessages } from './message-rows';
-import { type decideSettleOf, settleStatement } from './settle-statement';
+import { type DecidedSettle, type decideSettleOf, settleStatement } from './settle-statement';
+import { named } from './transaction';
 
 /** One settle waiting for its batch: follow-ups with bodies of at most one chunk. */
 export interface SettleRequest {
@@ -37,8 +38,8 @@ export class SettleBatcher<R extends { id: string }, T> {
     private readonly commit: (batch: readonly R[]) => Promise<BatchOutcome<T>[]>,
     // Small batches, several at once: a statement of n settles has about 6n sub-statements, and
     // its planning grows faster than n (64 settles took 1.4 s as one statement, 28 ms as 4 of 16).
-    private readonly inFlight = 8,
-    private readonly maxRequests = 16,
+    private readonly inFlight = 4,
+    private readonly maxRequests = 64,
   ) {}
 
   /** Resolves to this request's value once its batch is committed. */
@@ -103,11 +104,17 @@ export class SettleBatcher<R extends { id: string }, T> {
   }
 }
 
-/** Reads the messages of a batch of settles once, decides each, and writes all in one statement. */
+/**
+ * Decides each settle of a batch on its message as `known` gives it (the state this instance's
+ * claim wrote, kept since) or, for the others, as read once for all of them; writes all in one
+ * statement. A message changed since it was known or read is not written: its settle gives
+ * `undefined`, and the caller tries again (then reading it).
+ */
 export async function settleBatch(
   client: PoolClient,
   s: string,
   batch: readonly SettleRequest[],
+  known: (request: SettleRequest) => LoadedMessage | undefined,
   decide: (
     message: LoadedMessage | undefined,
     leaseId: string,
@@ -115,22 +122,21 @@ export async function settleBatch(
     enqueued: readonly EnqueueResult[],
   ) => ReturnType<typeof decideSettleOf>,
 ): Promise<BatchOutcome<SettleWritten | undefined>[]> {
-  const loaded = await loadMessages(
-    client,
-    s,
-    batch.map((request) => request.id),
-  );
-  const byId = new Map(loaded.map((message) => [message.entry.stored.id, message]));
+  const messages = batch.map(known);
+  const unknown = batch.filter((_, index) => messages[index] === undefined).map((request) => request.id);
+  const byId = new Map((await loadMessages(client, s, unknown)).map((message) => [message.entry.stored.id, message]));
   const outcomes: BatchOutcome<SettleWritten | undefined>[] = [];
-  const decided: { index: number; message: LoadedMessage; decision: ReturnType<typeof decideSettleOf> }[] = [];
+  const decided: { index: number; settle: DecidedSettle; decision: ReturnType<typeof decideSettleOf> }[] = [];
   for (const [index, request] of batch.entries()) {
-    const message = byId.get(request.id);
+    const message = messages[index] ?? byId.get(request.id);
     const enqueued = request.followUps.map((f) => ({ id: f.message.id, size: f.body.size }));
     try {
+      const decision = decide(message, request.leaseId, request.outcomes, enqueued);
+      const { outcome, now } = decision;
       decided.push({
         index,
-        message: message!,
-        decision: decide(message, request.leaseId, request.outcomes, enqueued),
+        settle: { message: message!, leaseId: request.leaseId, outcome, followUps: request.followUps, now },
+        decision,
       });
       outcomes.push({ value: undefined });
     } catch (error) {
@@ -138,22 +144,20 @@ export async function settleBatch(
     }
   }
   if (decided.length === 0) return outcomes;
-  const statement = settleStatement(
-    s,
-    decided.map(({ index, message, decision }) => ({
-      message,
-      leaseId: batch[index]!.leaseId,
-      outcome: decision.outcome,
-      followUps: batch[index]!.followUps,
-      now: decision.now,
-    })),
+  const { rows } = await client.query<{ id: string }>(
+    named(
+      settleStatement(
+        s,
+        decided.map((d) => d.settle),
+      ),
+    ),
   );
-  const { rows } = await client.query<{ i: number; n: number }>(statement.text, statement.values);
-  for (const row of rows) {
-    if (row.n !== 1) continue; // its message changed since it was read: the caller reads again
-    const { index, message, decision } = decided[row.i]!;
+  const written = new Set(rows.map((row) => row.id));
+  for (const { index, settle, decision } of decided) {
+    // Not written: its message changed since it was read; the caller reads again.
+    if (!written.has(settle.message.entry.stored.id)) continue;
     outcomes[index] = {
-      value: { result: decision.result, goneBodyFile: decision.result.complete ? message.bodyFile : null },
+      value: { result: decision.result, goneBodyFile: decision.result.complete ? settle.message.bodyFile : null },
     };
   }
   return outcomes;

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg';
 import { QueueError } from '../queue-error';
 
 /**
@@ -68,4 +68,44 @@ export async function withTransaction<T>(
     await client.query('COMMIT');
     return result;
   });
+}
+
+/**
+ * A transaction of two round trips: `start(client)`, statements sent as one simple query, the
+ * first of them BEGIN; then the `end` that `work` gives for their results, statements sent as one
+ * simple query too, the last of them COMMIT. ROLLBACK when anything failed.
+ */
+export async function withStartedTransaction<T>(
+  pool: Pool,
+  what: string,
+  start: (client: PoolClient) => string,
+  work: (client: PoolClient, results: QueryResult[]) => { result: T; end: string },
+): Promise<T> {
+  return withClient(pool, what, async (client) => {
+    let result: T;
+    try {
+      const results = (await client.query(start(client))) as unknown as QueryResult[];
+      const decided = work(client, results);
+      result = decided.result;
+      await client.query(decided.end);
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        // The connection is gone; the server rolls back on its own.
+      }
+      throw error;
+    }
+    return result;
+  });
+}
+
+/**
+ * A statement as node-postgres runs it: prepared once per connection under its name when it has
+ * one (its text is fixed), so that each run is planned from the cached plan, not parsed again.
+ */
+export function named(statement: { name?: string; text: string; values: unknown[] }): QueryConfig {
+  return statement.name === undefined
+    ? { text: statement.text, values: statement.values }
+    : { name: statement.name, text: statement.text, values: statement.values };
 }
