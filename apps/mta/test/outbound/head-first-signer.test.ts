@@ -21,7 +21,7 @@ const message = Buffer.from(
   'From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: plans\r\n\r\nSee you at noon.\r\n\r\n',
 );
 
-function sign(chunks: Buffer[]): { signed: Buffer; head: string } {
+async function sign(chunks: Buffer[]): Promise<{ signed: Buffer; head: string }> {
   let seen = '';
   const signer = new HeadFirstSigner((head) => {
     seen = head;
@@ -34,7 +34,7 @@ function sign(chunks: Buffer[]): { signed: Buffer; head: string } {
     };
   });
   for (const chunk of chunks) signer.update(chunk);
-  const { prefix, signature } = signer.final();
+  const { prefix, signature } = await signer.final();
   return { signed: Buffer.concat([Buffer.from(signature + prefix), message]), head: seen };
 }
 
@@ -45,7 +45,7 @@ async function results(signed: Buffer): Promise<string[]> {
 
 describe('HeadFirstSigner', () => {
   it('signs the added fields with the message: both signatures verify, fed whole', async () => {
-    const { signed, head } = sign([message]);
+    const { signed, head } = await sign([message]);
     expect(head).toContain('Subject: plans');
     expect(await results(signed)).toEqual(['pass', 'pass']);
     // A changed added field breaks them: the fields were signed.
@@ -58,12 +58,12 @@ describe('HeadFirstSigner', () => {
 
   it('gives the same result fed byte by byte, with the header end split across chunks', async () => {
     const bytes = [...message].map((byte) => Buffer.from([byte]));
-    expect(await results(sign(bytes).signed)).toEqual(['pass', 'pass']);
+    expect(await results((await sign(bytes)).signed)).toEqual(['pass', 'pass']);
   });
 
-  it('signs nothing when no signature is asked for, and still adds the fields', () => {
+  it('signs nothing when no signature is asked for, and still adds the fields', async () => {
     const signer = new HeadFirstSigner(() => ({ prefix: 'Date: x\r\n', signatures: undefined }));
     signer.update(message);
-    expect(signer.final()).toEqual({ prefix: 'Date: x\r\n', signature: '' });
+    expect(await signer.final()).toEqual({ prefix: 'Date: x\r\n', signature: '' });
   });
 });

@@ -54,9 +54,16 @@ export class HeadFirstSigner {
     return started;
   }
 
-  /** Ends the message: the added fields and the DKIM-Signature field(s) (empty when unsigned). */
-  final(): { prefix: string; signature: string } {
+  /**
+   * Ends the message: the added fields and the DKIM-Signature field(s) (empty when unsigned). The
+   * private-key operation runs on the thread pool: an RSA-2048 signature is ~0.3 ms of CPU per
+   * message that the event loop spends on the other sessions meanwhile.
+   */
+  async final(): Promise<{ prefix: string; signature: string }> {
     const started = this.started ?? this.begin();
-    return { prefix: started.prefix, signature: this.signer?.final().header ?? '' };
+    return {
+      prefix: started.prefix,
+      signature: this.signer === undefined ? '' : (await this.signer.finalAsync()).header,
+    };
   }
 }

@@ -77,7 +77,7 @@ export async function acceptSubmission(
       return { action: 'reject', code: 552, enhanced: '5.3.4', text: 'The header section is too large' };
     }
     await buffer.end();
-    const signed = signing.final();
+    const signed = await signing.final();
     const user = session.user ?? '';
     const head = buffer.headText();
     const owned = context.ownedAddresses(user);
