@@ -21,7 +21,7 @@ import { certificateFiles, freePort, type PostfixServer, startPostfix, startSmtp
 import nodemailer from 'nodemailer';
 import { hashPassword } from '../apps/mta/src/users/users-file';
 import { median } from './lib/measure';
-import { root } from './lib/mta';
+import { spawnHomingStart } from './lib/mta';
 
 const MESSAGES = Number(process.env.SUBMISSION_BENCH_MESSAGES ?? 3000);
 const RUNS = Number(process.env.SUBMISSION_BENCH_RUNS ?? 3);
@@ -68,33 +68,7 @@ async function startHoming(): Promise<{ child: ChildProcess; port: number }> {
       `remote_port: ${sink.port}`,
     ].join('\n'),
   );
-  const child = spawn(
-    process.execPath,
-    [
-      // Node options for the server (say `--cpu-prof`, to profile it under this load).
-      ...(process.env.HOMING_BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []),
-      join(root, 'apps/mta/bin/homing.js'),
-      'start',
-      '--config',
-      join(dir, 'homing.yml'),
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (/ server started /.test(seen)) {
-        child.stdout!.off('data', onData);
-        child.stdout!.resume(); // keep reading the log so the server never blocks on a full pipe
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`homing start exited with ${code}: ${seen}`)));
-  });
+  const child = await spawnHomingStart(join(dir, 'homing.yml'));
   return { child, port };
 }
 

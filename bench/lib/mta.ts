@@ -29,8 +29,7 @@ export function startBenchDns() {
 }
 
 /**
- * Starts `homing start` on a config in `dir`; `extra` lines are added to it. Node options for the
- * server (say `--cpu-prof`, to profile it under a benchmark's load) come from HOMING_BENCH_NODE_OPTIONS.
+ * Starts `homing start` (see spawnHomingStart) on a config in `dir`; `extra` lines are added to it.
  */
 export async function startHomingProcess(
   dir: string,
@@ -54,6 +53,16 @@ export async function startHomingProcess(
       ...extra,
     ].join('\n'),
   );
+  const child = await spawnHomingStart(join(dir, 'homing.yml'));
+  return { child, port, metricsPort, state };
+}
+
+/**
+ * Runs `homing start --config CONFIG` and resolves once it logs `server started`; its log is read
+ * on (so the server never blocks on a full pipe). Node options for the server (say `--cpu-prof`,
+ * to profile it under a benchmark's load) come from HOMING_BENCH_NODE_OPTIONS.
+ */
+export async function spawnHomingStart(config: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -61,11 +70,9 @@ export async function startHomingProcess(
       join(root, 'apps/mta/bin/homing.js'),
       'start',
       '--config',
-      join(dir, 'homing.yml'),
+      config,
     ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolve, reject) => {
     let seen = '';
@@ -81,7 +88,7 @@ export async function startHomingProcess(
     child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`homing start exited with ${code}: ${seen}`)));
   });
-  return { child, port, metricsPort, state };
+  return child;
 }
 
 /** Runs smtp-source against 127.0.0.1:port; resolves the messages per second it achieved. */
