@@ -122,8 +122,14 @@ print('sent')`,
       ),
     );
     // A send cut by the kill rejects before allSettled below looks at it: not an unhandled rejection.
-    for (const send of bigSends) send.catch(() => {});
-    await waitFor('a lease held by A', async () => (await query(`SELECT 1 FROM homing_queue.leases`)).length > 0);
+    let acknowledgedBeforeKill = 0;
+    for (const send of bigSends) send.then(() => (acknowledgedBeforeKill += 1)).catch(() => {});
+    // Kill A once it holds a lease AND one send has had its 250: a lease appears at the COMMIT,
+    // before the 250 reaches the client, so a lease alone can mean that nothing was acknowledged.
+    await waitFor(
+      'a lease held by A after one send was acknowledged',
+      async () => acknowledgedBeforeKill > 0 && (await query(`SELECT 1 FROM homing_queue.leases`)).length > 0,
+    );
     a.signal('SIGKILL');
     await a.stop();
     // What A settled before it died is gone from the queue; what it held stays, leased.
