@@ -84,6 +84,13 @@ export interface SmtpServerLimits {
   idleTimeoutMs: number;
   /** Milliseconds a session may last. Default 1 800 000. */
   sessionTimeoutMs: number;
+  /**
+   * Milliseconds a TLS handshake may take in all, on an implicit-TLS listener (from the TCP
+   * accept) and after STARTTLS (from our 220): then the socket is closed and `smtp
+   * tls-handshake-timeout` logged. A whole-handshake deadline, so a client that drips its
+   * ClientHello a byte at a time gets no longer than a silent one. Default 30 000.
+   */
+  tlsHandshakeTimeoutMs: number;
   /** Bad commands before the session is closed. Default 10. */
   maxErrors: number;
 }
@@ -118,5 +125,6 @@ export const DEFAULT_LIMITS: SmtpServerLimits = {
   maxConnectionsPerIp: 20,
   idleTimeoutMs: 300_000,
   sessionTimeoutMs: 1_800_000,
+  tlsHandshakeTimeoutMs: 30_000,
   maxErrors: 10,
 };
