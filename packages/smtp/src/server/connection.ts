@@ -155,6 +155,13 @@ export class Connection {
     const due = this.clock.due(now, this.waiting || (this.held & BODY_BEHIND) !== 0, limits);
     if (due === 'session') this.shutdown(reply(421, '4.4.2', `${hostname} Session too long, closing connection`));
     else if (due === 'idle') this.shutdown(reply(421, '4.4.2', `${hostname} Idle timeout, closing connection`));
+    else if (due === 'hook') {
+      // A hook (a filter, the queue) that does not decide, or a data hook that stopped reading:
+      // the client gets a temporary refusal before its own timer (RFC 5321 4.5.3.2) gives up.
+      const waitingFor = this.waiting ? 'decision' : 'body';
+      logger?.warn({ id: this.info.id, address: this.remoteAddress, waiting: waitingFor }, 'smtp hook-timeout');
+      this.shutdown(reply(421, '4.3.0', `${hostname} Timed out processing the command, closing connection`));
+    }
   }
 
   /** The peer's address (`info.remoteAddress`, read once). */

@@ -91,6 +91,12 @@ export interface SmtpServerLimits {
    * ClientHello a byte at a time gets no longer than a silent one. Default 30 000.
    */
   tlsHandshakeTimeoutMs: number;
+  /**
+   * Milliseconds the client may be kept waiting for us with nothing moving: a hook that does not
+   * decide, or a `data` hook that stops reading the body. Then `421 4.3.0` and the connection is
+   * closed (its hooks' `signal` aborts), logged `smtp hook-timeout`. Default 300 000.
+   */
+  hookTimeoutMs: number;
   /** Bad commands before the session is closed. Default 10. */
   maxErrors: number;
 }
@@ -126,5 +132,6 @@ export const DEFAULT_LIMITS: SmtpServerLimits = {
   idleTimeoutMs: 300_000,
   sessionTimeoutMs: 1_800_000,
   tlsHandshakeTimeoutMs: 30_000,
+  hookTimeoutMs: 300_000,
   maxErrors: 10,
 };

@@ -72,7 +72,8 @@ export class SmtpServer {
     }
     this.eagerAddress = options.logger !== undefined || Object.keys(options.hooks ?? {}).length > 0;
     // A sweep every tenth of the shorter timeout (5 ms to 1 s): a timeout fires up to two sweeps late.
-    const shortest = Math.min(this.limits.idleTimeoutMs, this.limits.sessionTimeoutMs, handshakeMs);
+    const limits = this.limits;
+    const shortest = Math.min(limits.idleTimeoutMs, limits.sessionTimeoutMs, handshakeMs, limits.hookTimeoutMs);
     this.sweepInterval = Math.max(5, Math.min(1000, Math.floor(shortest / 10)));
     const secureContext: SecureContext | undefined = options.tls ? createSecureContext(options.tls) : undefined;
     this.context = {
