@@ -34,6 +34,7 @@ export const defaults = {
     connections: 1000,
     connectionsPerIp: 20,
     idleTimeout: '5m',
+    tlsHandshakeTimeout: '30s',
   },
   filters: { timeout: '5s' },
   acme: {
@@ -326,6 +327,8 @@ export const configSchema = z.strictObject({
     connections: optional(defaults.limits.connections, (input) => parseInteger(input, 1, 1_000_000, '1000')),
     connections_per_ip: optional(defaults.limits.connectionsPerIp, (input) => parseInteger(input, 1, 1_000_000, '20')),
     idle_timeout: optional(300_000, (input) => parseDuration(input, defaults.limits.idleTimeout)),
+    // Postfix's smtpd_starttls_timeout; here one deadline for the whole handshake (apps/mta/README.md).
+    tls_handshake_timeout: optional(30_000, (input) => parseDuration(input, defaults.limits.tlsHandshakeTimeout)),
     send_rate: optional(undefined, (input) => parseRate(input, '100/h')),
   }),
   filters: section({

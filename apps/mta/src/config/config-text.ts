@@ -50,6 +50,7 @@ export function configToKeys(config: Config): Record<string, unknown> {
       connections: limits.connections,
       connections_per_ip: limits.connectionsPerIp,
       idle_timeout: formatDuration(limits.idleTimeoutMs),
+      tls_handshake_timeout: formatDuration(limits.tlsHandshakeTimeoutMs),
       ...(limits.sendRate === undefined ? {} : { send_rate: limits.sendRate.text }),
     },
     filters: {

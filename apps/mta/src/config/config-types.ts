@@ -80,6 +80,8 @@ export interface LimitsConfig {
   connectionsPerIp: number;
   /** Idle time before a connection is closed, ms (default 5 minutes, RFC 5321 4.5.3.2). */
   idleTimeoutMs: number;
+  /** Time a TLS handshake (465, or after STARTTLS) may take in all, ms (default 30 s); then the socket is closed. */
+  tlsHandshakeTimeoutMs: number;
   /** Most messages one authenticated user may submit per window (YAML `send_rate: 100/h`); none: no limit. */
   sendRate?: SendRate;
 }

@@ -329,6 +329,7 @@ async function complete(
       connections: parsed.limits.connections,
       connectionsPerIp: parsed.limits.connections_per_ip,
       idleTimeoutMs: parsed.limits.idle_timeout,
+      tlsHandshakeTimeoutMs: parsed.limits.tls_handshake_timeout,
       ...(parsed.limits.send_rate === undefined ? {} : { sendRate: parsed.limits.send_rate }),
     },
     remotePort: parsed.remote_port,

@@ -107,6 +107,7 @@ describe('homing config show', { timeout: 30_000 }, () => {
       connections: 1000,
       connections_per_ip: 20,
       idle_timeout: '5m',
+      tls_handshake_timeout: '30s',
     });
     expect(keys.filters.timeout).toBe('5s');
     expect(keys.filters.rdns).toEqual({ enabled: true, action: 'junk', on_dns_error: 'tempfail' });

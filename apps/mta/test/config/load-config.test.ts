@@ -78,6 +78,7 @@ describe('the minimal config', () => {
         connections: 1000,
         connectionsPerIp: 20,
         idleTimeoutMs: 300_000,
+        tlsHandshakeTimeoutMs: 30_000,
       },
       remotePort: 25,
       dkim: { 'example.org': { selector: 'homing' } },
@@ -111,7 +112,7 @@ describe('every key', () => {
       'postmaster: [bob@example.org]',
       'quota: 1G',
       'remote_port: 2525',
-      'limits: { message_size: 10m, recipients: 5, line_length: 2K, connections: 7, connections_per_ip: 2, idle_timeout: 300ms }',
+      'limits: { message_size: 10m, recipients: 5, line_length: 2K, connections: 7, connections_per_ip: 2, idle_timeout: 300ms, tls_handshake_timeout: 2s }',
       'filters:',
       '  timeout: 1.5s',
       '  rdns: off',
@@ -148,6 +149,7 @@ describe('every key', () => {
       connections: 7,
       connectionsPerIp: 2,
       idleTimeoutMs: 300,
+      tlsHandshakeTimeoutMs: 2000,
     });
     expect(config.filters).toEqual({
       timeoutMs: 1500,

@@ -13,29 +13,75 @@ function limiter() {
 }
 
 describe('SendRateLimiter', () => {
+  /** Takes a place and keeps it at once (a message accepted). */
+  const send = (l: SendRateLimiter, user: string, r = rate) => {
+    const advice = l.reserve(user, r);
+    if (advice.allowed) advice.reservation.commit();
+    return advice;
+  };
+
   it('allows count messages per window, then refuses until the oldest leaves the window', () => {
     const { l, advance } = limiter();
     for (let i = 0; i < 3; i++) {
-      expect(l.check('alice@example.org', rate)).toEqual({ allowed: true });
-      l.record('alice@example.org', rate);
+      expect(send(l, 'alice@example.org')).toMatchObject({ allowed: true });
       advance(10 * 60_000);
     }
     // Messages at 0, 10 and 20 minutes; now 30 minutes: the first leaves at 60.
-    expect(l.check('alice@example.org', rate)).toEqual({ allowed: false, retryAfterMs: 30 * 60_000 });
-    expect(l.check('bob@example.org', rate)).toEqual({ allowed: true });
+    expect(l.reserve('alice@example.org', rate)).toEqual({ allowed: false, retryAfterMs: 30 * 60_000 });
+    expect(l.reserve('bob@example.org', rate)).toMatchObject({ allowed: true });
     advance(30 * 60_000);
-    expect(l.check('alice@example.org', rate)).toEqual({ allowed: true });
-    l.record('alice@example.org', rate);
-    expect(l.check('alice@example.org', rate)).toMatchObject({ allowed: false, retryAfterMs: 10 * 60_000 });
+    expect(send(l, 'alice@example.org')).toMatchObject({ allowed: true });
+    expect(l.reserve('alice@example.org', rate)).toMatchObject({ allowed: false, retryAfterMs: 10 * 60_000 });
+  });
+
+  it('counts places under way: concurrent transactions never pass the check together', () => {
+    const { l } = limiter();
+    const taken = Array.from({ length: 10 }, () => l.reserve('alice@example.org', rate));
+    expect(taken.filter((a) => a.allowed).length).toBe(3);
+    // With the three places under way and none accepted yet, a retry is a whole window away.
+    expect(taken[3]).toEqual({ allowed: false, retryAfterMs: rate.windowMs });
+  });
+
+  it('gives a released place back, and keeps a committed one', () => {
+    const { l } = limiter();
+    const first = l.reserve('alice@example.org', rate);
+    const second = l.reserve('alice@example.org', rate);
+    const third = l.reserve('alice@example.org', rate);
+    if (!first.allowed || !second.allowed || !third.allowed) throw new Error('expected three places');
+    expect(l.reserve('alice@example.org', rate).allowed).toBe(false);
+    first.reservation.release();
+    second.reservation.commit();
+    // Settling twice changes nothing.
+    first.reservation.release();
+    first.reservation.commit();
+    second.reservation.commit();
+    const fourth = l.reserve('alice@example.org', rate);
+    expect(fourth.allowed).toBe(true);
+    expect(l.reserve('alice@example.org', rate).allowed).toBe(false);
+  });
+
+  it('never lets a place under way age out of the window', () => {
+    const { l, advance } = limiter();
+    const held = Array.from({ length: 3 }, () => l.reserve('alice@example.org', rate));
+    advance(2 * rate.windowMs);
+    expect(l.reserve('alice@example.org', rate).allowed).toBe(false);
+    for (const advice of held) if (advice.allowed) advice.reservation.commit();
+    // Accepted now: they count for the window from now.
+    advance(rate.windowMs - 1);
+    expect(l.reserve('alice@example.org', rate).allowed).toBe(false);
+    advance(1);
+    expect(l.reserve('alice@example.org', rate).allowed).toBe(true);
   });
 
   it('applies a lowered limit (reload) at once', () => {
     const { l } = limiter();
-    for (let i = 0; i < 3; i++) l.record('alice@example.org', rate);
-    expect(l.check('alice@example.org', { count: 1, windowMs: 60_000, text: '1/m' })).toMatchObject({
+    for (let i = 0; i < 3; i++) send(l, 'alice@example.org');
+    expect(l.reserve('alice@example.org', { count: 1, windowMs: 60_000, text: '1/m' })).toMatchObject({
       allowed: false,
     });
-    expect(l.check('alice@example.org', { count: 4, windowMs: 3_600_000, text: '4/h' })).toEqual({ allowed: true });
+    expect(l.reserve('alice@example.org', { count: 4, windowMs: 3_600_000, text: '4/h' })).toMatchObject({
+      allowed: true,
+    });
   });
 });
 

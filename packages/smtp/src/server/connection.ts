@@ -9,7 +9,7 @@ import { ConnectionInfo } from './connection-info';
 import { ACCEPT, callHook, HOOK_FAILED, isPromise, recordDecision, resetAfterTls, resetEnvelope } from './hook-calls';
 import { MessageStream } from './message-stream';
 import type { Logger, SessionInfo, SmtpServerHooks, SmtpServerLimits } from './options';
-import { logCoreRefusal, logHookRefusal } from './refusal-log';
+import { logCoreRefusal, logHandshakeTimeout, logHookRefusal } from './refusal-log';
 
 /** What a connection needs from the server that owns it. */
 export interface ConnectionContext {
@@ -68,6 +68,8 @@ export class Connection {
   private message: MessageStream | null = null;
   // Timeouts are checked by the server's sweep (`checkTimeouts`), not by a timer per connection.
   private readonly clock: ConnectionClock;
+  // When the TLS handshake after STARTTLS began (our 220), while it lasts.
+  private handshakeSince: number | undefined;
   private readonly onData = (chunk: Buffer) => this.receive(chunk, false);
   private readonly onEnd = () => {
     this.session.receiveData(new Uint8Array(0));
@@ -141,10 +143,25 @@ export class Connection {
   /** Called by the server's sweep: closes a connection idle or open for too long (RFC 5321 4.5.3.2). */
   checkTimeouts(now: number): void {
     if (this.ended) return;
-    const { limits, hostname } = this.context;
+    const { limits, hostname, logger } = this.context;
+    if (this.handshakeSince !== undefined) {
+      // Inside a TLS handshake no SMTP reply can be sent: the socket is closed, the log says why.
+      if (now - this.handshakeSince < limits.tlsHandshakeTimeoutMs) return;
+      if (logger)
+        logHandshakeTimeout(logger, this.info.id, this.remoteAddress, 'starttls', limits.tlsHandshakeTimeoutMs);
+      this.destroy();
+      return;
+    }
     const due = this.clock.due(now, this.waiting || (this.held & BODY_BEHIND) !== 0, limits);
     if (due === 'session') this.shutdown(reply(421, '4.4.2', `${hostname} Session too long, closing connection`));
     else if (due === 'idle') this.shutdown(reply(421, '4.4.2', `${hostname} Idle timeout, closing connection`));
+    else if (due === 'hook') {
+      // A hook (a filter, the queue) that does not decide, or a data hook that stopped reading:
+      // the client gets a temporary refusal before its own timer (RFC 5321 4.5.3.2) gives up.
+      const waitingFor = this.waiting ? 'decision' : 'body';
+      logger?.warn({ id: this.info.id, address: this.remoteAddress, waiting: waitingFor }, 'smtp hook-timeout');
+      this.shutdown(reply(421, '4.3.0', `${hostname} Timed out processing the command, closing connection`));
+    }
   }
 
   /** The peer's address (`info.remoteAddress`, read once). */
@@ -352,7 +369,11 @@ export class Connection {
     this.detach(plain);
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.context.secureContext! });
     this.socket = secure;
+    // RFC 3207 4.2 leaves the handshake's time to us: bounded by `tlsHandshakeTimeoutMs` from here.
+    this.handshakeSince = this.context.now();
     secure.once('secure', () => {
+      this.handshakeSince = undefined;
+      this.clock.touch();
       this.session.tlsStarted();
       resetAfterTls(this.info);
       this.pump();

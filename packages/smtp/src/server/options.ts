@@ -84,6 +84,19 @@ export interface SmtpServerLimits {
   idleTimeoutMs: number;
   /** Milliseconds a session may last. Default 1 800 000. */
   sessionTimeoutMs: number;
+  /**
+   * Milliseconds a TLS handshake may take in all, on an implicit-TLS listener (from the TCP
+   * accept) and after STARTTLS (from our 220): then the socket is closed and `smtp
+   * tls-handshake-timeout` logged. A whole-handshake deadline, so a client that drips its
+   * ClientHello a byte at a time gets no longer than a silent one. Default 30 000.
+   */
+  tlsHandshakeTimeoutMs: number;
+  /**
+   * Milliseconds the client may be kept waiting for us with nothing moving: a hook that does not
+   * decide, or a `data` hook that stops reading the body. Then `421 4.3.0` and the connection is
+   * closed (its hooks' `signal` aborts), logged `smtp hook-timeout`. Default 300 000.
+   */
+  hookTimeoutMs: number;
   /** Bad commands before the session is closed. Default 10. */
   maxErrors: number;
 }
@@ -118,5 +131,7 @@ export const DEFAULT_LIMITS: SmtpServerLimits = {
   maxConnectionsPerIp: 20,
   idleTimeoutMs: 300_000,
   sessionTimeoutMs: 1_800_000,
+  tlsHandshakeTimeoutMs: 30_000,
+  hookTimeoutMs: 300_000,
   maxErrors: 10,
 };

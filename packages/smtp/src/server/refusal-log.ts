@@ -26,3 +26,18 @@ export function logHookRefusal(
     logger.info({ ...fields, event: event.type }, 'smtp rejected');
   }
 }
+
+/**
+ * Logs a TLS handshake cut at `limits.tlsHandshakeTimeoutMs`: no SMTP reply can be sent inside a
+ * handshake, so this line (with the client's address first, as fail2ban reads it) is all that
+ * tells of it. `tls`: `implicit` on an implicit-TLS listener, `starttls` after our 220.
+ */
+export function logHandshakeTimeout(
+  logger: Logger,
+  id: string,
+  address: string,
+  tls: 'implicit' | 'starttls',
+  timeoutMs: number,
+): void {
+  logger.info({ id, address, tls, timeout_ms: timeoutMs }, 'smtp tls-handshake-timeout');
+}

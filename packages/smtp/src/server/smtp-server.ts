@@ -10,8 +10,10 @@ import {
 import { formatReply, reply } from '../core/reply-format';
 import { SmtpError } from '../core/smtp-error';
 import { Connection, type ConnectionContext, type LocalEnd } from './connection';
+import { nextSerial, sessionIdOf } from './connection-clock';
 import { fastAcceptKnownToWork, installFastAccept } from './fast-accept';
 import { DEFAULT_LIMITS, type SmtpServerLimits, type SmtpServerOptions } from './options';
+import { logHandshakeTimeout } from './refusal-log';
 
 /** Counters of a running server. */
 export interface SmtpServerStats {
@@ -33,8 +35,9 @@ export class SmtpServer {
   private readonly connections = new Set<Connection>();
   private readonly perAddress = new Map<string, number>();
   // Implicit TLS connections still in their handshake, by `address:port`: counted (total and per
-  // address) from the TCP accept, so a client that never finishes its handshake holds a slot.
-  private readonly handshaking = new Map<string, string | undefined>();
+  // address) from the TCP accept, so a client that never finishes its handshake holds a slot
+  // (for `tlsHandshakeTimeoutMs` at most). The per-address key, if counted, and the TCP socket.
+  private readonly handshaking = new Map<string, { address: string | undefined; raw: Socket }>();
   private readonly counters: SmtpServerStats = { connections: 0, connectionsTotal: 0, messages: 0, bytes: 0 };
   private closing = false;
   // Whether plain listeners try the fast accept path, and whether one of them took it.
@@ -59,9 +62,18 @@ export class SmtpServer {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.fastAcceptWanted = options.fastAccept ?? fastAcceptKnownToWork();
     this.perIp = this.limits.maxConnectionsPerIp < this.limits.maxConnections;
+    const handshakeMs = this.limits.tlsHandshakeTimeoutMs;
+    // Node takes 0 for its own default (120 s): only a positive, finite limit means what it says.
+    if (!(handshakeMs > 0 && Number.isFinite(handshakeMs))) {
+      throw new SmtpError(
+        'SMTP_TLS_CONFIG',
+        `limits.tlsHandshakeTimeoutMs must be a positive number of ms, not ${handshakeMs}`,
+      );
+    }
     this.eagerAddress = options.logger !== undefined || Object.keys(options.hooks ?? {}).length > 0;
     // A sweep every tenth of the shorter timeout (5 ms to 1 s): a timeout fires up to two sweeps late.
-    const shortest = Math.min(this.limits.idleTimeoutMs, this.limits.sessionTimeoutMs);
+    const limits = this.limits;
+    const shortest = Math.min(limits.idleTimeoutMs, limits.sessionTimeoutMs, handshakeMs, limits.hookTimeoutMs);
     this.sweepInterval = Math.max(5, Math.min(1000, Math.floor(shortest / 10)));
     const secureContext: SecureContext | undefined = options.tls ? createSecureContext(options.tls) : undefined;
     this.context = {
@@ -92,8 +104,13 @@ export class SmtpServer {
     // The local end of every accepted socket, when the listener is bound to one address: known
     // without a getsockname(2) per connection. Unset for a wildcard address (0.0.0.0, ::).
     let local: LocalEnd | undefined;
+    // Node's handshakeTimeout runs from the TCP accept to the end of the handshake, whatever the
+    // client sends meanwhile (a ClientHello dripped a byte at a time gets no more time).
+    const handshakeTimeout = this.limits.tlsHandshakeTimeoutMs;
     const server = implicitTls
-      ? createTlsServer({ ...this.options.tls, noDelay: true }, (socket) => this.acceptHandshaken(socket, local))
+      ? createTlsServer({ ...this.options.tls, noDelay: true, handshakeTimeout }, (socket) =>
+          this.acceptHandshaken(socket, local),
+        )
       : createNetServer({ noDelay: true }, (socket) => {
           if (!this.fastSockets.has(socket)) this.accept(socket, false, local);
         });
@@ -102,7 +119,16 @@ export class SmtpServer {
       // Runs after tls.Server's own listener has wrapped the socket; destroying it ends both.
       server.on('connection', (raw: Socket) => this.reserve(raw));
       server.on('tlsClientError', (error, socket) => {
-        this.options.logger?.debug({ err: error }, 'smtp tls-error');
+        const logger = this.options.logger;
+        if ((error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+          // No session exists yet: the line gets an id of its own.
+          if (logger) {
+            const address = socket.remoteAddress ?? '';
+            logHandshakeTimeout(logger, sessionIdOf(nextSerial()), address, 'implicit', handshakeTimeout);
+          }
+        } else {
+          logger?.debug({ err: error }, 'smtp tls-error');
+        }
         socket.destroy();
       });
     }
@@ -172,6 +198,8 @@ export class SmtpServer {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const connection of [...this.connections]) connection.destroy();
+    // Handshakes still under way hold the listener open too (each ends by its own limit anyway).
+    for (const { raw } of [...this.handshaking.values()]) raw.destroy();
     await stopped;
   }
 
@@ -207,7 +235,7 @@ export class SmtpServer {
       return;
     }
     if (address !== undefined) this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
-    this.handshaking.set(key, address);
+    this.handshaking.set(key, { address, raw });
     // Closed before the handshake finished: the slot is given back here (after it, by `forget`).
     raw.once('close', () => {
       if (!this.handshaking.has(key)) return;
@@ -223,7 +251,7 @@ export class SmtpServer {
       socket.destroy();
       return;
     }
-    const address = this.handshaking.get(key);
+    const address = this.handshaking.get(key)?.address;
     this.handshaking.delete(key);
     if (this.closing) {
       if (address !== undefined) this.release(address);

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../../config/config-types';
+import { boundHttpServer } from '../http-listeners';
 import type { Metrics } from './observability-types';
 
 /** Options of `startMetricsServer`. */
@@ -78,9 +79,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   try {
     for (const address of options.addresses) {
       const server = createServer(handler(options.metrics));
-      // A scraper that stalls must not hold a socket forever.
-      server.requestTimeout = 10_000;
-      server.headersTimeout = 10_000;
+      // A scraper that stalls (or a client that connects and sends nothing) must not hold a socket.
+      boundHttpServer(server);
       servers.push(server);
       addresses.push(await listen(server, address));
     }

@@ -4,7 +4,7 @@ import type { InboundContext } from '../inbound/mx-hooks';
 import { inboundSession } from '../inbound/mx-hooks';
 import type { ListenerName } from '../observability/observability-types';
 import type { AuthThrottle } from './auth-throttle';
-import { SendRateLimiter } from './send-rate';
+import { SendRateLimiter, type SendRateReservation } from './send-rate';
 import { acceptSubmission } from './submission-acceptance';
 
 /** What the submission hooks need beyond the MX's context. */
@@ -34,6 +34,10 @@ function limiterOf(context: SubmissionContext): SendRateLimiter {
   }
   return limiter;
 }
+
+// The place each session's current transaction holds under `limits.send_rate`, from its MAIL to
+// the end of its data (or the end of the session).
+const reservations = new WeakMap<SessionInfo, SendRateReservation>();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -119,23 +123,48 @@ export function createSubmissionHooks(context: SubmissionContext, listener: List
     },
 
     async data(session, message) {
-      const decision = await acceptSubmission(context, session, message);
-      const rate = context.config().limits.sendRate;
-      if (decision.action !== 'reject' && rate !== undefined && session.user !== undefined) {
-        limiterOf(context).record(session.user, rate);
+      const reservation = reservations.get(session);
+      reservations.delete(session);
+      let decision: Decision;
+      try {
+        decision = await acceptSubmission(context, session, message);
+      } catch (error) {
+        reservation?.release();
+        throw error;
       }
+      // Kept before the 250 goes out; a refused message gives its place back.
+      if (decision.action === 'reject') reservation?.release();
+      else reservation?.commit();
       return decision;
     },
   };
 }
 
-/** MAIL FROM on submission beyond the user's `limits.send_rate`: 450 4.7.1 until the oldest counted message ages out. */
+/**
+ * MAIL FROM on submission: takes a place under the user's `limits.send_rate`, or 450 4.7.1 until
+ * the oldest counted message ages out. A session keeps one place for its transaction: a MAIL
+ * after RSET (or after a refused one) uses the place it already holds, and the end of the session
+ * gives it back.
+ */
 function checkSendRate(context: SubmissionContext, session: SessionInfo): Decision {
   const rate = context.config().limits.sendRate;
   const user = session.user;
   if (rate === undefined || user === undefined) return { action: 'accept' };
-  const advice = limiterOf(context).check(user, rate);
-  if (advice.allowed) return { action: 'accept' };
+  if (reservations.has(session)) return { action: 'accept' };
+  const advice = limiterOf(context).reserve(user, rate);
+  if (advice.allowed) {
+    reservations.set(session, advice.reservation);
+    const release = () => {
+      // Gone before its data: the place is free. Once the data hook took it out of the map, the
+      // hook settles it (a message whose client left after the final dot is still accepted).
+      if (reservations.get(session) !== advice.reservation) return;
+      reservations.delete(session);
+      advice.reservation.release();
+    };
+    if (session.signal.aborted) release();
+    else session.signal.addEventListener('abort', release, { once: true });
+    return { action: 'accept' };
+  }
   const retry = Math.ceil(advice.retryAfterMs / 1000);
   context.log.event(session.id, 'smtp', 'send-rate-exceeded', {
     address: session.remoteAddress,
