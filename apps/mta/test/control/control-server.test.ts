@@ -24,12 +24,19 @@ function log() {
   return createEventLog({ format: 'text', stream, runId: '0123456789abcdef' });
 }
 
+let release: () => void = () => {};
+const held = new Promise<void>((resolve) => {
+  release = resolve;
+});
+
 async function start(path = join(dir, 'control.sock')) {
   server = await startControlServer({
     path,
     queue,
     reload: async () => reloadAnswer,
     status: () => ({ uptime: 12, listeners: ['mx'] }),
+    // A command that answers only once the test lets it.
+    commands: { 'test.wait': async () => held.then(() => ({ waited: true })) },
     log: log(),
   });
   return path;
@@ -136,6 +143,59 @@ describe('the control socket', { timeout: 20_000 }, () => {
       { id: 3, error: { code: 'BAD_REQUEST', message: 'args must be an object' } },
       { id: 4, result: { messages: [] } },
     ]);
+  });
+
+  it('stops reading from a client that sends requests and never reads the answers, and loses none', async () => {
+    const path = await start();
+    const socket = connect({ path });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.pause();
+    const count = 100_000;
+    const requests = Array.from({ length: count }, (_, i) => `{"id":${i},"command":"status"}\n`).join('');
+    socket.write(requests);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A server that read everything would hold every answer in its own memory; one that stops
+    // reading leaves the requests in the client's buffer.
+    expect(socket.writableLength).toBeGreaterThan(requests.length / 2);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const done = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        for (const byte of chunk) if (byte === 10) received += 1;
+        if (received === count) resolve();
+      });
+    });
+    socket.resume();
+    await done;
+    socket.destroy();
+    const ids = Buffer.concat(chunks)
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { id: number }).id);
+    expect(ids).toEqual(Array.from({ length: count }, (_, i) => i));
+  });
+
+  it('stops reading while answers are slow to come, instead of queueing every request read', async () => {
+    const path = await start();
+    const socket = connect({ path });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const count = 50_000;
+    const requests = Array.from({ length: count }, (_, i) => `{"id":${i},"command":"test.wait"}\n`).join('');
+    socket.write(requests);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(socket.writableLength).toBeGreaterThan(requests.length / 2);
+    let received = 0;
+    const done = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        for (const byte of chunk) if (byte === 10) received += 1;
+        if (received === count) resolve();
+      });
+    });
+    release();
+    await done;
+    socket.destroy();
   });
 
   it('refuses a request line over 64 KiB and closes the connection', async () => {

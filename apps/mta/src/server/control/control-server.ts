@@ -39,6 +39,8 @@ export interface ControlServer {
 }
 
 const QUIET = new Set(['status', 'queue.list', 'queue.show']);
+/** Requests of one connection read and not yet answered before the server stops reading it. */
+const MAX_PENDING_REQUESTS = 32;
 
 /** Asks whoever listens on `path` for a connection: true when someone accepts. */
 function answers(path: string): Promise<boolean> {
@@ -103,8 +105,50 @@ function serveConnection(socket: Socket, target: ControlTarget, log: EventLog, i
   const lines = new LineSplitter(MAX_REQUEST_BYTES);
   // Requests of one connection are answered in order, one at a time.
   let chain = Promise.resolve();
-  const send = (response: ControlResponse) => {
-    if (!socket.destroyed) socket.write(encodeResponse(response));
+  // Back-pressure: a client that pipelines requests and does not read the answers (or asks for
+  // slow ones faster than they come) is no longer read from, so neither the answers nor the
+  // requests waiting pile up in the server's memory; the idle timeout then ends it.
+  let pending = 0;
+  let blocked = false;
+  let stopped = false;
+  const flow = () => {
+    if (stopped || blocked || pending >= MAX_PENDING_REQUESTS) socket.pause();
+    else if (!socket.destroyed) socket.resume();
+  };
+  const send = async (response: ControlResponse) => {
+    if (socket.destroyed || socket.write(encodeResponse(response))) return;
+    blocked = true;
+    flow();
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+    blocked = false;
+    flow();
+  };
+  const answer = async (line: string) => {
+    const parsed = parseRequest(line);
+    if (!parsed.ok) {
+      await send(parsed.response);
+      return;
+    }
+    const { id, command, args } = parsed.request;
+    const outcome = await runControlCommand(target, command, args);
+    // Logged when done, not when the client reads the answer (it may never).
+    if (!QUIET.has(command) || 'error' in outcome) {
+      log.event(log.runId, 'control', 'command', {
+        command,
+        queueid: typeof args.id === 'string' ? args.id : undefined,
+        result: 'error' in outcome ? outcome.error.code : 'ok',
+        error: 'error' in outcome ? outcome.error.message : undefined,
+      });
+    }
+    await send({ id, ...outcome });
   };
   socket.setTimeout(idleTimeoutMs, () => socket.destroy());
   socket.on('error', () => {});
@@ -113,34 +157,27 @@ function serveConnection(socket: Socket, target: ControlTarget, log: EventLog, i
     try {
       received = lines.push(chunk);
     } catch (error) {
+      stopped = true;
       socket.pause();
-      chain = chain.then(() => {
-        send({ id: null, error: { code: 'PROTOCOL', message: (error as Error).message } });
+      chain = chain.then(async () => {
+        await send({ id: null, error: { code: 'PROTOCOL', message: (error as Error).message } });
         socket.end();
       });
       return;
     }
     for (const line of received) {
       if (line.trim() === '') continue;
+      pending += 1;
       chain = chain.then(async () => {
-        const parsed = parseRequest(line);
-        if (!parsed.ok) {
-          send(parsed.response);
-          return;
-        }
-        const { id, command, args } = parsed.request;
-        const outcome = await runControlCommand(target, command, args);
-        send({ id, ...outcome });
-        if (!QUIET.has(command) || 'error' in outcome) {
-          log.event(log.runId, 'control', 'command', {
-            command,
-            queueid: typeof args.id === 'string' ? args.id : undefined,
-            result: 'error' in outcome ? outcome.error.code : 'ok',
-            error: 'error' in outcome ? outcome.error.message : undefined,
-          });
+        try {
+          await answer(line);
+        } finally {
+          pending -= 1;
+          flow();
         }
       });
     }
+    flow();
   });
   const endAfterAnswers = () => {
     chain = chain.then(() => {
