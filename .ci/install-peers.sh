@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # swaks needs IO::Socket::SSL and Net::SSLeay for STARTTLS and implicit TLS.
-debs=(swaks libio-socket-ssl-perl libnet-ssleay-perl python3-dkim openssl ca-certificates dovecot-core python3-argon2 fail2ban nsd python3-spf python3-dnspython pebble postgresql)
+debs=(swaks libio-socket-ssl-perl libnet-ssleay-perl python3-dkim openssl ca-certificates dovecot-core python3-argon2 fail2ban nsd python3-spf python3-dnspython pebble postgresql opendkim)
 missing=()
 for d in "${debs[@]}"; do
   dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")

@@ -23,7 +23,9 @@ const load = { sessions: 20, size: 10240 };
 
 const dns = await startBenchDns();
 const dir = mkdtempSync(join(tmpdir(), 'homing-bench-mta-'));
-const homing = await startHomingProcess(dir, dns.address, ['limits: { connections: 2000, connections_per_ip: 1000 }']);
+const homing = await startHomingProcess(dir, dns.address, {
+  extra: ['limits: { connections: 2000, connections_per_ip: 1000 }'],
+});
 const postfix = await startPostfix({ hostname: 'mx.postfix.test' });
 // Postfix's local(8) runs as the daemon user (uid 1): it must reach and write this Maildir.
 chmodSync(dir, 0o755);

@@ -43,7 +43,9 @@ const dns = await startBenchDns();
 const dir = mkdtempSync(join(tmpdir(), 'homing-bench-maildir-'));
 // Postfix's local(8) runs as the daemon user: it must reach the Maildir below this directory.
 chmodSync(dir, 0o755);
-const homing = await startHomingProcess(dir, dns.address, ['limits: { connections: 2000, connections_per_ip: 1000 }']);
+const homing = await startHomingProcess(dir, dns.address, {
+  extra: ['limits: { connections: 2000, connections_per_ip: 1000 }'],
+});
 const homingNew = join(homing.state, 'mail/example.org/alice/new');
 // Postfix's local(8) writes aliases' files as default_privs (daemon, uid 1).
 const postfixMaildir = join(dir, 'postfix-maildir');

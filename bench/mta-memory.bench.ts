@@ -28,7 +28,7 @@ const limits = `limits: { connections: ${connections + 100}, connections_per_ip:
 const startServer = (part: string) => {
   const partDir = join(dir, part);
   mkdirSync(partDir);
-  return startHomingProcess(partDir, dns.address, [limits]);
+  return startHomingProcess(partDir, dns.address, { extra: [limits] });
 };
 let server = await startServer('idle');
 let { child, port, metricsPort } = server;

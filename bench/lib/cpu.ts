@@ -100,3 +100,46 @@ export async function withCpuFigures<T>(
     },
   };
 }
+
+/** CPU seconds of one process (its threads, and the children it reaped); of its main thread alone with `mainThread`. */
+export function processTreeCpu(pid: number, mainThread = false): number {
+  try {
+    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14-17 of proc(5) (utime, stime, cutime, cstime) are 11-14 after the name and state.
+    return fields.slice(11, 15).reduce((sum, field) => sum + Number(field), 0) / TICKS_PER_SECOND;
+  } catch {
+    return 0; // it exited meanwhile: its time went to its parent's cutime
+  }
+}
+
+/** CPU seconds of every process whose working directory is under `directory` (Postfix's daemons chdir to their queue). */
+export function cpuOfProcessesIn(directory: string): number {
+  let sum = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/cwd`).startsWith(directory)) sum += processTreeCpu(Number(name));
+    } catch {}
+  }
+  return sum;
+}
+
+/** CPU seconds of `pid` and its live children (the ones that exited are in its cutime). */
+export function withChildrenCpu(pid: number): number {
+  let sum = processTreeCpu(pid);
+  for (const name of readdirSync('/proc'))
+    if (/^\d+$/.test(name) && procStat(Number(name))?.ppid === pid) sum += processTreeCpu(Number(name));
+  return sum;
+}
+
+/** The child of this process running `command` (its /proc comm), e.g. smtp-sink. */
+export function childNamed(command: string): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || procStat(Number(name))?.ppid !== process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === command) return Number(name);
+    } catch {}
+  }
+  throw new Error(`cannot find this process's ${command} child`);
+}

@@ -28,18 +28,33 @@ export function startBenchDns() {
   });
 }
 
+/** What differs between the benchmarks' configs of `homing start`. */
+export interface HomingProcessOptions {
+  /** More config lines (top-level keys), added after the shared ones. */
+  extra?: string[];
+  /** The listener the returned `port` is on: the MX (default) or submission (STARTTLS + AUTH). */
+  listener?: 'mx' | 'submission';
+  /** alice@example.org's password in the users file; default `bench`. */
+  password?: string;
+}
+
 /**
- * Starts `homing start` (see spawnHomingStart) on a config in `dir`; `extra` lines are added to it.
+ * Starts `homing start` (see spawnHomingStart) on a config in `dir` (homing.yml, the users file with
+ * alice@example.org, the state directory): example.org's server on `port`, with a metrics listener.
  */
 export async function startHomingProcess(
   dir: string,
   dnsAddress: string,
-  extra: string[] = [],
-): Promise<{ child: ChildProcess; port: number; metricsPort: number; state: string }> {
+  options: HomingProcessOptions = {},
+): Promise<{ child: ChildProcess; port: number; metricsPort: number; state: string; certDir: string }> {
   const cert = certificateFiles();
   const [port, metricsPort] = [await freePort(), await freePort()];
   const state = join(dir, 'state');
-  writeFileSync(join(dir, 'users'), `alice@example.org:${await hashPassword('bench')}\n`, { mode: 0o600 });
+  const listener = options.listener ?? 'mx';
+  const listen = { mx: '[]', submission: '[]', submissions: '[]', metrics: `"127.0.0.1:${metricsPort}"` };
+  listen[listener] = `"127.0.0.1:${port}"`;
+  const password = await hashPassword(options.password ?? 'bench');
+  writeFileSync(join(dir, 'users'), `alice@example.org:${password}\n`, { mode: 0o600 });
   writeFileSync(
     join(dir, 'homing.yml'),
     [
@@ -49,12 +64,14 @@ export async function startHomingProcess(
       `users: ${join(dir, 'users')}`,
       `state: ${state}`,
       `dns: ["${dnsAddress}"]`,
-      `listen: { mx: "127.0.0.1:${port}", submission: [], submissions: [], metrics: "127.0.0.1:${metricsPort}" }`,
-      ...extra,
+      `listen: { ${Object.entries(listen)
+        .map(([name, value]) => `${name}: ${value}`)
+        .join(', ')} }`,
+      ...(options.extra ?? []),
     ].join('\n'),
   );
   const child = await spawnHomingStart(join(dir, 'homing.yml'));
-  return { child, port, metricsPort, state };
+  return { child, port, metricsPort, state, certDir: cert.dir };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface DeliveryWorkerOptions {
   /**
    * Claims of one destination domain delivered at once; more claims of it wait without taking a
    * slot, so a slow domain cannot hold every slot. Default half of `concurrency` (at least 1).
+   * A claim whose SMTP transactions are over gives its domain's place back while its settle
+   * commits (it keeps its slot in `concurrency` until then).
    */
   maxClaimsPerDomain?: number;
   /** Wait between polls of an empty queue. Default 1000 ms. */
@@ -152,7 +154,12 @@ function recordedReply(line: string | undefined): Reply | undefined {
  * queues a DSN (from the null sender) for the recipients the settle says failed (expired ones
  * included) and a delay warning when the queue asks for one.
  */
-export async function processClaim(options: DeliveryWorkerOptions, claim: Claim): Promise<SettleResult> {
+export function processClaim(options: DeliveryWorkerOptions, claim: Claim): Promise<SettleResult> {
+  return workClaim(options, claim, () => {});
+}
+
+/** processClaim, calling `delivered` once the SMTP transactions are over, before the settle commits. */
+async function workClaim(options: DeliveryWorkerOptions, claim: Claim, delivered: () => void): Promise<SettleResult> {
   const { queue, agent } = options;
   const lease = leaseKeeper(queue, claim, options.logger);
   let settled: SettleResult;
@@ -195,6 +202,7 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
         outcomes.push({ recipient, status, reply, ...(session === undefined ? {} : { session }) });
       }
     }
+    delivered();
     // A settle that completes the message removes its body: keep the headers a DSN may need first.
     if (outcomes.some((outcome) => outcome.status !== 'delivered') && wantsReport) {
       // Settling what was delivered matters more than quoting headers: a read failure only loses the quote.
@@ -306,13 +314,28 @@ export async function runDeliveryWorker(options: DeliveryWorkerOptions): Promise
   // Claimed but waiting for their domain to have a free place; they keep their lease meanwhile.
   const waiting: Claim[] = [];
   const wakers = new Set<() => void>();
+  // Set by a wake that came while the loop was not paused (during a claim): it looks again first.
+  let woken = false;
   const wake = () => {
+    woken = true;
     for (const done of [...wakers]) done();
   };
 
   const start = (claim: Claim) => {
     activeByDomain.set(claim.domain, (activeByDomain.get(claim.domain) ?? 0) + 1);
-    const work = processClaim(options, claim)
+    // The domain's place is for talking to it: it is given back once the transactions are over, so
+    // the next claim of the domain is delivered while this one's settle waits for its fsync (the
+    // claim keeps its place in `concurrency`, and its lease, until the settle is durable).
+    let placeHeld = true;
+    const releasePlace = () => {
+      if (!placeHeld) return;
+      placeHeld = false;
+      const left = (activeByDomain.get(claim.domain) ?? 1) - 1;
+      if (left === 0) activeByDomain.delete(claim.domain);
+      else activeByDomain.set(claim.domain, left);
+      wake();
+    };
+    const work = workClaim(options, claim, releasePlace)
       .then(
         () => undefined,
         (error: unknown) => {
@@ -320,9 +343,7 @@ export async function runDeliveryWorker(options: DeliveryWorkerOptions): Promise
         },
       )
       .finally(() => {
-        const left = (activeByDomain.get(claim.domain) ?? 1) - 1;
-        if (left === 0) activeByDomain.delete(claim.domain);
-        else activeByDomain.set(claim.domain, left);
+        releasePlace();
         running.delete(work);
         wake();
       });
@@ -342,6 +363,7 @@ export async function runDeliveryWorker(options: DeliveryWorkerOptions): Promise
   };
 
   while (options.signal?.aborted !== true) {
+    woken = false;
     startWaiting();
     let claimed = 0;
     const room = concurrency - running.size;
@@ -362,6 +384,7 @@ export async function runDeliveryWorker(options: DeliveryWorkerOptions): Promise
     }
     // Claim again at once while there was work and room; otherwise wait for a slot or the poll.
     if (claimed > 0 && running.size < concurrency) continue;
+    if (woken) continue;
     await pause(poll, options.signal, wakers);
   }
   // Claims still waiting are settled now, not left leased: with the signal aborted they end deferred at once.

@@ -248,4 +248,60 @@ describe('the lease of a claim', { timeout: 20_000 }, () => {
     expect((keeper.signal.reason as { code?: string }).code).toBe('LEASE_LOST');
     keeper.stop();
   });
+  it("gives a domain's place back once its transactions are over: the next claim is delivered while the settle commits", async () => {
+    const queue = await openQueue();
+    const receiver = await startReceiver({ noStartTls: true });
+    cleanups.push(() => receiver.close());
+    dns.setZones({
+      'example.net': { MX: [{ priority: 10, exchange: 'mx.example.net' }] },
+      'mx.example.net': { A: ['127.0.0.1'] },
+    });
+    const agent = createDeliveryAgent({
+      resolver: createResolver({ servers: [dns.address] }),
+      hostname: 'mta.example.org',
+      port: receiver.port,
+      addressPreference: 'ipv4',
+    });
+    cleanups.push(() => agent.close());
+    // The first settle is held (a slow fsync): the second message of the domain must not wait for it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let settles = 0;
+    const gated = Object.assign(Object.create(queue) as FileQueue, {
+      settle: async (...args: Parameters<FileQueue['settle']>) => {
+        settles += 1;
+        if (settles === 1) await held;
+        return queue.settle(...args);
+      },
+    }) as unknown as Queue;
+    for (const local of ['first', 'second']) {
+      await queue.enqueue({ sender: 'a@example.org', recipients: [`${local}@example.net`] }, body(local));
+    }
+    const stop = new AbortController();
+    const running = runDeliveryWorker({
+      queue: gated,
+      agent,
+      hostname: 'mta.example.org',
+      concurrency: 4,
+      maxClaimsPerDomain: 1,
+      pollIntervalMs: 5000,
+      signal: stop.signal,
+    });
+    cleanups.push(async () => {
+      release();
+      stop.abort();
+      await running;
+    });
+    await waitFor(() => receiver.messages.length === 2, 4000);
+    expect(settles).toBe(2);
+    release();
+    // Both settles then complete: the queue is empty, nothing delivered twice.
+    await waitFor(async () => (await queue.list()).length === 0);
+    expect(receiver.messages.map((message) => message.to[0]).sort()).toEqual([
+      'first@example.net',
+      'second@example.net',
+    ]);
+  });
 });
