@@ -286,8 +286,10 @@ export class PostgresQueue implements Queue {
         // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
         if (message === undefined || lease === undefined) throw leaseLost(leaseId);
         lease.lease_until = this.clock.now() + leaseMs;
-        await client.query(`UPDATE ${this.s}.leases SET lease_until = $2 WHERE lease_id = $1`, [
-          leaseId,
+        // By message and domain, the primary key (lease ids have no index of their own).
+        await client.query(`UPDATE ${this.s}.leases SET lease_until = $3 WHERE message_id = $1 AND domain = $2`, [
+          id,
+          lease.domain,
           lease.lease_until,
         ]);
         await this.fileDue(client, [message]);
