@@ -34,7 +34,10 @@ describePostgres('PostgreSQL queue migrations', () => {
         `INSERT INTO ${s}.messages (id, sender, attributes, size, created_at, due_at, held) VALUES ($1, 's@o.test', '{}', 5, $2, $3, $4)`,
         [id, now - minute, due, held],
       );
-      await sql(`INSERT INTO ${s}.body_chunks (message_id, n, data) VALUES ($1, 0, $2)`, [id, Buffer.from(`${id[0]}body`)]);
+      await sql(`INSERT INTO ${s}.body_chunks (message_id, n, data) VALUES ($1, 0, $2)`, [
+        id,
+        Buffer.from(`${id[0]}body`),
+      ]);
       await sql(
         `INSERT INTO ${s}.recipients (message_id, position, address, domain, state, attempts, next_attempt_at) VALUES ($1, 0, 'r@x.test', 'x.test', 'pending', 0, $2)`,
         [id, now - minute],
@@ -62,7 +65,11 @@ describePostgres('PostgreSQL queue migrations', () => {
     let freshId = '';
     try {
       expect(queue.recovery.messages).toBe(3);
-      expect((await queue.list()).map((m) => m.id)).toEqual(['aaaa000000000001', 'bbbb000000000002', 'cccc000000000003']);
+      expect((await queue.list()).map((m) => m.id)).toEqual([
+        'aaaa000000000001',
+        'bbbb000000000002',
+        'cccc000000000003',
+      ]);
       // The old host's lease still holds b; c is held: only a is claimable.
       const [claim, ...more] = await queue.claim({ limit: 10, leaseMs: 60 * minute });
       expect(more).toEqual([]);
@@ -76,7 +83,7 @@ describePostgres('PostgreSQL queue migrations', () => {
       const gone = await queue.settle(oldLease, [{ recipient: 'r@x.test', status: 'delivered' }]).catch((e) => e);
       expect(gone.code).toBe('LEASE_LOST');
       // New messages come after the old ones in acceptance order.
-      const fresh = await queue.enqueue({ sender: 's@o.test', recipients: ['r@y.test'] }, 'new');
+      const fresh = await queue.enqueue({ sender: 's@o.test', recipients: ['r@y.test'] }, Buffer.from('new'));
       freshId = fresh.id;
       expect((await queue.list()).map((m) => m.id)).toEqual(['aaaa000000000001', 'cccc000000000003', fresh.id]);
       const body: Buffer[] = [];
