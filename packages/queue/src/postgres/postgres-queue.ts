@@ -70,16 +70,17 @@ export class PostgresQueue implements Queue {
         : this.options.logger?.warn({ err: error }, 'queue could not sweep its body directory'),
   );
   private readonly settles = new SettleBatcher<SettleRequest, SettleWritten | undefined>((batch) =>
-    withClient(this.pool, 'settling a claim', (client) => {
-      this.assertFresh(batch.flatMap((request) => request.followUps.map((f) => f.body)));
-      return settleBatch(
+    withClient(this.pool, 'settling a claim', (client) =>
+      settleBatch(
         client,
         this.s,
         batch,
         (request) => this.takeKnown(request.leaseId),
         (message, leaseId, outcomes, enqueued) => this.decide(message, leaseId, outcomes, enqueued),
-      );
-    }),
+        // A batch with a stale body file fails, and is tried again settle by settle.
+        () => this.assertFresh(batch.flatMap((request) => request.followUps.map((f) => f.body))),
+      ),
+    ),
   );
   private readonly batcher = new EnqueueBatcher((batch) =>
     withClient(this.pool, 'committing a message', async (client) => {
@@ -273,8 +274,9 @@ export class PostgresQueue implements Queue {
             outcomes,
             followUps.map((f) => ({ id: f.message.id, size: f.body.size })),
           );
-          this.assertFresh(followUps.map((f) => f.body));
           for (const followUp of followUps) await this.insert(client, followUp.message, followUp.body, decided.now);
+          // The last statement before the COMMIT: it and the COMMIT are all the sweep must wait for.
+          this.assertFresh(followUps.map((f) => f.body));
           // Under the lock the version cannot have moved: the statement writes.
           const statement = settleStatement(this.s, [
             { message: message!, leaseId, outcome: decided.outcome, followUps: [], now: decided.now },
