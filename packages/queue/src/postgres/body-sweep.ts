@@ -98,12 +98,15 @@ export class BodySweeper {
 
   start(): void {
     const run = () => {
-      this.scheduled().then(
-        (removed) => {
-          if (removed > 0) this.report(removed);
-        },
-        (error: unknown) => this.report(0, error),
-      );
+      // Through a promise: a queue closed meanwhile throws CLOSED, reported like any failure.
+      Promise.resolve()
+        .then(this.scheduled)
+        .then(
+          (removed) => {
+            if (removed > 0) this.report(removed);
+          },
+          (error: unknown) => this.report(0, error),
+        );
     };
     run();
     this.timer = setInterval(run, bodySweepIntervalMs);

@@ -63,7 +63,7 @@ export class PostgresQueue implements Queue {
   private readonly known = new Map<string, LoadedMessage>();
   private closed = false;
   private readonly sweeper = new BodySweeper(
-    () => this.sweepBodyFiles(),
+    () => (this.closed ? Promise.resolve(0) : this.sweepBodyFiles()),
     (removed, error) =>
       error === undefined
         ? this.options.logger?.info({ removed }, 'queue removed orphaned body files')
