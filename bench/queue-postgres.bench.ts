@@ -7,7 +7,9 @@
 // with .ci/postgres.sh (Debian's postgresql package) and stops at the end.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFileQueue, type Queue } from '@homing/queue';
@@ -18,12 +20,21 @@ const envelope = { sender: 'bench@example.org', recipients: ['rcpt@example.net']
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const schemaName = () => `bench_${randomBytes(5).toString('hex')}`;
 
-/** Claims and settles (delivered) for `ms`, `concurrency` claims in flight; resolves to settles per second. */
-async function claimSettleRate(queue: Queue, concurrency: number, ms: number): Promise<number> {
+/**
+ * Claims and settles (delivered) for `ms` or until `most` are settled, `concurrency` claims in
+ * flight; resolves to settles per second. The same loop, recipients (one) and outcome for both
+ * backends.
+ */
+async function claimSettleRate(
+  queue: Queue,
+  concurrency: number,
+  ms: number,
+  most = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let settled = 0;
   const started = performance.now();
-  while (performance.now() - started < ms) {
-    const claims = await queue.claim({ limit: concurrency });
+  while (performance.now() - started < ms && settled < most) {
+    const claims = await queue.claim({ limit: Math.min(concurrency, most - settled) });
     if (claims.length === 0) break;
     await Promise.all(
       claims.map((claim) =>
@@ -47,7 +58,11 @@ if (process.argv[2] === 'worker') {
   // process have had: a cold process spent its first second compiling, and two cold ones at once
   // compiled against each other on this 2-core machine.
   await claimSettleRate(queue, 64, 1000);
-  process.stdout.write(`${await claimSettleRate(queue, 64, Number(ms))}\n`);
+  process.stdout.write('MEASURING\n');
+  const cpu = process.cpuUsage();
+  const rate = await claimSettleRate(queue, 64, Number(ms));
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${rate} ${(used.user + used.system) / 1e6}\n`);
   await queue.close();
   process.exit(0);
 }
@@ -65,6 +80,9 @@ if (!connectionString) {
   connectionString = /HOMING_TEST_POSTGRES=(\S+)/.exec(exports)?.[1];
 }
 const url = connectionString!;
+const loadAtStart = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
 const schemas: string[] = [];
 
 async function fileQueue(): Promise<{ queue: Queue; done: () => Promise<void> }> {
@@ -124,25 +142,31 @@ for (let round = 0; round < ROUNDS; round += 1) {
   }
 }
 
-// Claim + settle: 20,000 messages queued in each backend, then concurrency 1 and 64 on the same queue.
+// Claim + settle: for each row a fresh queue of each backend with 20,000 messages, of which
+// the row settles at most 10,000 (3 s at most): both backends start from the same depth and
+// neither drains its queue during the measurement. 3 interleaved rounds, medians.
 const FILL = 20_000;
-for (const [name, make] of [
-  ['file', fileQueue],
-  ['postgres', postgresQueue],
-] as const) {
-  const { queue, done } = await make();
-  await fill(queue, FILL);
+const MOST = FILL / 2;
+for (let round = 0; round < 3; round += 1) {
   for (const concurrency of [1, 64]) {
-    const rate = await claimSettleRate(queue, concurrency, 3000);
     const label = `claim + settle, concurrency ${concurrency} (${FILL} queued)`;
-    const samples = rows.get(label) ?? [{ file: 0, postgres: 0 }];
-    samples[0]![name] = rate;
-    rows.set(label, samples);
+    const sample = { file: 0, postgres: 0 };
+    for (const [name, make] of [
+      ['file', fileQueue],
+      ['postgres', postgresQueue],
+    ] as const) {
+      const { queue, done } = await make();
+      await fill(queue, FILL);
+      sample[name] = await claimSettleRate(queue, concurrency, 3000, MOST);
+      await queue.close();
+      await done();
+    }
+    rows.set(label, [...(rows.get(label) ?? []), sample]);
   }
-  await queue.close();
-  await done();
 }
 
+console.log(`load average at the start ${loadAtStart}`);
+console.log();
 console.log(`| what (PostgreSQL ${url.replace(/\/\/[^@]*@/, '//')}) | file /s | PostgreSQL /s | PostgreSQL / file |`);
 console.log('| --- | ---: | ---: | ---: |');
 for (const [what, samples] of rows) {
@@ -153,27 +177,84 @@ for (const [what, samples] of rows) {
 }
 
 // Competing workers: separate processes (as separate hosts would be) on one PostgreSQL queue.
-async function workers(schema: string, count: number, ms: number): Promise<number> {
+// While they measure, the CPU time of the PostgreSQL server's processes (the postmaster's
+// children, read from /proc: this cluster serves only this bench) and of the whole machine.
+const { default: pg } = await import('pg');
+const client = new pg.Client({ connectionString: url });
+await client.connect();
+const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+const postmaster = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${backend}/status`, 'utf8'))?.[1]);
+/**
+ * CPU seconds used so far by the PostgreSQL server: the postmaster's own, its children's alive
+ * now, and those of the children it has reaped (cutime, cstime: the workers' backends end with them).
+ */
+function serverCpu(): number {
+  const fieldsOf = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const own = fieldsOf(String(postmaster)).map(Number);
+  let ticks = own[11]! + own[12]! + own[13]! + own[14]!;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = fieldsOf(entry);
+      if (Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks / 100;
+}
+/** [busy, total] CPU time of the machine so far (all cores, /proc/stat). */
+function machineCpu(): [number, number] {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  return [total - fields[3]! - fields[4]!, total];
+}
+const cores = availableParallelism();
+interface WorkerRun {
+  rate: number;
+  /** Cores' worth of CPU while they measured: the workers', PostgreSQL's, the whole machine's. */
+  workers: number;
+  server: number;
+  machine: number;
+}
+async function workers(schema: string, count: number, ms: number): Promise<WorkerRun> {
   const self = fileURLToPath(import.meta.url);
-  const rates = await Promise.all(
+  let measuring = 0;
+  let start: { server: number; machine: [number, number]; at: number } | undefined;
+  const results = await Promise.all(
     Array.from(
       { length: count },
       () =>
-        new Promise<number>((resolve, reject) => {
+        new Promise<{ rate: number; cpu: number }>((resolve, reject) => {
           const child = spawn(process.execPath, ['--import', 'tsx', self, 'worker', url, schema, String(ms)], {
             stdio: ['ignore', 'pipe', 'inherit'],
           });
           let out = '';
           child.stdout.on('data', (chunk) => {
             out += chunk;
+            if (out.startsWith('MEASURING\n') && !out.includes('counted')) {
+              out = `counted${out}`;
+              measuring += 1;
+              if (measuring === count) start = { server: serverCpu(), machine: machineCpu(), at: performance.now() };
+            }
           });
-          child.once('exit', (code) =>
-            code === 0 ? resolve(Number(out.trim())) : reject(new Error(`worker ${code}`)),
-          );
+          child.once('exit', (code) => {
+            const [rate, cpu] = out.trim().split('\n').at(-1)!.split(' ').map(Number);
+            if (code === 0) resolve({ rate: rate!, cpu: cpu! });
+            else reject(new Error(`worker ${code}`));
+          });
         }),
     ),
   );
-  return rates.reduce((sum, rate) => sum + rate, 0);
+  // Sampled once the last worker is done: the server's work ends with its workers' (close aside).
+  const seconds = (performance.now() - start!.at) / 1000;
+  const machine = machineCpu();
+  return {
+    rate: results.reduce((sum, r) => sum + r.rate, 0),
+    workers: results.reduce((sum, r) => sum + r.cpu, 0) / (ms / 1000),
+    server: (serverCpu() - start!.server) / seconds,
+    machine: ((machine[0] - start!.machine[0]) / (machine[1] - start!.machine[1])) * cores,
+  };
 }
 // Each measurement starts from the same queue: topped up to WORKER_FILL messages first (two
 // workers at several thousand a second each would otherwise drain it within the rounds).
@@ -185,8 +266,8 @@ async function topUp(): Promise<void> {
   await fill(queue, WORKER_FILL - queue.recovery.messages);
   await queue.close();
 }
-const one: number[] = [];
-const two: number[] = [];
+const one: WorkerRun[] = [];
+const two: WorkerRun[] = [];
 // Three interleaved rounds (a median, not a mean of two): the load of this machine moves.
 for (let round = 0; round < 3; round += 1) {
   await topUp();
@@ -194,19 +275,29 @@ for (let round = 0; round < 3; round += 1) {
   await topUp();
   two.push(await workers(shared.schema, 2, 3000));
 }
+const middle = (runs: WorkerRun[]) => [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
+const cpu = (value: number) => value.toFixed(2);
 console.log();
 console.log(
-  `| competing workers on one PostgreSQL queue (${WORKER_FILL} queued, 64 claims in flight each) | claim + settle /s |`,
+  `| competing workers on one PostgreSQL queue (${WORKER_FILL} queued, 64 claims in flight each; the median run) | claim + settle /s | workers' CPU (cores) | PostgreSQL's CPU (cores) | whole machine busy (of ${cores} cores) |`,
 );
-console.log('| --- | ---: |');
-console.log(`| one worker process | ${Math.round(median(one))} |`);
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const [what, runs] of [
+  ['one worker process', one],
+  ['two worker processes together', two],
+] as const) {
+  const run = middle(runs);
+  const times = runs === two ? ` (${(middle(two).rate / middle(one).rate).toFixed(2)}x one)` : '';
+  console.log(
+    `| ${what} | ${Math.round(run.rate)}${times} | ${cpu(run.workers)} | ${cpu(run.server)} | ${cpu(run.machine)} |`,
+  );
+}
 console.log(
-  `| two worker processes together | ${Math.round(median(two))} (${(median(two) / median(one)).toFixed(2)}x one) |`,
+  `(rates of the ${one.length} rounds: one ${one.map((r) => Math.round(r.rate)).join(', ')}; two ${two.map((r) => Math.round(r.rate)).join(', ')}; load average at the end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')})`,
 );
 
-const { default: pg } = await import('pg');
-const client = new pg.Client({ connectionString: url });
-await client.connect();
 for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 await client.end();
 if (ownCluster !== undefined) execFileSync('bash', [join(here, '..', '.ci', 'postgres.sh'), 'stop', ownCluster]);

@@ -20,7 +20,8 @@ describePostgres('PostgreSQL queue plans', () => {
     const client = new pg.Client({ connectionString: postgresUrl });
     await client.connect();
     try {
-      for (const table of ['messages', 'recipients', 'leases']) {
+      // Every table the statements read: an analyzed body_chunks (20,000 rows) fails the check below.
+      for (const table of ['messages', 'recipients', 'leases', 'body_chunks']) {
         await client.query(`ALTER TABLE ${s}.${table} SET (autovacuum_enabled = false)`);
       }
       await Promise.all(
@@ -34,24 +35,24 @@ describePostgres('PostgreSQL queue plans', () => {
         }),
       );
       const analyzed = await client.query(
-        `SELECT count(*)::integer AS n FROM pg_stat_user_tables
+        `SELECT relname FROM pg_stat_user_tables
          WHERE schemaname = $1 AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)`,
         [schema],
       );
-      expect(analyzed.rows[0].n).toBe(0);
+      expect(analyzed.rows.map((row) => row.relname)).toEqual([]);
       const explain = async (text: string, values: unknown[] = []) =>
         (await client.query(`EXPLAIN ${text}`, values)).rows.map((row) => row['QUERY PLAN']).join('\n');
       const now = Date.now() + 1000;
       const literal = (text: string) => client.escapeLiteral(text);
 
       const claim = await explain(claimCandidatesSql(s, now, 64, undefined, literal));
-      expect(claim).toContain('Index Scan using messages_due');
-      expect(claim).not.toMatch(scans);
+      expect(claim, claim).toContain('Index Scan using messages_due');
+      expect(claim, claim).not.toMatch(scans);
       const filtered = await explain(
         claimCandidatesSql(s, now, 64, { expiredBefore: 0, only: null, except: ['y.test'] }, literal),
       );
-      expect(filtered).toContain('Index Scan using messages_due');
-      expect(filtered).not.toMatch(scans);
+      expect(filtered, filtered).toContain('Index Scan using messages_due');
+      expect(filtered, filtered).not.toMatch(scans);
 
       // The grant and the settle of the 64 first messages, as the queue would send them.
       const ids = (await client.query(`SELECT id FROM ${s}.messages ORDER BY seq LIMIT 64`)).rows.map((r) => r.id);
@@ -65,7 +66,7 @@ describePostgres('PostgreSQL queue plans', () => {
         ids,
         ids.map(() => now),
       ]);
-      expect(grant).not.toMatch(scans);
+      expect(grant, grant).not.toMatch(scans);
       const loaded = await loadMessages(client, s, ids);
       const statement = settleStatement(
         s,
@@ -87,7 +88,7 @@ describePostgres('PostgreSQL queue plans', () => {
         })),
       );
       const settle = await explain(statement.text, statement.values);
-      expect(settle).not.toMatch(scans);
+      expect(settle, settle).not.toMatch(scans);
     } finally {
       await client.end();
       await queue.close();

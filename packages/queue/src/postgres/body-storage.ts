@@ -14,6 +14,8 @@ export interface PreparedBody {
   chunk: Buffer | null;
   /** The file name in the shared body directory, or null for a body in the database. */
   bodyFile: string | null;
+  /** When the body file began to be written (the queue's clock): see `assertBodyFresh`. */
+  startedAt?: number;
   /** Inserts the remaining chunks, inside the transaction (a body spilled to a temporary file). */
   writeChunks?: (client: PoolClient) => Promise<void>;
   /** Called once the transaction is over: removes the temporary file, and the body file when it failed. */
@@ -32,6 +34,7 @@ export class BodyStorage {
     private readonly chunkBytes: number,
     private readonly temporaryDirectory: string,
     private readonly bodyDirectory: string | undefined,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async open(): Promise<void> {
@@ -109,6 +112,8 @@ export class BodyStorage {
   /** The file is durable (fsynced, and its name in the fsynced directory) before the COMMIT names it. */
   private async toBodyFile(id: string, gathered: GatheredBody): Promise<PreparedBody> {
     const directory = this.bodyDirectory!;
+    // Before the file's mtime, which the sweep of the directory compares with its margin.
+    const startedAt = this.now();
     const name = `${id}.eml`;
     const target = join(directory, name);
     let size: number;
@@ -138,6 +143,7 @@ export class BodyStorage {
       size,
       chunk: null,
       bodyFile: name,
+      startedAt,
       finish: async (committed) => {
         if (!committed) await fs.unlink(target).catch(() => undefined);
       },

@@ -47,7 +47,10 @@ export async function rescheduleMessages(
   return ids.length;
 }
 
-/** Ends every lease of `owner` (a queue being closed), so other hosts may take the work at once. */
+/**
+ * Ends every lease of `owner` (a queue being closed), so other hosts may take the work at once.
+ * The leases are scanned (no index on `owner` since migration 2): they are only the work in flight.
+ */
 export async function giveLeasesBack(client: PoolClient, s: string, owner: string, lifetime: number): Promise<void> {
   const leased = await client.query<{ message_id: string }>(
     `SELECT DISTINCT message_id FROM ${s}.leases WHERE owner = $1`,

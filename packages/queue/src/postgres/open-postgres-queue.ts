@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { QueueError } from '../queue-error';
+import { statementTimeoutMs } from './body-sweep';
 import { PostgresQueue } from './postgres-queue';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import { type MigrationReport, migrateSchema } from './schema-migrations';
@@ -8,7 +9,7 @@ import { databaseError, withClient } from './transaction';
 type ConnectionOptions = Pick<PostgresQueueOptions, 'connectionString' | 'poolSize' | 'connectTimeoutMs' | 'logger'>;
 
 /** `pg` is an optional peer dependency: loaded only here, with a clear error when it is missing. */
-async function createPool(options: ConnectionOptions): Promise<Pool> {
+async function createPool(options: ConnectionOptions, statementTimeoutMs?: number): Promise<Pool> {
   if (typeof options?.connectionString !== 'string' || options.connectionString === '') {
     throw new QueueError('INVALID_ARGUMENT', 'openPostgresQueue needs a connectionString (postgres://user@host/db)');
   }
@@ -28,7 +29,9 @@ async function createPool(options: ConnectionOptions): Promise<Pool> {
     max: options.poolSize ?? 20,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     // Durable at COMMIT whatever the server's default: the 250 is sent only after the WAL flush.
-    options: '-c synchronous_commit=on',
+    // With bodies in a shared directory, no statement may outlast what the sweep of that
+    // directory allows an enqueue (see body-sweep.ts).
+    options: `-c synchronous_commit=on${statementTimeoutMs === undefined ? '' : ` -c statement_timeout=${statementTimeoutMs}`}`,
   });
   // An idle connection that the server drops (a restart) must not crash the process: the next
   // query opens a new one, or fails STORAGE_UNAVAILABLE while the server is away.
@@ -55,7 +58,7 @@ export async function migratePostgresQueue(
 
 /** Opens the PostgreSQL queue: connects, creates or migrates its schema, and counts what is queued. */
 export async function openPostgresQueue(options: PostgresQueueOptions): Promise<PostgresQueue> {
-  const pool = await createPool(options);
+  const pool = await createPool(options, options.bodyDirectory === undefined ? undefined : statementTimeoutMs);
   try {
     const queue = new PostgresQueue(pool, options);
     const report = await withClient(pool, 'migrating the queue schema', (client) =>

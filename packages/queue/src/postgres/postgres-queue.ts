@@ -22,7 +22,9 @@ import type {
 } from '../queue';
 import { QueueError } from '../queue-error';
 import { type RetryScheduleOptions, retryScheduleDefaults } from '../retry-schedule';
+import { nodeSpoolFileSystem as fs } from '../spool-file-system';
 import { BodyStorage, type PreparedBody } from './body-storage';
+import { assertBodyFresh, BodySweeper, sweepBodyFiles } from './body-sweep';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
@@ -32,7 +34,7 @@ import { claimStartSql, grantLeasesStatement, inlineValues, listSql } from './qu
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
-import { named, withClient, withStartedTransaction, withTransaction } from './transaction';
+import { databaseError, named, withClient, withStartedTransaction, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
 /** The most leases whose messages `known` keeps (a few hundred bytes each). */
@@ -60,6 +62,13 @@ export class PostgresQueue implements Queue {
    */
   private readonly known = new Map<string, LoadedMessage>();
   private closed = false;
+  private readonly sweeper = new BodySweeper(
+    () => (this.closed ? Promise.resolve(0) : this.sweepBodyFiles()),
+    (removed, error) =>
+      error === undefined
+        ? this.options.logger?.info({ removed }, 'queue removed orphaned body files')
+        : this.options.logger?.warn({ err: error }, 'queue could not sweep its body directory'),
+  );
   private readonly settles = new SettleBatcher<SettleRequest, SettleWritten | undefined>((batch) =>
     withClient(this.pool, 'settling a claim', (client) =>
       settleBatch(
@@ -68,11 +77,15 @@ export class PostgresQueue implements Queue {
         batch,
         (request) => this.takeKnown(request.leaseId),
         (message, leaseId, outcomes, enqueued) => this.decide(message, leaseId, outcomes, enqueued),
+        // A batch with a stale body file fails, and is tried again settle by settle.
+        () => this.assertFresh(batch.flatMap((request) => request.followUps.map((f) => f.body))),
       ),
     ),
   );
   private readonly batcher = new EnqueueBatcher((batch) =>
     withClient(this.pool, 'committing a message', async (client) => {
+      // A batch with a stale body file fails, and is tried again message by message.
+      this.assertFresh(batch.map((message) => message.body));
       await client.query(named(insertBatchStatement(this.s, batch, this.clock.now())));
     }),
   );
@@ -88,6 +101,7 @@ export class PostgresQueue implements Queue {
       options.bodyChunkBytes ?? 256 * 1024,
       options.temporaryDirectory ?? tmpdir(),
       options.bodyDirectory,
+      () => this.clock.now(),
     );
     this.clock = { now: options.now ?? Date.now };
     this.random = options.random ?? Math.random;
@@ -99,11 +113,33 @@ export class PostgresQueue implements Queue {
     };
   }
 
-  /** Prepares the body directory and counts the queue; called once by `openPostgresQueue`. */
+  /**
+   * Prepares the body directory, counts the queue, and starts sweeping the body directory (now,
+   * in the background, then every 30 min); called once by `openPostgresQueue`.
+   */
   async open(): Promise<void> {
     await this.bodies.open();
     const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.s}.messages`);
     this.recovery = { removedTemporary: 0, corrupt: [], messages: Number(rows[0]?.n ?? 0) };
+    if (this.options.bodyDirectory !== undefined) this.sweeper.start();
+  }
+
+  /**
+   * Removes the files of `bodyDirectory` that no message names and that are older than any
+   * enqueue can take (1 h by their mtime: left by a host that crashed before its COMMIT); resolves
+   * to how many. Runs at open and every 30 min; a call during a sweep gets that sweep's count.
+   */
+  sweepBodyFiles(): Promise<number> {
+    this.assertOpen();
+    const directory = this.options.bodyDirectory;
+    if (directory === undefined) return Promise.resolve(0);
+    return this.sweeper.sweep(() =>
+      this.track(() =>
+        sweepBodyFiles({ pool: this.pool, s: this.s, directory, fs, now: this.clock.now() }).catch((error) => {
+          throw databaseError(error, 'sweeping the body directory');
+        }),
+      ),
+    );
   }
 
   async enqueue(envelope: EnvelopeInput, body: BodyInput, options: EnqueueOptions = {}): Promise<EnqueueResult> {
@@ -239,6 +275,8 @@ export class PostgresQueue implements Queue {
             followUps.map((f) => ({ id: f.message.id, size: f.body.size })),
           );
           for (const followUp of followUps) await this.insert(client, followUp.message, followUp.body, decided.now);
+          // The last statement before the COMMIT: it and the COMMIT are all the sweep must wait for.
+          this.assertFresh(followUps.map((f) => f.body));
           // Under the lock the version cannot have moved: the statement writes.
           const statement = settleStatement(this.s, [
             { message: message!, leaseId, outcome: decided.outcome, followUps: [], now: decided.now },
@@ -286,8 +324,10 @@ export class PostgresQueue implements Queue {
         // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
         if (message === undefined || lease === undefined) throw leaseLost(leaseId);
         lease.lease_until = this.clock.now() + leaseMs;
-        await client.query(`UPDATE ${this.s}.leases SET lease_until = $2 WHERE lease_id = $1`, [
-          leaseId,
+        // By message and domain, the primary key (lease ids have no index of their own).
+        await client.query(`UPDATE ${this.s}.leases SET lease_until = $3 WHERE message_id = $1 AND domain = $2`, [
+          id,
+          lease.domain,
           lease.lease_until,
         ]);
         await this.fileDue(client, [message]);
@@ -395,6 +435,7 @@ export class PostgresQueue implements Queue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sweeper.stop();
     await Promise.allSettled([...this.inFlight]);
     try {
       await withTransaction(this.pool, 'giving the leases back', (client) =>
@@ -406,6 +447,12 @@ export class PostgresQueue implements Queue {
     } finally {
       await this.pool.end();
     }
+  }
+
+  /** STORAGE_UNAVAILABLE when a body file is too old to be named by a COMMIT now (see `body-sweep`). */
+  private assertFresh(bodies: readonly PreparedBody[]): void {
+    const now = this.clock.now();
+    for (const body of bodies) assertBodyFresh(body.startedAt, now);
   }
 
   private lockOne(client: PoolClient, id: string): Promise<LoadedMessage | undefined> {

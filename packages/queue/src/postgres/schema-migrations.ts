@@ -68,6 +68,20 @@ const migrations: readonly { version: number; description: string; sql: (s: stri
         PRIMARY KEY (message_id, n)
       );`,
   },
+  {
+    version: 2,
+    description: 'drop the indexes the hot path paid for and rarely used',
+    // Each lease granted inserted into both leases indexes and each message claimed, its row
+    // rewritten (`due_at` is indexed), into the `seq` index too: three of the eight index entries
+    // a lease cost, at random places (lease ids are random). What used them works without:
+    // a renewal finds its lease by message (the primary key's prefix) and lease id, `close`
+    // scans the leases (only the work in flight), and `seq` stays unique by its sequence (every
+    // insert takes `nextval`; no statement writes it), ordered for claims by `messages_due`.
+    sql: (s) => `
+      ALTER TABLE ${s}.leases DROP CONSTRAINT IF EXISTS leases_lease_id_key;
+      DROP INDEX IF EXISTS ${s}.leases_owner;
+      ALTER TABLE ${s}.messages DROP CONSTRAINT IF EXISTS messages_seq_key;`,
+  },
 ];
 
 /** The newest schema version this package knows. */
@@ -90,7 +104,12 @@ export function quoteSchema(schema: string): string {
  * Brings `schema` to the latest version in one transaction, under an advisory lock so that hosts
  * starting together do not race; refuses SCHEMA_TOO_NEW when a newer package migrated it already.
  */
-export async function migrateSchema(client: PoolClient, schema: string): Promise<MigrationReport> {
+export async function migrateSchema(
+  client: PoolClient,
+  schema: string,
+  // Only the tests stop earlier, to upgrade an older schema with data in it.
+  target = latestSchemaVersion,
+): Promise<MigrationReport> {
   const s = quoteSchema(schema);
   await client.query('BEGIN');
   try {
@@ -114,7 +133,7 @@ export async function migrateSchema(client: PoolClient, schema: string): Promise
       );
     }
     for (const migration of migrations) {
-      if (migration.version <= from) continue;
+      if (migration.version <= from || migration.version > target) continue;
       await client.query(migration.sql(s));
       await client.query(`INSERT INTO ${s}.schema_migrations (version, description) VALUES ($1, $2)`, [
         migration.version,
@@ -122,7 +141,7 @@ export async function migrateSchema(client: PoolClient, schema: string): Promise
       ]);
     }
     await client.query('COMMIT');
-    return { schema, from, to: Math.max(from, latestSchemaVersion) };
+    return { schema, from, to: Math.max(from, Math.min(target, latestSchemaVersion)) };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

@@ -121,6 +121,8 @@ export async function settleBatch(
     outcomes: readonly RecipientOutcome[],
     enqueued: readonly EnqueueResult[],
   ) => ReturnType<typeof decideSettleOf>,
+  // Called right before the statement that writes (throws to fail the batch): see body-sweep.ts.
+  beforeWrite: () => void = () => undefined,
 ): Promise<BatchOutcome<SettleWritten | undefined>[]> {
   const messages = batch.map(known);
   const unknown = batch.filter((_, index) => messages[index] === undefined).map((request) => request.id);
@@ -144,6 +146,7 @@ export async function settleBatch(
     }
   }
   if (decided.length === 0) return outcomes;
+  beforeWrite();
   const { rows } = await client.query<{ id: string }>(
     named(
       settleStatement(
