@@ -1,10 +1,11 @@
 import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
 import type { Reply } from '@homing/smtp';
 import { type BounceRecipient, createBounce, createDelayWarning, DEFAULT_MAX_RETURN_BYTES } from './bounce';
-import type { DeliveryAgent } from './delivery-agent';
+import type { DeliveryAgent, RecipientDsn } from './delivery-agent';
 import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
 import type { Logger } from './logger';
 import type { RecipientOutcome } from './recipient-outcome';
+import { createSuccessReport, type SuccessRecipient } from './success-report';
 
 /** Options of `runDeliveryWorker` and `processClaim`. */
 export interface DeliveryWorkerOptions {
@@ -36,8 +37,10 @@ export interface DeliveryWorkerOptions {
   /**
    * The sender's DSN requests for a claim (RFC 3461, kept with the message when it was accepted):
    * `envelopeId` (ENVID) goes into the reports, and per recipient `notify` (NOTIFY: a failure is
-   * reported only with `FAILURE` in it, a delay only with `DELAY`; `NEVER` reports nothing) and
-   * `originalRecipient` (ORCPT). Without it every failure and the queue's delay warning are reported.
+   * reported only with `FAILURE` in it, a delay only with `DELAY`, a delivery to a next hop that does
+   * not offer DSN ("relayed", RFC 3461 6.2.1 b) only with `SUCCESS`; `NEVER` reports nothing) and
+   * `originalRecipient` (ORCPT, with its `originalRecipientType`). Without it every failure and the
+   * queue's delay warning are reported, and no success.
    * All of them, with `ret` (RET), also go on to the next hop when it offers DSN (RFC 3461 5.2).
    */
   reportOptions?: (claim: Claim) => DsnRequest | undefined;
@@ -53,21 +56,58 @@ export interface DsnRequest {
   envelopeId?: string;
   /** RET (RFC 3461 4.3): whether a report returns the full message or its headers. */
   ret?: 'FULL' | 'HDRS';
-  recipients?: Record<
-    string,
-    { notify?: readonly ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[]; originalRecipient?: string }
-  >;
+  recipients?: Record<string, RecipientDsn>;
 }
 
-/** RFC 3461 4.1: without NOTIFY, failures (and, at the MTA's choice, delays) are reported. */
-function wants(request: DsnRequest | undefined, address: string, kind: 'FAILURE' | 'DELAY'): boolean {
+/**
+ * RFC 3461 4.1: without NOTIFY, failures (and, at the MTA's choice, delays) are reported, and
+ * never a success; with it, what it names.
+ */
+function wants(request: DsnRequest | undefined, address: string, kind: 'FAILURE' | 'DELAY' | 'SUCCESS'): boolean {
   const notify = request?.recipients?.[address]?.notify;
-  return notify === undefined || notify.length === 0 || notify.includes(kind);
+  if (notify === undefined || notify.length === 0) return kind !== 'SUCCESS';
+  return notify.includes(kind);
 }
 
-function withRequest(recipient: BounceRecipient, request: DsnRequest | undefined): BounceRecipient {
-  const original = request?.recipients?.[recipient.address]?.originalRecipient;
-  return original === undefined ? recipient : { ...recipient, originalRecipient: original };
+function withRequest<T extends { address: string }>(recipient: T, request: DsnRequest | undefined): T {
+  const asked = request?.recipients?.[recipient.address];
+  if (asked?.originalRecipient === undefined) return recipient;
+  return {
+    ...recipient,
+    originalRecipient: asked.originalRecipient,
+    ...(asked.originalRecipientType === undefined ? {} : { originalRecipientType: asked.originalRecipientType }),
+  };
+}
+
+/**
+ * The recipients a success report tells about: delivered to a next hop that did not offer DSN
+ * (RFC 3461 6.2.1 b: "relayed"; one that did was given NOTIFY and ORCPT and reports itself).
+ */
+function relayedRecipients(
+  outcomes: readonly Pick<RecipientOutcome, 'recipient' | 'status'>[],
+  byAddress: ReadonlyMap<string, RecipientOutcome>,
+  request: DsnRequest | undefined,
+): SuccessRecipient[] {
+  const relayed: SuccessRecipient[] = [];
+  for (const { recipient, status } of outcomes) {
+    const outcome = byAddress.get(recipient);
+    if (status !== 'delivered' || outcome === undefined || outcome.session?.dsn === true) continue;
+    if (!wants(request, recipient, 'SUCCESS')) continue;
+    const enhanced = outcome.enhanced.startsWith('2.') ? outcome.enhanced : '2.0.0';
+    relayed.push(
+      withRequest(
+        {
+          address: recipient,
+          action: 'relayed',
+          status: enhanced,
+          ...(outcome.mx === undefined ? {} : { remoteMta: outcome.mx }),
+          ...(outcome.remoteReply === undefined ? {} : { reply: outcome.remoteReply }),
+        },
+        request,
+      ),
+    );
+  }
+  return relayed;
 }
 
 // RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
@@ -195,8 +235,9 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
         outcomes.push({ recipient, status, reply, ...(session === undefined ? {} : { session }) });
       }
     }
+    const relayed = wantsReport ? relayedRecipients(outcomes, byAddress, request) : [];
     // A settle that completes the message removes its body: keep the headers a DSN may need first.
-    if (outcomes.some((outcome) => outcome.status !== 'delivered') && wantsReport) {
+    if ((outcomes.some((outcome) => outcome.status !== 'delivered') || relayed.length > 0) && wantsReport) {
       // Settling what was delivered matters more than quoting headers: a read failure only loses the quote.
       // RET=FULL: one octet past the bound is enough to know the message is too big to return.
       const reading =
@@ -240,14 +281,30 @@ export async function processClaim(options: DeliveryWorkerOptions, claim: Claim)
             date: now,
           })
         : null;
+    // The success report ("relayed") goes in the same settle too: exactly once, like the bounce.
+    const success =
+      wantsReport && headers !== undefined && relayed.length > 0
+        ? createSuccessReport({
+            reportingMta: options.hostname,
+            sender: claim.sender,
+            ...envelopeId,
+            recipients: relayed,
+            originalMessage: headers,
+            arrivalDate: new Date(claim.createdAt),
+            date: now,
+          })
+        : null;
+    const reports = [bounce, success].filter((report) => report !== null);
     settled = await queue.settle(claim.leaseId, outcomes, {
-      enqueue:
-        bounce === null
-          ? []
-          : [{ envelope: { sender: bounce.sender, recipients: bounce.recipients }, body: bounce.message }],
+      enqueue: reports.map((report) => ({
+        envelope: { sender: report.sender, recipients: report.recipients },
+        body: report.message,
+      })),
     });
     if (bounce !== null)
       options.logger?.info({ id: claim.id, action: 'failed', recipients: failed.length }, 'queued a DSN');
+    if (success !== null)
+      options.logger?.info({ id: claim.id, action: 'relayed', recipients: relayed.length }, 'queued a DSN');
   } finally {
     lease.stop();
   }
