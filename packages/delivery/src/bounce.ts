@@ -276,7 +276,14 @@ export function assembleReport(
     text(head),
     text([`--${boundary}`, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '']),
     text(human),
-    text(['', `--${boundary}`, `Content-Type: ${statusType}`, '']),
+    // RFC 2045 6.2: the UTF-8 of a global status part is 8-bit data, and says so.
+    text([
+      '',
+      `--${boundary}`,
+      `Content-Type: ${statusType}`,
+      ...(international ? ['Content-Transfer-Encoding: 8bit'] : []),
+      '',
+    ]),
     text(status),
     text(['', `--${boundary}`, `Content-Type: ${returned === undefined ? 'text/rfc822-headers' : 'message/rfc822'}`]),
     text(eightBit ? ['Content-Transfer-Encoding: 8bit', ''] : ['']),

@@ -18,7 +18,7 @@ import type { EventLog, Metrics } from './observability/observability-types';
 import { describeQueue, openServerQueue } from './open-server-queue';
 import { createForwarder } from './outbound/forwarding';
 import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
-import { failureReports } from './outbound/reports';
+import { failureReports, successReports } from './outbound/reports';
 import { createSrs, loadSrsSecret } from './outbound/srs';
 import { sendTestCommands, watchSettles } from './reflector/send-test';
 import { type Services, startServices } from './server-services';
@@ -166,6 +166,13 @@ export async function startServer(initial: Config, options: StartServerOptions):
     // Issue 14 item 5: a local failure (expired, invalid mailbox) is reported to its sender.
     bounces: (claim, failed) =>
       failureReports(queue, claim, failed, {
+        domains: () => live.config.domains,
+        resolveRecipient: (address) => live.resolve(address),
+        hostname: () => live.config.hostname,
+      }),
+    // NOTIFY=SUCCESS: a "delivered" report (RFC 3461 6.2.1 a), in the same settle as the delivery.
+    successes: (claim, delivered) =>
+      successReports(queue, claim, delivered, {
         domains: () => live.config.domains,
         resolveRecipient: (address) => live.resolve(address),
         hostname: () => live.config.hostname,

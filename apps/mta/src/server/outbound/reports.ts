@@ -2,7 +2,14 @@
 // mailboxes (an alias resolved as at RCPT), a report to a remote sender through the queue, none
 // to the null sender; a report that itself failed goes once to postmaster@ of our first domain,
 // marked so that its own failure stops there (RFC 5321 4.5.5: no bounce of a bounce, no loop).
-import { type BounceRecipient, createBounce, originalHeaders } from '@homing/delivery';
+import {
+  type BounceRecipient,
+  createBounce,
+  createSuccessReport,
+  type DsnRequest,
+  originalHeaders,
+  type SuccessRecipient,
+} from '@homing/delivery';
 import type { Claim, EnvelopeInput, FollowUpMessage, Queue, RecipientOutcome } from '@homing/queue';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
 import { dsnRequestOf } from './dsn-request';
@@ -79,6 +86,19 @@ export function reportMessage(
   return { envelope: { ...envelope, attributes: { ...envelope.attributes, [REPORT_ATTRIBUTE]: kind } }, body };
 }
 
+/** The ORCPT a recipient was given, with its address type (RFC 3461 4.2), for a report's Original-Recipient. */
+function originalRecipientOf(
+  request: DsnRequest | undefined,
+  address: string,
+): Pick<BounceRecipient, 'originalRecipient' | 'originalRecipientType'> {
+  const asked = request?.recipients?.[address];
+  if (asked?.originalRecipient === undefined) return {};
+  return {
+    originalRecipient: asked.originalRecipient,
+    ...(asked.originalRecipientType === undefined ? {} : { originalRecipientType: asked.originalRecipientType }),
+  };
+}
+
 /** The RFC 3463 status of a recorded reply line (`550 5.1.1 ...`), in the failed class. */
 function failedStatus(reply: string | undefined): string {
   const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply ?? '')?.[1] ?? '5.0.0';
@@ -114,17 +134,14 @@ export async function failureReports(
   const original = await (full ? queuedMessage(queue, claim.id) : queuedHeaders(queue, claim.id)).catch(() =>
     Buffer.alloc(0),
   );
-  const recipients: BounceRecipient[] = reported.map((outcome) => {
-    const original = request?.recipients?.[outcome.recipient]?.originalRecipient;
-    return {
-      address: outcome.recipient,
-      action: 'failed',
-      status: claim.expired ? '5.4.7' : failedStatus(outcome.reply),
-      diagnostic: outcome.reply ?? 'undeliverable',
-      lastAttemptAt: now,
-      ...(original === undefined ? {} : { originalRecipient: original }),
-    };
-  });
+  const recipients: BounceRecipient[] = reported.map((outcome) => ({
+    address: outcome.recipient,
+    action: 'failed',
+    status: claim.expired ? '5.4.7' : failedStatus(outcome.reply),
+    diagnostic: outcome.reply ?? 'undeliverable',
+    lastAttemptAt: now,
+    ...originalRecipientOf(request, outcome.recipient),
+  }));
   const report = createBounce({
     reportingMta: routing.hostname(),
     sender,
@@ -137,4 +154,45 @@ export async function failureReports(
   });
   if (report === null) return [];
   return [reportMessage({ sender: '', recipients: reportRecipients(sender, routing) }, report.message, kind)];
+}
+
+/**
+ * The follow-up message for the recipients local delivery wrote to a mailbox, when they asked
+ * NOTIFY=SUCCESS (RFC 3461 6.2.1 a: "delivered"), to the sender; none for the null sender (a
+ * report, RFC 3461 6.2) nor without SUCCESS (RFC 3461 4.1: success is reported only when asked).
+ * Queued in the settle that records the deliveries, so it is sent exactly once.
+ */
+export async function successReports(
+  queue: Queue,
+  claim: Claim,
+  delivered: readonly RecipientOutcome[],
+  routing: ReportRouting,
+): Promise<FollowUpMessage[]> {
+  if (claim.sender === '') return [];
+  const request = dsnRequestOf(claim.attributes);
+  const reported = delivered.filter(
+    (outcome) =>
+      outcome.status === 'delivered' && request?.recipients?.[outcome.recipient]?.notify?.includes('SUCCESS') === true,
+  );
+  if (reported.length === 0) return [];
+  const now = new Date((routing.now ?? Date.now)());
+  // RFC 3461 4.3: a report without a failure returns the headers only, whatever RET says.
+  const headers = await queuedHeaders(queue, claim.id).catch(() => Buffer.alloc(0));
+  const recipients: SuccessRecipient[] = reported.map((outcome) => ({
+    address: outcome.recipient,
+    action: 'delivered',
+    status: '2.0.0',
+    ...originalRecipientOf(request, outcome.recipient),
+  }));
+  const report = createSuccessReport({
+    reportingMta: routing.hostname(),
+    sender: claim.sender,
+    recipients,
+    originalMessage: headers,
+    arrivalDate: new Date(claim.createdAt),
+    date: now,
+    ...(request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId }),
+  });
+  if (report === null) return [];
+  return [reportMessage({ sender: '', recipients: reportRecipients(claim.sender, routing) }, report.message, 'dsn')];
 }
