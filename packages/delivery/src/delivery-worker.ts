@@ -2,10 +2,11 @@ import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
 import type { Reply } from '@homing/smtp';
 import { type BounceRecipient, createBounce, createDelayWarning, DEFAULT_MAX_RETURN_BYTES } from './bounce';
 import type { DeliveryAgent, RecipientDsn } from './delivery-agent';
+import { relayedRecipients, wants, withRequest } from './internal/dsn-requests';
 import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
 import type { Logger } from './logger';
 import type { RecipientOutcome } from './recipient-outcome';
-import { createSuccessReport, type SuccessRecipient } from './success-report';
+import { createSuccessReport } from './success-report';
 
 /** Options of `runDeliveryWorker` and `processClaim`. */
 export interface DeliveryWorkerOptions {
@@ -57,57 +58,6 @@ export interface DsnRequest {
   /** RET (RFC 3461 4.3): whether a report returns the full message or its headers. */
   ret?: 'FULL' | 'HDRS';
   recipients?: Record<string, RecipientDsn>;
-}
-
-/**
- * RFC 3461 4.1: without NOTIFY, failures (and, at the MTA's choice, delays) are reported, and
- * never a success; with it, what it names.
- */
-function wants(request: DsnRequest | undefined, address: string, kind: 'FAILURE' | 'DELAY' | 'SUCCESS'): boolean {
-  const notify = request?.recipients?.[address]?.notify;
-  if (notify === undefined || notify.length === 0) return kind !== 'SUCCESS';
-  return notify.includes(kind);
-}
-
-function withRequest<T extends { address: string }>(recipient: T, request: DsnRequest | undefined): T {
-  const asked = request?.recipients?.[recipient.address];
-  if (asked?.originalRecipient === undefined) return recipient;
-  return {
-    ...recipient,
-    originalRecipient: asked.originalRecipient,
-    ...(asked.originalRecipientType === undefined ? {} : { originalRecipientType: asked.originalRecipientType }),
-  };
-}
-
-/**
- * The recipients a success report tells about: delivered to a next hop that did not offer DSN
- * (RFC 3461 6.2.1 b: "relayed"; one that did was given NOTIFY and ORCPT and reports itself).
- */
-function relayedRecipients(
-  outcomes: readonly Pick<RecipientOutcome, 'recipient' | 'status'>[],
-  byAddress: ReadonlyMap<string, RecipientOutcome>,
-  request: DsnRequest | undefined,
-): SuccessRecipient[] {
-  const relayed: SuccessRecipient[] = [];
-  for (const { recipient, status } of outcomes) {
-    const outcome = byAddress.get(recipient);
-    if (status !== 'delivered' || outcome === undefined || outcome.session?.dsn === true) continue;
-    if (!wants(request, recipient, 'SUCCESS')) continue;
-    const enhanced = outcome.enhanced.startsWith('2.') ? outcome.enhanced : '2.0.0';
-    relayed.push(
-      withRequest(
-        {
-          address: recipient,
-          action: 'relayed',
-          status: enhanced,
-          ...(outcome.mx === undefined ? {} : { remoteMta: outcome.mx }),
-          ...(outcome.remoteReply === undefined ? {} : { reply: outcome.remoteReply }),
-        },
-        request,
-      ),
-    );
-  }
-  return relayed;
 }
 
 // RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
