@@ -2,7 +2,7 @@ import type { RcptParameters } from '@homing/smtp';
 import type { SessionInfo } from '@homing/smtp/server';
 import { describe, expect, it } from 'vitest';
 import { createRecipientResolver } from '../../src/server/local-delivery/recipient-resolver';
-import { DSN_ATTRIBUTE, dsnAttribute, dsnRequestOf } from '../../src/server/outbound/dsn-request';
+import { DSN_ATTRIBUTE, dsnAttribute, dsnRequestOf, expansionsOf } from '../../src/server/outbound/dsn-request';
 
 // The queue attribute written at acceptance, read back for the outbound worker (reports and the
 // parameters passed on to the next hop, RFC 3461 5.2).
@@ -77,6 +77,28 @@ describe('dsnAttribute', () => {
       'bob@example.org': { notify: ['NEVER'] },
       'carol@example.org': { notify: ['NEVER'] },
     });
+  });
+
+  it('records the expansion the sender asked to hear of, with the target whose first settle reports it', () => {
+    const value = dsnAttribute(
+      session([
+        {
+          address: 'Team@example.org',
+          params: { notify: ['SUCCESS'], orcpt: { type: 'utf-8', address: 'téam@example.org' } },
+        },
+        { address: 'team@example.org', params: { notify: ['FAILURE'] } },
+      ]),
+      (address) => resolver.resolve(address),
+    );
+    expect(expansionsOf({ [DSN_ATTRIBUTE]: value! })).toEqual([
+      {
+        address: 'Team@example.org',
+        first: 'bob@example.org',
+        originalRecipient: 'téam@example.org',
+        originalRecipientType: 'utf-8',
+      },
+    ]);
+    expect(expansionsOf({})).toEqual([]);
   });
 
   it('writes nothing for a transaction without DSN parameters', () => {

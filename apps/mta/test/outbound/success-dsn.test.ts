@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '@homing/test-peers';
+import { freePort, REPO_ROOT } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseZones, cleanUp, type HomingServer, startHoming } from '../server/harness';
-import { python } from '../server/smtp-talk';
-import { type Sink, startSink } from './sinks';
+import { converse, python } from '../server/smtp-talk';
+import { dumpedMessage, type Sink, startSink } from './sinks';
 
 // NOTIFY=SUCCESS end to end (RFC 3461 6.2.1), through a real `homing start`: a local delivery
 // gives the sender a "delivered" report in their Maildir; a next hop without DSN (smtp-sink -N)
@@ -20,7 +22,34 @@ function zones() {
     'mx.nodsn.test': { A: ['127.0.0.4'] },
     'refusing.test': { MX: [{ priority: 10, exchange: 'mx.refusing.test' }] },
     'mx.refusing.test': { A: ['127.0.0.2'] },
+    // A remote sender's domain, its MX a sink: reports to it leave through the outbound worker.
+    'sender.test': { TXT: ['v=spf1 ip4:127.0.0.0/8 -all'], MX: [{ priority: 10, exchange: 'mx.sender.test' }] },
+    'mx.sender.test': { A: ['127.0.0.5'] },
   };
+}
+
+// @homing/dkim's dkimpy driver (Debian python3-dkim, the module of dkimverify): one copy in the repository.
+const DKIMPY = join(REPO_ROOT, 'packages/dkim/test/dkimpy-verify.py');
+
+/** dkimpy verifies the first signature of `message`, the key from the loopback DNS server. */
+function dkimpyVerify(dns: string, message: string): Promise<{ ok: boolean; error: string | null }> {
+  const input = JSON.stringify({ server: dns, messages: [[Buffer.from(message, 'latin1').toString('base64'), 0]] });
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', [DKIMPY], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      err += text;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)[0]) : reject(new Error(`dkimpy exited ${code}: ${err}`)),
+    );
+    child.stdin.end(input);
+  });
 }
 
 /** Python smtplib on 587: STARTTLS, AUTH as alice, one message with the given MAIL/RCPT options. */
@@ -77,25 +106,31 @@ describe('homing start: success DSNs (NOTIFY=SUCCESS)', () => {
   let withDsn: Sink;
   let withoutDsn: Sink;
   let refusing: Sink;
+  let remoteSender: Sink;
   beforeAll(async () => {
     const port = await freePort();
-    [withDsn, withoutDsn, refusing] = await Promise.all([
+    [withDsn, withoutDsn, refusing, remoteSender] = await Promise.all([
       startSink('127.0.0.1', port),
       startSink('127.0.0.4', port, ['-N']),
       startSink('127.0.0.2', port, ['-f', 'RCPT', '-B', '550 5.1.1 No such user here']),
+      startSink('127.0.0.5', port),
     ]);
     server = await startHoming({
       zones: zones(),
       users: [
         { address: 'alice@example.org', password: 'alice-password' },
         { address: 'bob@example.org', password: 'bob-password' },
+        { address: 'carol@example.org', password: 'carol-password' },
       ],
-      extraConfig: `remote_port: ${port}`,
+      extraConfig: [
+        `remote_port: ${port}`,
+        'aliases: { "team@example.org": [bob@example.org, carol@example.org], "b@example.org": bob@example.org }',
+      ].join('\n'),
     });
   }, 30_000);
   afterAll(async () => {
     await cleanUp(server);
-    await Promise.all([withDsn, withoutDsn, refusing].map((sink) => sink?.stop()));
+    await Promise.all([withDsn, withoutDsn, refusing, remoteSender].map((sink) => sink?.stop()));
   });
 
   it('puts a "delivered" report in the sender Maildir for a local recipient, with the Original-Recipient', async () => {
@@ -155,6 +190,39 @@ describe('homing start: success DSNs (NOTIFY=SUCCESS)', () => {
     expect(report.status).toMatch(
       /Original-Recipient: utf-8; böb@example\.org\nFinal-Recipient: rfc822; bob@example\.org\nAction: delivered/,
     );
+  }, 30_000);
+
+  it('reports an alias that expands to several targets once, as "expanded", and not each target', async () => {
+    const before = server.maildir('alice@example.org');
+    const [bobBefore, carolBefore] = [server.maildir('bob@example.org'), server.maildir('carol@example.org')];
+    const out = await send(
+      server,
+      'team@example.org',
+      'to the team',
+      [],
+      ['NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;Team@Example.org'],
+    );
+    expect(out.trim()).toBe('{}');
+    await server.waitForNew('bob@example.org', bobBefore);
+    await server.waitForNew('carol@example.org', carolBefore);
+    await server.waitForNew('alice@example.org', before, undefined, 15_000);
+    const fresh = await quietFor(server, 'alice@example.org', before);
+    expect(fresh).toHaveLength(1);
+    const report = await readReport(server, 'alice@example.org', fresh[0]!);
+    expect(report.status).toMatch(
+      /Original-Recipient: rfc822; Team@Example\.org\nFinal-Recipient: rfc822; team@example\.org\nAction: expanded\nStatus: 2\.0\.0/,
+    );
+    expect(report.status).not.toMatch(/Action: delivered/);
+  }, 30_000);
+
+  it('reports an alias of one target as that target "delivered" (no expansion)', async () => {
+    const before = server.maildir('alice@example.org');
+    expect((await send(server, 'b@example.org', 'one target', [], ['NOTIFY=SUCCESS'])).trim()).toBe('{}');
+    await server.waitForNew('alice@example.org', before, undefined, 15_000);
+    const fresh = await quietFor(server, 'alice@example.org', before);
+    expect(fresh).toHaveLength(1);
+    const report = await readReport(server, 'alice@example.org', fresh[0]!);
+    expect(report.status).toMatch(/Final-Recipient: rfc822; bob@example\.org\nAction: delivered/);
   }, 30_000);
 
   it('puts a "relayed" report in the sender Maildir when the next hop does not offer DSN', async () => {
@@ -219,5 +287,36 @@ describe('homing start: success DSNs (NOTIFY=SUCCESS)', () => {
     expect((await send(server, 'fay@refusing.test', 'success only', [], ['NOTIFY=SUCCESS'])).trim()).toBe('{}');
     await server.waitForLine(/ outbound failed .*to=<fay@refusing\.test>/, 15_000);
     expect(await quietFor(server, 'alice@example.org', before)).toEqual([]);
+  }, 30_000);
+
+  it('sends a remote sender of mail received on the MX its "delivered" report, DKIM-signed', async () => {
+    // Publish the key generated on first start, as the operator would.
+    const txt = readFileSync(join(server.state, 'dkim', 'example.org.homing.txt'), 'utf8');
+    server.dns.setZones({
+      ...zones(),
+      'homing._domainkey.example.org': { TXT: [[...txt.matchAll(/"([^"]*)"/g)].map((m) => m[1]!)] },
+    });
+    const sunk = remoteSender.messages().length;
+    const c = await converse(server.mxPort);
+    await c.send('EHLO mail.sender.test');
+    expect(await c.send('MAIL FROM:<carl@sender.test> ENVID=mx-1')).toMatch(/^250/);
+    expect(await c.send('RCPT TO:<bob@example.org> NOTIFY=SUCCESS ORCPT=rfc822;Bob@example.org')).toMatch(/^250/);
+    expect(await c.send('DATA')).toMatch(/^354/);
+    expect(await c.send('From: carl@sender.test\r\nSubject: from afar\r\n\r\nhi\r\n.')).toMatch(/^250/);
+    c.close();
+    const dumps = await remoteSender.waitForMessages(sunk + 1, 15_000);
+    const dump = dumps.slice(sunk).find((text) => text.includes('Subject: Successful Mail Delivery Report'))!;
+    expect(dump).toMatch(/^X-Mail-Args: <>/m);
+    expect(dump).toMatch(/^X-Rcpt-Args: <carl@sender\.test>/m);
+    const message = dumpedMessage(dump);
+    expect(message).toMatch(/Original-Envelope-Id: mx-1\r\n/);
+    expect(message).toMatch(
+      /Original-Recipient: rfc822; Bob@example\.org\r\nFinal-Recipient: rfc822; bob@example\.org\r\nAction: delivered\r\n/,
+    );
+    // Under the sink's own Received.
+    expect(message).toMatch(
+      /^Received: [\s\S]*?\r\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example\.org;/,
+    );
+    expect(await dkimpyVerify(server.dns.address, message)).toEqual({ ok: true, error: null });
   }, 30_000);
 });

@@ -33,8 +33,9 @@ export interface LocalDeliveryWorkerOptions {
    */
   bounces?: (claim: Claim, failed: readonly RecipientOutcome[]) => FollowUpMessage[] | Promise<FollowUpMessage[]>;
   /**
-   * The success reports of the recipients a claim delivered (NOTIFY=SUCCESS, RFC 3461 6.2.1 a),
-   * queued in the same durable step as the deliveries, like `bounces`.
+   * The success reports of a claim: of the recipients it delivered (NOTIFY=SUCCESS, RFC 3461
+   * 6.2.1 a), and whatever else the app reports at a settle (an alias expansion); called at every
+   * settle, queued in the same durable step as the outcomes, like `bounces`.
    */
   successes?: (claim: Claim, delivered: readonly RecipientOutcome[]) => FollowUpMessage[] | Promise<FollowUpMessage[]>;
 }
@@ -202,7 +203,8 @@ export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): L
       const delivered = outcomes.filter((o) => o.status === 'delivered');
       const enqueue = [
         ...(failed.length > 0 && options.bounces !== undefined ? await options.bounces(claim, failed) : []),
-        ...(delivered.length > 0 && options.successes !== undefined ? await options.successes(claim, delivered) : []),
+        // Called for every settle: an alias expansion is reported at its first attempt, delivered or not.
+        ...(options.successes === undefined ? [] : await options.successes(claim, delivered)),
       ];
       const decision = await queue.settle(leaseId, outcomes, enqueue.length > 0 ? { enqueue } : undefined);
       if (decision.complete) fromEarlierRun.delete(claim.id);

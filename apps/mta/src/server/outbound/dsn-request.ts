@@ -14,6 +14,27 @@ interface StoredDsn {
   ret?: 'FULL' | 'HDRS';
   envid?: string;
   rcpt?: Record<string, StoredRecipient>;
+  /** RCPTs with NOTIFY=SUCCESS that an alias expanded into several targets (RFC 3461 6.2.1 d). */
+  expanded?: StoredExpansion[];
+}
+
+interface StoredExpansion {
+  /** The RCPT address, as given. */
+  rcpt: string;
+  /** Its first target: the settle of that target's first attempt sends the "expanded" report. */
+  first: string;
+  orcpt?: string;
+  orcptType?: string;
+}
+
+/** An alias expansion the sender asked to hear of (NOTIFY=SUCCESS on an alias of several targets). */
+export interface DsnExpansion {
+  /** The alias address, as the sender gave it (the report's Final-Recipient). */
+  address: string;
+  /** The target whose first settle reports it (so exactly one settle does). */
+  first: string;
+  originalRecipient?: string;
+  originalRecipientType?: string;
 }
 
 type Notify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
@@ -54,6 +75,13 @@ export function dsnAttribute(
     if (targets.length > 1 && notify?.includes('SUCCESS')) {
       notify = notify.filter((value) => value !== 'SUCCESS');
       if (notify.length === 0) notify = ['NEVER'];
+      stored.expanded ??= [];
+      stored.expanded.push({
+        rcpt: mailbox.address,
+        first: targets[0]!,
+        ...(params.orcpt === undefined ? {} : { orcpt: params.orcpt.address }),
+        ...(params.orcpt === undefined || params.orcpt.type === 'rfc822' ? {} : { orcptType: params.orcpt.type }),
+      });
     }
     const entry: StoredRecipient = {
       ...(notify === undefined ? {} : { notify }),
@@ -93,4 +121,22 @@ export function dsnRequestOf(attributes: Record<string, string>): DsnRequest | u
     );
   }
   return request;
+}
+
+/** The alias expansions of a queued message the sender asked to hear of (see `dsnAttribute`). */
+export function expansionsOf(attributes: Record<string, string>): DsnExpansion[] {
+  const text = attributes[DSN_ATTRIBUTE];
+  if (text === undefined) return [];
+  let stored: StoredDsn;
+  try {
+    stored = JSON.parse(text) as StoredDsn;
+  } catch {
+    return [];
+  }
+  return (stored.expanded ?? []).map((entry) => ({
+    address: entry.rcpt,
+    first: entry.first,
+    ...(entry.orcpt === undefined ? {} : { originalRecipient: entry.orcpt }),
+    ...(entry.orcptType === undefined ? {} : { originalRecipientType: entry.orcptType }),
+  }));
 }

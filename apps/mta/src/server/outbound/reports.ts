@@ -12,7 +12,7 @@ import {
 } from '@homing/delivery';
 import type { Claim, EnvelopeInput, FollowUpMessage, Queue, RecipientOutcome } from '@homing/queue';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
-import { dsnRequestOf } from './dsn-request';
+import { dsnRequestOf, expansionsOf } from './dsn-request';
 
 /** The attribute that marks the reports we queue: `dsn` (to a sender) or `postmaster` (a failed report). */
 export const REPORT_ATTRIBUTE = 'report';
@@ -24,6 +24,8 @@ export interface ReportRouting {
   resolveRecipient: (address: string) => RecipientResolution;
   hostname: () => string;
   now?: () => number;
+  /** DKIM-signs a report that goes to a remote sender (see report-signing.ts); reports stay unsigned without it. */
+  sign?: (message: Buffer) => Buffer;
 }
 
 const HEADER_LIMIT = 64 * 1024;
@@ -99,6 +101,18 @@ function originalRecipientOf(
   };
 }
 
+/** A report to `recipients` (routed already), DKIM-signed when one of them is remote. */
+export function routedReport(
+  recipients: string[],
+  body: Buffer | string,
+  kind: 'dsn' | 'postmaster',
+  routing: ReportRouting,
+): FollowUpMessage {
+  const remote = recipients.some((address) => routing.resolveRecipient(address).kind === 'not-ours');
+  const signed = remote && routing.sign !== undefined ? routing.sign(Buffer.from(body)) : body;
+  return reportMessage({ sender: '', recipients }, signed, kind);
+}
+
 /** The RFC 3463 status of a recorded reply line (`550 5.1.1 ...`), in the failed class. */
 function failedStatus(reply: string | undefined): string {
   const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply ?? '')?.[1] ?? '5.0.0';
@@ -153,14 +167,40 @@ export async function failureReports(
     ...(request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId }),
   });
   if (report === null) return [];
-  return [reportMessage({ sender: '', recipients: reportRecipients(sender, routing) }, report.message, kind)];
+  return [routedReport(reportRecipients(sender, routing), report.message, kind, routing)];
+}
+
+/**
+ * The alias expansions this claim reports (RFC 3461 6.2.1 d, "expanded"): those whose first
+ * target is in the claim at its first attempt. A settle that fails leaves the attempt at 0, so
+ * the retry reports it; once settled, no later attempt does: exactly once.
+ */
+function expandedRecipients(claim: Claim): SuccessRecipient[] {
+  const firstAttempt = new Set(claim.recipients.filter((r) => r.attempts === 0).map((r) => r.address));
+  return expansionsOf(claim.attributes)
+    .filter((expansion) => firstAttempt.has(expansion.first))
+    .map((expansion) => ({
+      address: expansion.address,
+      action: 'expanded',
+      status: '2.0.0',
+      ...(expansion.originalRecipient === undefined ? {} : { originalRecipient: expansion.originalRecipient }),
+      ...(expansion.originalRecipientType === undefined
+        ? {}
+        : { originalRecipientType: expansion.originalRecipientType }),
+    }));
+}
+
+/** The "expanded" report of a claim (see `expandedRecipients`), for the outbound worker's settles. */
+export function expandedReports(queue: Queue, claim: Claim, routing: ReportRouting): Promise<FollowUpMessage[]> {
+  return successReports(queue, claim, [], routing);
 }
 
 /**
  * The follow-up message for the recipients local delivery wrote to a mailbox, when they asked
- * NOTIFY=SUCCESS (RFC 3461 6.2.1 a: "delivered"), to the sender; none for the null sender (a
- * report, RFC 3461 6.2) nor without SUCCESS (RFC 3461 4.1: success is reported only when asked).
- * Queued in the settle that records the deliveries, so it is sent exactly once.
+ * NOTIFY=SUCCESS (RFC 3461 6.2.1 a: "delivered"), and for the alias expansions this claim
+ * reports ("expanded"), to the sender; none for the null sender (a report, RFC 3461 6.2) nor
+ * without SUCCESS (RFC 3461 4.1: success is reported only when asked). Queued in the settle that
+ * records the deliveries, so it is sent exactly once.
  */
 export async function successReports(
   queue: Queue,
@@ -174,16 +214,20 @@ export async function successReports(
     (outcome) =>
       outcome.status === 'delivered' && request?.recipients?.[outcome.recipient]?.notify?.includes('SUCCESS') === true,
   );
-  if (reported.length === 0) return [];
+  const expanded = expandedRecipients(claim);
+  if (reported.length === 0 && expanded.length === 0) return [];
   const now = new Date((routing.now ?? Date.now)());
   // RFC 3461 4.3: a report without a failure returns the headers only, whatever RET says.
   const headers = await queuedHeaders(queue, claim.id).catch(() => Buffer.alloc(0));
-  const recipients: SuccessRecipient[] = reported.map((outcome) => ({
-    address: outcome.recipient,
-    action: 'delivered',
-    status: '2.0.0',
-    ...originalRecipientOf(request, outcome.recipient),
-  }));
+  const recipients: SuccessRecipient[] = [
+    ...expanded,
+    ...reported.map((outcome) => ({
+      address: outcome.recipient,
+      action: 'delivered' as const,
+      status: '2.0.0',
+      ...originalRecipientOf(request, outcome.recipient),
+    })),
+  ];
   const report = createSuccessReport({
     reportingMta: routing.hostname(),
     sender: claim.sender,
@@ -194,5 +238,5 @@ export async function successReports(
     ...(request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId }),
   });
   if (report === null) return [];
-  return [reportMessage({ sender: '', recipients: reportRecipients(claim.sender, routing) }, report.message, 'dsn')];
+  return [routedReport(reportRecipients(claim.sender, routing), report.message, 'dsn', routing)];
 }
