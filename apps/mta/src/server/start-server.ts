@@ -321,7 +321,8 @@ export async function startServer(initial: Config, options: StartServerOptions):
       queue,
       config: initial,
       domains: () => live.config.domains,
-      resolveRecipient: (address) => live.resolve(address),
+      // With SRS: a report on a forwarded copy (its sender an SRS address) goes to the original sender.
+      resolveRecipient: resolveWithSrs,
       resolver: live.resolver,
       log,
       onReportsQueued: () => localDelivery.kick(),

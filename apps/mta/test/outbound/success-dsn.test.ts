@@ -124,7 +124,7 @@ describe('homing start: success DSNs (NOTIFY=SUCCESS)', () => {
       ],
       extraConfig: [
         `remote_port: ${port}`,
-        'aliases: { "team@example.org": [bob@example.org, carol@example.org], "b@example.org": bob@example.org }',
+        'aliases: { "team@example.org": [bob@example.org, carol@example.org], "b@example.org": bob@example.org, "fwd@example.org": dora@nodsn.test }',
       ].join('\n'),
     });
   }, 30_000);
@@ -305,7 +305,7 @@ describe('homing start: success DSNs (NOTIFY=SUCCESS)', () => {
     expect(await c.send('From: carl@sender.test\r\nSubject: from afar\r\n\r\nhi\r\n.')).toMatch(/^250/);
     c.close();
     const dumps = await remoteSender.waitForMessages(sunk + 1, 15_000);
-    const dump = dumps.slice(sunk).find((text) => text.includes('Subject: Successful Mail Delivery Report'))!;
+    const dump = dumps.find((text) => text.includes('Original-Envelope-Id: mx-1'))!;
     expect(dump).toMatch(/^X-Mail-Args: <>/m);
     expect(dump).toMatch(/^X-Rcpt-Args: <carl@sender\.test>/m);
     const message = dumpedMessage(dump);
@@ -318,5 +318,26 @@ describe('homing start: success DSNs (NOTIFY=SUCCESS)', () => {
       /^Received: [\s\S]*?\r\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example\.org;/,
     );
     expect(await dkimpyVerify(server.dns.address, message)).toEqual({ ok: true, error: null });
+  }, 30_000);
+
+  it('sends the remote sender of a forwarded copy its "relayed" report, back through SRS', async () => {
+    const sunk = remoteSender.messages().length;
+    const forwarded = withoutDsn.messages().length;
+    const c = await converse(server.mxPort);
+    await c.send('EHLO mail.sender.test');
+    expect(await c.send('MAIL FROM:<carl@sender.test>')).toMatch(/^250/);
+    expect(await c.send('RCPT TO:<fwd@example.org> NOTIFY=SUCCESS ORCPT=rfc822;fwd@example.org')).toMatch(/^250/);
+    expect(await c.send('DATA')).toMatch(/^354/);
+    expect(await c.send('From: carl@sender.test\r\nSubject: to be forwarded\r\n\r\nhi\r\n.')).toMatch(/^250/);
+    c.close();
+    const copies = await withoutDsn.waitForMessages(forwarded + 1, 15_000);
+    // The dumps are in file-name order, not arrival order: found by subject.
+    expect(copies.find((text) => text.includes('Subject: to be forwarded'))).toMatch(/^X-Mail-Args: <SRS0=/m);
+    const dumps = await remoteSender.waitForMessages(sunk + 1, 15_000);
+    const dump = dumps.find((text) => text.includes('Final-Recipient: rfc822; dora@nodsn.test'))!;
+    expect(dump).toMatch(/^X-Rcpt-Args: <carl@sender\.test>/m);
+    expect(dumpedMessage(dump)).toMatch(
+      /Original-Recipient: rfc822; fwd@example\.org\r\nFinal-Recipient: rfc822; dora@nodsn\.test\r\nAction: relayed\r\n/,
+    );
   }, 30_000);
 });

@@ -71,6 +71,8 @@ async function queuedMessage(queue: Queue, id: string): Promise<Buffer> {
 export function reportRecipients(address: string, routing: ReportRouting): string[] {
   const resolution = routing.resolveRecipient(address);
   if (resolution.kind === 'local' && resolution.mailboxes.length > 0) return resolution.mailboxes;
+  // An SRS address of ours (the sender of a forwarded copy): back to the original sender.
+  if (resolution.kind === 'local' && resolution.forwards.length > 0) return resolution.forwards;
   if (resolution.kind === 'unknown' || (resolution.kind === 'local' && resolution.mailboxes.length === 0)) {
     // A local sender that no longer exists: the report is not lost, postmaster gets it.
     const postmaster = routing.resolveRecipient(`postmaster@${routing.domains()[0]}`);
