@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Reply } from '@homing/smtp';
+import { encodeUtf8AddrXtext, type Reply } from '@homing/smtp';
 import { formatReplyLine } from './reply-class';
 
 /** One recipient reported in a DSN (RFC 3464 2.3). */
@@ -8,6 +8,11 @@ export interface BounceRecipient {
   address: string;
   /** The ORCPT the sender gave (RFC 3461 4.2), when there was one. */
   originalRecipient?: string;
+  /**
+   * The ORCPT's address type as the sender gave it (`rfc822`, `utf-8` of RFC 6533 3, ...), kept
+   * in Original-Recipient; default `rfc822`, or `utf-8` for an address that is not ASCII.
+   */
+  originalRecipientType?: string;
   /** `failed` for a bounce, `delayed` for a delay warning (RFC 3464 2.3.3). */
   action: 'failed' | 'delayed';
   /** RFC 3463 enhanced status code, e.g. `5.1.1`. */
@@ -93,10 +98,20 @@ function clean(value: string): string {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
-/** RFC 3464 2.3.2 address type: `rfc822`, or `utf-8` (RFC 6533 3) for an internationalized address. */
-function typedAddress(address: string): string {
+/**
+ * RFC 3464 2.3.2 `address-type; address`: the type given (RFC 3461 4.2: kept as the sender gave
+ * it), else `rfc822`; `utf-8` (RFC 6533 3) for an address that is not ASCII. A `utf-8` address is
+ * written as it is in message/global-delivery-status (RFC 6533 6.2), and as utf-8-addr-xtext in
+ * the 7-bit message/delivery-status.
+ */
+function typedAddress(address: string, type: string | undefined, global: boolean): string {
   const value = clean(address);
-  return `${NON_ASCII.test(value) ? 'utf-8' : 'rfc822'}; ${value}`;
+  let kind = clean(type ?? 'rfc822').toLowerCase();
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(kind) || (kind === 'rfc822' && NON_ASCII.test(value))) {
+    kind = NON_ASCII.test(value) ? 'utf-8' : 'rfc822';
+  }
+  if (kind === 'utf-8' && !global) return `utf-8; ${encodeUtf8AddrXtext(value)}`;
+  return `${kind}; ${value}`;
 }
 
 /** The header section of a message: everything before the first empty line, bare LFs made CRLF, capped on a line boundary. */
@@ -126,12 +141,26 @@ export function originalHeaders(message: Uint8Array | string, maxBytes = DEFAULT
   return Buffer.from(kept.map((line) => `${line}\r\n`).join(''), 'latin1');
 }
 
-function diagnosticOf(recipient: BounceRecipient): string | undefined {
+/** One per-recipient block of any report (RFC 3464 2.3), whatever its action. */
+export interface ReportRecipient extends Omit<BounceRecipient, 'action'> {
+  action: 'failed' | 'delayed' | 'delivered' | 'relayed' | 'expanded';
+}
+
+/** What differs between a failure report, a delay warning and a success report. */
+export interface ReportWording {
+  subject: string;
+  /** The human-readable part's paragraphs before the per-recipient lines. */
+  intro: string[];
+  /** Whether RET=FULL may return the whole message (RFC 3461 4.3: failure reports only). */
+  mayReturnFull: boolean;
+}
+
+function diagnosticOf(recipient: ReportRecipient): string | undefined {
   if (recipient.reply !== undefined) return `smtp; ${formatReplyLine(recipient.reply).slice(0, 900)}`;
   return undefined;
 }
 
-function humanLine(recipient: BounceRecipient): string {
+function humanLine(recipient: ReportRecipient): string {
   const why =
     recipient.reply !== undefined ? formatReplyLine(recipient.reply) : (recipient.diagnostic ?? recipient.status);
   const host = recipient.remoteMta === undefined ? '' : ` (host ${recipient.remoteMta})`;
@@ -146,21 +175,50 @@ function humanLine(recipient: BounceRecipient): string {
  * (RFC 5321 4.5.5, RFC 3464 2).
  */
 export function createBounce(options: BounceOptions): Bounce | null {
+  const delayed = options.recipients.every((recipient) => recipient.action === 'delayed');
+  const wording: ReportWording = delayed
+    ? {
+        subject: 'Delayed Mail (still being retried)',
+        intro: [
+          'Your message could not be delivered yet to the recipients below.',
+          'The mail system will keep trying; you do not need to send it again.',
+        ],
+        mayReturnFull: false,
+      }
+    : {
+        subject: 'Undelivered Mail Returned to Sender',
+        intro: [
+          'Your message could not be delivered to one or more recipients.',
+          'It has been returned; the reasons follow.',
+        ],
+        mayReturnFull: true,
+      };
+  return assembleReport(options, options.recipients, wording);
+}
+
+/**
+ * The report itself, for `createBounce`, `createDelayWarning` and `createSuccessReport` (not
+ * exported from the package): null for a null sender.
+ */
+export function assembleReport(
+  options: Omit<BounceOptions, 'recipients'>,
+  recipients: readonly ReportRecipient[],
+  wording: ReportWording,
+): Bounce | null {
   if (clean(options.sender) === '') return null;
-  if (options.recipients.length === 0) throw new TypeError('createBounce needs at least one recipient');
+  if (recipients.length === 0) throw new TypeError('a delivery report needs at least one recipient');
   const reportingMta = clean(options.reportingMta);
   const date = options.date ?? new Date();
-  const delayed = options.recipients.every((recipient) => recipient.action === 'delayed');
   const boundary = `=_homing_${randomBytes(12).toString('hex')}`;
   const postmaster = clean(options.postmaster ?? `MAILER-DAEMON@${reportingMta}`);
-  const international = options.recipients.some(
+  const international = recipients.some(
     (recipient) => NON_ASCII.test(recipient.address) || NON_ASCII.test(recipient.originalRecipient ?? ''),
   );
 
   const head = [
     `From: Mail Delivery System <${postmaster}>`,
     `To: <${clean(options.sender)}>`,
-    `Subject: ${delayed ? 'Delayed Mail (still being retried)' : 'Undelivered Mail Returned to Sender'}`,
+    `Subject: ${wording.subject}`,
     `Date: ${formatDate(date)}`,
     `Message-ID: <${randomBytes(12).toString('hex')}@${reportingMta}>`,
     // RFC 3834 5: automatic responses are marked so that other robots do not answer them.
@@ -172,22 +230,8 @@ export function createBounce(options: BounceOptions): Bounce | null {
     '',
   ];
 
-  const human = delayed
-    ? [
-        `This is the mail system at host ${reportingMta}.`,
-        '',
-        'Your message could not be delivered yet to the recipients below.',
-        'The mail system will keep trying; you do not need to send it again.',
-        '',
-      ]
-    : [
-        `This is the mail system at host ${reportingMta}.`,
-        '',
-        'Your message could not be delivered to one or more recipients.',
-        'It has been returned; the reasons follow.',
-        '',
-      ];
-  for (const recipient of options.recipients) {
+  const human = [`This is the mail system at host ${reportingMta}.`, '', ...wording.intro, ''];
+  for (const recipient of recipients) {
     human.push(humanLine(recipient));
     if (recipient.willRetryUntil !== undefined)
       human.push(`  will retry until ${formatDate(recipient.willRetryUntil)}`);
@@ -197,12 +241,13 @@ export function createBounce(options: BounceOptions): Bounce | null {
   const status: string[] = [`Reporting-MTA: dns; ${reportingMta}`];
   if (options.envelopeId !== undefined) status.push(`Original-Envelope-Id: ${clean(options.envelopeId)}`);
   if (options.arrivalDate !== undefined) status.push(`Arrival-Date: ${formatDate(options.arrivalDate)}`);
-  for (const recipient of options.recipients) {
+  for (const recipient of recipients) {
     status.push('');
     if (recipient.originalRecipient !== undefined) {
-      status.push(`Original-Recipient: ${typedAddress(recipient.originalRecipient)}`);
+      const original = typedAddress(recipient.originalRecipient, recipient.originalRecipientType, international);
+      status.push(`Original-Recipient: ${original}`);
     }
-    status.push(`Final-Recipient: ${typedAddress(recipient.address)}`);
+    status.push(`Final-Recipient: ${typedAddress(recipient.address, undefined, international)}`);
     status.push(`Action: ${recipient.action}`);
     status.push(`Status: ${clean(recipient.status)}`);
     if (recipient.remoteMta !== undefined) status.push(`Remote-MTA: dns; ${clean(recipient.remoteMta)}`);
@@ -213,10 +258,11 @@ export function createBounce(options: BounceOptions): Bounce | null {
       status.push(`Will-Retry-Until: ${formatDate(recipient.willRetryUntil)}`);
   }
 
-  // RFC 3461 4.3: RET=FULL asks for the whole message in a failure report (never a delay warning).
+  // RFC 3461 4.3: RET=FULL asks for the whole message in a failure report (never a delay warning
+  // nor a success report: "only the headers of the message SHOULD be returned" then).
   const maxReturn = options.maxReturnBytes ?? DEFAULT_MAX_RETURN_BYTES;
   const original = options.originalMessage;
-  const full = options.ret === 'FULL' && !delayed ? wholeMessage(original) : undefined;
+  const full = options.ret === 'FULL' && wording.mayReturnFull ? wholeMessage(original) : undefined;
   const returned = full !== undefined && full.length <= maxReturn ? full : undefined;
   if (full !== undefined && returned === undefined) {
     human.push('', `The message was larger than ${maxReturn} octets: only its headers are returned.`);
@@ -230,7 +276,14 @@ export function createBounce(options: BounceOptions): Bounce | null {
     text(head),
     text([`--${boundary}`, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '']),
     text(human),
-    text(['', `--${boundary}`, `Content-Type: ${statusType}`, '']),
+    // RFC 2045 6.2: the UTF-8 of a global status part is 8-bit data, and says so.
+    text([
+      '',
+      `--${boundary}`,
+      `Content-Type: ${statusType}`,
+      ...(international ? ['Content-Transfer-Encoding: 8bit'] : []),
+      '',
+    ]),
     text(status),
     text(['', `--${boundary}`, `Content-Type: ${returned === undefined ? 'text/rfc822-headers' : 'message/rfc822'}`]),
     text(eightBit ? ['Content-Transfer-Encoding: 8bit', ''] : ['']),

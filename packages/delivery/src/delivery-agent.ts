@@ -84,8 +84,10 @@ export interface DeliveryEnvelope {
 /** One recipient's DSN parameters as the sender gave them (RFC 3461 4.1, 4.2). */
 export interface RecipientDsn {
   notify?: readonly ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[];
-  /** The original recipient's address (sent as `ORCPT=rfc822;...`). */
+  /** The original recipient's address (sent as `ORCPT=<type>;...`). */
   originalRecipient?: string;
+  /** Its address type as the sender gave it (RFC 3461 4.2: passed on unchanged); default `rfc822`. */
+  originalRecipientType?: string;
 }
 
 /** Each recipient's outcome, in the order of `envelope.to`. */

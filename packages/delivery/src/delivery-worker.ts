@@ -1,10 +1,12 @@
 import type { Claim, Queue, RecipientInfo, SettleResult } from '@homing/queue';
 import type { Reply } from '@homing/smtp';
 import { type BounceRecipient, createBounce, createDelayWarning, DEFAULT_MAX_RETURN_BYTES } from './bounce';
-import type { DeliveryAgent } from './delivery-agent';
+import type { DeliveryAgent, RecipientDsn } from './delivery-agent';
+import { relayedRecipients, wants, withRequest } from './internal/dsn-requests';
 import { type LeaseKeeper, leaseKeeper } from './internal/lease-keeper';
 import type { Logger } from './logger';
 import type { RecipientOutcome } from './recipient-outcome';
+import { createSuccessReport } from './success-report';
 
 /** Options of `runDeliveryWorker` and `processClaim`. */
 export interface DeliveryWorkerOptions {
@@ -38,8 +40,10 @@ export interface DeliveryWorkerOptions {
   /**
    * The sender's DSN requests for a claim (RFC 3461, kept with the message when it was accepted):
    * `envelopeId` (ENVID) goes into the reports, and per recipient `notify` (NOTIFY: a failure is
-   * reported only with `FAILURE` in it, a delay only with `DELAY`; `NEVER` reports nothing) and
-   * `originalRecipient` (ORCPT). Without it every failure and the queue's delay warning are reported.
+   * reported only with `FAILURE` in it, a delay only with `DELAY`, a delivery to a next hop that does
+   * not offer DSN ("relayed", RFC 3461 6.2.1 b) only with `SUCCESS`; `NEVER` reports nothing) and
+   * `originalRecipient` (ORCPT, with its `originalRecipientType`). Without it every failure and the
+   * queue's delay warning are reported, and no success.
    * All of them, with `ret` (RET), also go on to the next hop when it offers DSN (RFC 3461 5.2).
    */
   reportOptions?: (claim: Claim) => DsnRequest | undefined;
@@ -55,21 +59,7 @@ export interface DsnRequest {
   envelopeId?: string;
   /** RET (RFC 3461 4.3): whether a report returns the full message or its headers. */
   ret?: 'FULL' | 'HDRS';
-  recipients?: Record<
-    string,
-    { notify?: readonly ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[]; originalRecipient?: string }
-  >;
-}
-
-/** RFC 3461 4.1: without NOTIFY, failures (and, at the MTA's choice, delays) are reported. */
-function wants(request: DsnRequest | undefined, address: string, kind: 'FAILURE' | 'DELAY'): boolean {
-  const notify = request?.recipients?.[address]?.notify;
-  return notify === undefined || notify.length === 0 || notify.includes(kind);
-}
-
-function withRequest(recipient: BounceRecipient, request: DsnRequest | undefined): BounceRecipient {
-  const original = request?.recipients?.[recipient.address]?.originalRecipient;
-  return original === undefined ? recipient : { ...recipient, originalRecipient: original };
+  recipients?: Record<string, RecipientDsn>;
 }
 
 // RFC 3464 2.1.1's text/rfc822-headers part needs the header section only: read no more than this.
@@ -203,8 +193,9 @@ async function workClaim(options: DeliveryWorkerOptions, claim: Claim, delivered
       }
     }
     delivered();
+    const relayed = wantsReport ? relayedRecipients(outcomes, byAddress, request) : [];
     // A settle that completes the message removes its body: keep the headers a DSN may need first.
-    if (outcomes.some((outcome) => outcome.status !== 'delivered') && wantsReport) {
+    if ((outcomes.some((outcome) => outcome.status !== 'delivered') || relayed.length > 0) && wantsReport) {
       // Settling what was delivered matters more than quoting headers: a read failure only loses the quote.
       // RET=FULL: one octet past the bound is enough to know the message is too big to return.
       const reading =
@@ -248,14 +239,30 @@ async function workClaim(options: DeliveryWorkerOptions, claim: Claim, delivered
             date: now,
           })
         : null;
+    // The success report ("relayed") goes in the same settle too: exactly once, like the bounce.
+    const success =
+      wantsReport && headers !== undefined && relayed.length > 0
+        ? createSuccessReport({
+            reportingMta: options.hostname,
+            sender: claim.sender,
+            ...envelopeId,
+            recipients: relayed,
+            originalMessage: headers,
+            arrivalDate: new Date(claim.createdAt),
+            date: now,
+          })
+        : null;
+    const reports = [bounce, success].filter((report) => report !== null);
     settled = await queue.settle(claim.leaseId, outcomes, {
-      enqueue:
-        bounce === null
-          ? []
-          : [{ envelope: { sender: bounce.sender, recipients: bounce.recipients }, body: bounce.message }],
+      enqueue: reports.map((report) => ({
+        envelope: { sender: report.sender, recipients: report.recipients },
+        body: report.message,
+      })),
     });
     if (bounce !== null)
       options.logger?.info({ id: claim.id, action: 'failed', recipients: failed.length }, 'queued a DSN');
+    if (success !== null)
+      options.logger?.info({ id: claim.id, action: 'relayed', recipients: relayed.length }, 'queued a DSN');
   } finally {
     lease.stop();
   }

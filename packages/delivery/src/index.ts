@@ -58,6 +58,8 @@ export {
   formatReplyLine,
   type ReplyClass,
 } from './reply-class';
+/** Builds RFC 3464 success DSNs (delivered, relayed, expanded) for NOTIFY=SUCCESS (RFC 3461 6.2). */
+export { createSuccessReport, type SuccessRecipient, type SuccessReportOptions } from './success-report';
 /** TLS-RPT style counters (RFC 8460). */
 export {
   type TlsDomainCounters,

@@ -37,6 +37,11 @@ export interface DeliverySession {
   tls?: { protocol: string | null; cipher: string; authorized: boolean; authorizationError?: string };
   /** True when the session had carried an earlier message (taken from the pool). */
   reused: boolean;
+  /**
+   * Whether the server offered DSN (RFC 3461), so the sender's NOTIFY and ORCPT went on with the
+   * message; without it a NOTIFY=SUCCESS recipient is reported "relayed" by us (RFC 3461 6.2.1 b).
+   */
+  dsn?: boolean;
   /** The server's replies with the command that drew each: greeting, MAIL, each RCPT, end of data. */
   replies: { command: string; reply: string }[];
 }

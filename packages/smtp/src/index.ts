@@ -32,7 +32,9 @@ export { DataEncoder, type DataEncoderMode, encodeData, formatBdatCommand } from
 export { parseEhloReply, type ServerExtensions } from './core/ehlo-extensions';
 /** ESMTP parameters of MAIL FROM and RCPT TO, and RFC 3461 xtext. */
 export {
+  decodeUtf8AddrXtext,
   decodeXtext,
+  encodeUtf8AddrXtext,
   encodeXtext,
   type MailParameters,
   parseMailParameters,

@@ -18,7 +18,8 @@ import type { EventLog, Metrics } from './observability/observability-types';
 import { describeQueue, openServerQueue } from './open-server-queue';
 import { createForwarder } from './outbound/forwarding';
 import { type OutboundWorker, startOutboundWorker } from './outbound/outbound-worker';
-import { failureReports } from './outbound/reports';
+import { reportSigner } from './outbound/report-signing';
+import { failureReports, successReports } from './outbound/reports';
 import { createSrs, loadSrsSecret } from './outbound/srs';
 import { sendTestCommands, watchSettles } from './reflector/send-test';
 import { type Services, startServices } from './server-services';
@@ -155,6 +156,12 @@ export async function startServer(initial: Config, options: StartServerOptions):
   });
 
   const store = createMaildirStore({ root: mailRoot, hostname: initial.hostname });
+  // Reports to remote senders are DKIM-signed like the mail our users send.
+  const signReport = reportSigner({
+    hostname: () => live.config.hostname,
+    domains: () => live.config.domains,
+    signatures: (domain) => live.dkim.signaturesFor(domain),
+  });
   const localDelivery = startLocalDeliveryWorker({
     queue,
     // Functions, so that a reload's domains and quota apply without a restart.
@@ -169,6 +176,15 @@ export async function startServer(initial: Config, options: StartServerOptions):
         domains: () => live.config.domains,
         resolveRecipient: (address) => live.resolve(address),
         hostname: () => live.config.hostname,
+        sign: signReport,
+      }),
+    // NOTIFY=SUCCESS: a "delivered" report (RFC 3461 6.2.1 a), in the same settle as the delivery.
+    successes: (claim, delivered) =>
+      successReports(queue, claim, delivered, {
+        domains: () => live.config.domains,
+        resolveRecipient: (address) => live.resolve(address),
+        hostname: () => live.config.hostname,
+        sign: signReport,
       }),
   });
 
@@ -307,10 +323,12 @@ export async function startServer(initial: Config, options: StartServerOptions):
       queue,
       config: initial,
       domains: () => live.config.domains,
-      resolveRecipient: (address) => live.resolve(address),
+      // With SRS: a report on a forwarded copy (its sender an SRS address) goes to the original sender.
+      resolveRecipient: resolveWithSrs,
       resolver: live.resolver,
       log,
       onReportsQueued: () => localDelivery.kick(),
+      signReport,
     });
   }
 

@@ -135,6 +135,7 @@ function sessionOf(
           },
         }),
     reused,
+    dsn: client.extensions.dsn,
     replies,
   };
 }
@@ -178,6 +179,7 @@ function recipientSpecs(recipients: readonly string[], message: PreparedMessage)
       address,
       ...(request.notify === undefined ? {} : { notify: [...request.notify] }),
       ...(request.originalRecipient === undefined ? {} : { orcpt: request.originalRecipient }),
+      ...(request.originalRecipientType === undefined ? {} : { orcptType: request.originalRecipientType }),
     };
   });
 }

@@ -1,6 +1,6 @@
 import { SmtpClientError } from './client-error';
 import type { ServerExtensions } from './ehlo-extensions';
-import { encodeXtext } from './esmtp-parameters';
+import { encodeUtf8AddrXtext, encodeXtext } from './esmtp-parameters';
 import { normaliseDomain } from './mailbox';
 
 /** DSN NOTIFY values (RFC 3461 4.1): NEVER alone, or any of the other three. */
@@ -11,8 +11,21 @@ export interface RecipientSpec {
   address: string;
   /** When to send a delivery status notification for this recipient. */
   notify?: DsnNotify[];
-  /** The original recipient, sent as `ORCPT=rfc822;<address>`. */
+  /** The original recipient, sent as `ORCPT=<orcptType>;<address>` (RFC 3461 4.2). */
   orcpt?: string;
+  /**
+   * The ORCPT's address type as the sender gave it (RFC 3461 4.2: a relay passes it on unchanged);
+   * default `rfc822`. `utf-8` (RFC 6533 3) goes as `utf-8-addr-unitext` to a server that offers
+   * SMTPUTF8 (the transaction then uses SMTPUTF8), else as the 7-bit `utf-8-addr-xtext`.
+   */
+  orcptType?: string;
+}
+
+/** The ORCPT parameter of one recipient (RFC 3461 4.2, RFC 6533 3). */
+function orcptParameter(recipient: RecipientSpec, utf8: boolean): string {
+  const type = (recipient.orcptType ?? 'rfc822').toLowerCase();
+  if (type !== 'utf-8') return ` ORCPT=${type};${encodeXtext(recipient.orcpt!)}`;
+  return ` ORCPT=utf-8;${encodeUtf8AddrXtext(recipient.orcpt!, utf8)}`;
 }
 
 /** ESMTP parameters of one message; each is sent only when the server announced its extension. */
@@ -105,7 +118,12 @@ export function buildTransaction(envelope: MessageEnvelope, extensions: ServerEx
       { transient: false },
     );
   }
-  const utf8 = extensions.smtpUtf8 && (needsUtf8 || params.smtpUtf8 === true);
+  // RFC 6533 3: a utf-8 ORCPT keeps its UTF-8 (unitext) only where SMTPUTF8 is offered, and then
+  // the transaction declares SMTPUTF8 (raw UTF-8 in a command needs it, RFC 6531 3.4).
+  const utf8Orcpt = recipients.some(
+    (r) => r.orcpt !== undefined && r.orcptType?.toLowerCase() === 'utf-8' && NON_ASCII.test(r.orcpt),
+  );
+  const utf8 = extensions.smtpUtf8 && (needsUtf8 || params.smtpUtf8 === true || (extensions.dsn && utf8Orcpt));
   let mail = `MAIL FROM:<${wireAddress(envelope.from, utf8)}>`;
   if (envelope.size !== undefined && extensions.size !== undefined) mail += ` SIZE=${envelope.size}`;
   const body = params.body ?? (envelope.eightBit ? '8BITMIME' : undefined);
@@ -120,7 +138,7 @@ export function buildTransaction(envelope: MessageEnvelope, extensions: ServerEx
     if (extensions.dsn) {
       const notify = recipient.notify ?? params.notify;
       if (notify && notify.length > 0) line += ` NOTIFY=${notify.join(',')}`;
-      if (recipient.orcpt) line += ` ORCPT=rfc822;${encodeXtext(recipient.orcpt)}`;
+      if (recipient.orcpt) line += orcptParameter(recipient, utf8);
     }
     return { address: recipient.address, line };
   });

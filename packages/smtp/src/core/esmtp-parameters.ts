@@ -21,7 +21,11 @@ export interface MailParameters {
 export interface RcptParameters {
   /** NOTIFY= (RFC 3461 4.1): NEVER alone, or any of SUCCESS, FAILURE, DELAY. */
   notify?: ('NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY')[];
-  /** ORCPT= (RFC 3461 4.2): address type and the xtext-decoded original recipient. */
+  /**
+   * ORCPT= (RFC 3461 4.2): address type (lower-case) and the original recipient, decoded: xtext
+   * for every type, and for `utf-8` also RFC 6533 3's `\x{HEX}` escapes (so `address` is the
+   * plain Unicode address whichever of its forms the client sent).
+   */
   orcpt?: { type: string; address: string };
 }
 
@@ -53,6 +57,62 @@ export function encodeXtext(text: string): string {
         : String.fromCharCode(byte);
   }
   return out;
+}
+
+/**
+ * Encodes an address as RFC 6533 3's `utf-8-addr-xtext` (`unitext: false`: 7-bit, every non-ASCII
+ * character as `\x{HEX}`, safe without SMTPUTF8) or `utf-8-addr-unitext` (`unitext: true`:
+ * non-ASCII as UTF-8, only for a server that offers SMTPUTF8). Either way the characters outside
+ * QCHAR (controls, space, `+`, `=`, `\`) become `\x{HEX}`.
+ */
+export function encodeUtf8AddrXtext(address: string, unitext = false): string {
+  let out = '';
+  for (const char of address) {
+    const code = char.codePointAt(0)!;
+    const qchar = code >= 0x21 && code <= 0x7e && char !== '+' && char !== '=' && char !== '\\';
+    if (qchar || (unitext && code > 0x7f)) out += char;
+    else out += `\\x{${code.toString(16).toUpperCase().padStart(2, '0')}}`;
+  }
+  return out;
+}
+
+/**
+ * Decodes RFC 6533 3's `utf-8-addr-xtext` / `utf-8-addr-unitext` (`\x{HEX}` escapes; UTF-8 as it
+ * is); null when malformed: a bad escape, a code point that is a surrogate or above U+10FFFF, or a
+ * control character (a decoded CR or LF would end the command a relay writes it into).
+ */
+export function decodeUtf8AddrXtext(text: string): string | null {
+  let out = '';
+  for (let index = 0; index < text.length; ) {
+    if (text.startsWith('\\x{', index)) {
+      const end = text.indexOf('}', index + 3);
+      const hex = end === -1 ? '' : text.slice(index + 3, end);
+      if (!/^[0-9A-Fa-f]{2,6}$/.test(hex)) return null;
+      const code = Number.parseInt(hex, 16);
+      if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return null;
+      out += String.fromCodePoint(code);
+      index = end + 1;
+      continue;
+    }
+    const code = text.codePointAt(index)!;
+    if (code === 0x5c) return null; // a backslash only starts an escape
+    out += String.fromCodePoint(code);
+    index += code > 0xffff ? 2 : 1;
+  }
+  // RFC 6533 3: the escapes stand for printable characters; controls never pass.
+  return out === '' || /[\x00-\x20\x7f]/.test(out) ? null : out;
+}
+
+/**
+ * The address of an ORCPT value after its `type;`: xtext (RFC 3461 4) for every type; for
+ * `utf-8` (RFC 6533 3) the `\x{HEX}` forms, with raw UTF-8 allowed, and xtext `+HH` too (Postfix's
+ * client xtext-encodes the whole `utf-8;...` value). Null when malformed.
+ */
+function orcptAddress(type: string, value: string): string | null {
+  if (type !== 'utf-8') return decodeXtext(value);
+  const ascii = /^[\x00-\x7f]*$/.test(value);
+  const unplussed = value.includes('+') ? (ascii ? decodeXtext(value) : null) : value;
+  return unplussed === null ? null : decodeUtf8AddrXtext(unplussed);
 }
 
 const SYNTAX = (text: string) => reply(501, '5.5.4', text);
@@ -141,11 +201,13 @@ export function parseRcptParameters(text: string): ParametersResult<RcptParamete
       params.notify = list as RcptParameters['notify'];
     } else if (name === 'ORCPT') {
       const semi = value === undefined ? -1 : value.indexOf(';');
-      const address = semi === -1 ? null : decodeXtext(value!.slice(semi + 1));
-      if (semi <= 0 || address === null || address === '' || value!.length > 500) {
+      const type = semi <= 0 ? '' : value!.slice(0, semi).toLowerCase();
+      // RFC 3461 4.2: addr-type is an atom (the IANA address types: rfc822, utf-8, x400, ...).
+      const address = /^[a-z0-9][a-z0-9-]*$/.test(type) ? orcptAddress(type, value!.slice(semi + 1)) : null;
+      if (address === null || address === '' || value!.length > 500) {
         return { ok: false, reply: SYNTAX('Bad ORCPT value') };
       }
-      params.orcpt = { type: value!.slice(0, semi).toLowerCase(), address };
+      params.orcpt = { type, address };
     } else {
       return { ok: false, reply: UNKNOWN(name) };
     }

@@ -1,6 +1,7 @@
 import { type AuthenticationResults, authenticate } from '@homing/policy';
 import { isQueueError } from '@homing/queue';
 import type { Decision, IncomingMessage, SessionInfo } from '@homing/smtp/server';
+import { DSN_ATTRIBUTE, dsnAttribute } from '../outbound/dsn-request';
 import { reflectMessage } from '../reflector/reflect-message';
 import {
   dnsErrorVerdict,
@@ -121,6 +122,9 @@ async function decideAndQueue(
     session: session.id,
   };
   if (messageId) attributes.msgid = messageId;
+  // RFC 3461: the sender's NOTIFY, ORCPT, RET and ENVID, for the reports of whoever delivers it.
+  const dsn = dsnAttribute(session, context.resolveRecipient);
+  if (dsn !== undefined) attributes[DSN_ATTRIBUTE] = dsn;
   if (junk.length > 0) {
     attributes.folder = 'Junk';
     attributes.junk = [...new Set(junk.map((v) => v.filter))].join(',');

@@ -32,6 +32,12 @@ export interface LocalDeliveryWorkerOptions {
    * fail without a bounce (bounces are the outbound side's work).
    */
   bounces?: (claim: Claim, failed: readonly RecipientOutcome[]) => FollowUpMessage[] | Promise<FollowUpMessage[]>;
+  /**
+   * The success reports of a claim: of the recipients it delivered (NOTIFY=SUCCESS, RFC 3461
+   * 6.2.1 a), and whatever else the app reports at a settle (an alias expansion); called at every
+   * settle, queued in the same durable step as the outcomes, like `bounces`.
+   */
+  successes?: (claim: Claim, delivered: readonly RecipientOutcome[]) => FollowUpMessage[] | Promise<FollowUpMessage[]>;
 }
 
 /** The running worker. */
@@ -194,7 +200,12 @@ export function startLocalDeliveryWorker(options: LocalDeliveryWorkerOptions): L
     try {
       const outcomes = results.map((r) => r.outcome);
       const failed = outcomes.filter((o) => o.status === 'failed');
-      const enqueue = failed.length > 0 && options.bounces !== undefined ? await options.bounces(claim, failed) : [];
+      const delivered = outcomes.filter((o) => o.status === 'delivered');
+      const enqueue = [
+        ...(failed.length > 0 && options.bounces !== undefined ? await options.bounces(claim, failed) : []),
+        // Called for every settle: an alias expansion is reported at its first attempt, delivered or not.
+        ...(options.successes === undefined ? [] : await options.successes(claim, delivered)),
+      ];
       const decision = await queue.settle(leaseId, outcomes, enqueue.length > 0 ? { enqueue } : undefined);
       if (decision.complete) fromEarlierRun.delete(claim.id);
     } catch (error) {

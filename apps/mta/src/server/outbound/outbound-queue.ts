@@ -12,7 +12,7 @@ import type {
   SettleOptions,
   SettleResult,
 } from '@homing/queue';
-import { failureReports, REPORT_ATTRIBUTE, type ReportRouting, reportMessage, reportRecipients } from './reports';
+import { expandedReports, failureReports, type ReportRouting, reportRecipients, routedReport } from './reports';
 
 /** What the view needs besides the queue. */
 export interface OutboundQueueOptions extends ReportRouting {
@@ -41,13 +41,11 @@ export function outboundQueue(queue: Queue, options: OutboundQueueOptions): Queu
     const known = claims.get(leaseId);
     let enqueue: FollowUpMessage[] = (settleOptions.enqueue ?? []).map((message) =>
       message.envelope.sender === ''
-        ? reportMessage(
-            {
-              sender: '',
-              recipients: message.envelope.recipients.flatMap((address) => reportRecipients(address, options)),
-            },
+        ? routedReport(
+            message.envelope.recipients.flatMap((address) => reportRecipients(address, options)),
             message.body,
             'dsn',
+            options,
           )
         : message,
     );
@@ -56,6 +54,8 @@ export function outboundQueue(queue: Queue, options: OutboundQueueOptions): Queu
     if (known !== undefined && known.sender === '' && failed.length > 0) {
       enqueue = [...enqueue, ...(await failureReports(queue, known, failed, options))];
     }
+    // An alias expansion whose first target goes out from here is reported in this settle (RFC 3461 6.2.1 d).
+    if (known !== undefined) enqueue = [...enqueue, ...(await expandedReports(queue, known, options))];
     const result = await queue.settle(leaseId, outcomes, { ...settleOptions, enqueue });
     claims.delete(leaseId);
     if (known !== undefined) options.onSettled?.(known, outcomes, enqueue);
@@ -66,10 +66,14 @@ export function outboundQueue(queue: Queue, options: OutboundQueueOptions): Queu
     // The library's delay warnings are enqueued on their own (the queue decides them in the settle):
     // routed like the other reports.
     enqueue: (envelope, body, enqueueOptions) => {
-      if (envelope.sender !== '') return queue.enqueue(envelope, body, enqueueOptions);
+      // The library's delay warnings come whole (a Buffer); anything else goes on as it is.
+      if (envelope.sender !== '' || !(body instanceof Uint8Array)) {
+        return queue.enqueue(envelope, body, enqueueOptions);
+      }
       const recipients = envelope.recipients.flatMap((address) => reportRecipients(address, options));
-      const attributes = { ...envelope.attributes, [REPORT_ATTRIBUTE]: 'dsn' };
-      return queue.enqueue({ ...envelope, recipients, attributes }, body, enqueueOptions);
+      const report = routedReport(recipients, Buffer.from(body), 'dsn', options);
+      const attributes = { ...envelope.attributes, ...report.envelope.attributes };
+      return queue.enqueue({ ...envelope, recipients, attributes }, Buffer.from(report.body), enqueueOptions);
     },
     claim,
     settle,

@@ -32,6 +32,8 @@ export interface OutboundWorkerOptions {
   onReportsQueued: () => void;
   /** How often an idle worker looks for due work; default 250 ms. */
   pollIntervalMs?: number;
+  /** DKIM-signs the reports that go to remote senders (report-signing.ts). */
+  signReport?: (message: Buffer) => Buffer;
 }
 
 /** The running worker. */
@@ -96,6 +98,7 @@ export async function startOutboundWorker(options: OutboundWorkerOptions): Promi
     domains: options.domains,
     resolveRecipient: options.resolveRecipient,
     hostname: () => config.hostname,
+    ...(options.signReport === undefined ? {} : { sign: options.signReport }),
     onSettled(claim, outcomes, followUps) {
       for (const outcome of outcomes) logOutcome(log, claim.id, claim.sender, outcome);
       for (const report of followUps) {

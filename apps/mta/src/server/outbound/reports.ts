@@ -2,10 +2,17 @@
 // mailboxes (an alias resolved as at RCPT), a report to a remote sender through the queue, none
 // to the null sender; a report that itself failed goes once to postmaster@ of our first domain,
 // marked so that its own failure stops there (RFC 5321 4.5.5: no bounce of a bounce, no loop).
-import { type BounceRecipient, createBounce, originalHeaders } from '@homing/delivery';
+import {
+  type BounceRecipient,
+  createBounce,
+  createSuccessReport,
+  type DsnRequest,
+  originalHeaders,
+  type SuccessRecipient,
+} from '@homing/delivery';
 import type { Claim, EnvelopeInput, FollowUpMessage, Queue, RecipientOutcome } from '@homing/queue';
 import type { RecipientResolution } from '../local-delivery/recipient-resolver';
-import { dsnRequestOf } from './dsn-request';
+import { dsnRequestOf, expansionsOf } from './dsn-request';
 
 /** The attribute that marks the reports we queue: `dsn` (to a sender) or `postmaster` (a failed report). */
 export const REPORT_ATTRIBUTE = 'report';
@@ -17,6 +24,8 @@ export interface ReportRouting {
   resolveRecipient: (address: string) => RecipientResolution;
   hostname: () => string;
   now?: () => number;
+  /** DKIM-signs a report that goes to a remote sender (see report-signing.ts); reports stay unsigned without it. */
+  sign?: (message: Buffer) => Buffer;
 }
 
 const HEADER_LIMIT = 64 * 1024;
@@ -62,6 +71,8 @@ async function queuedMessage(queue: Queue, id: string): Promise<Buffer> {
 export function reportRecipients(address: string, routing: ReportRouting): string[] {
   const resolution = routing.resolveRecipient(address);
   if (resolution.kind === 'local' && resolution.mailboxes.length > 0) return resolution.mailboxes;
+  // An SRS address of ours (the sender of a forwarded copy): back to the original sender.
+  if (resolution.kind === 'local' && resolution.forwards.length > 0) return resolution.forwards;
   if (resolution.kind === 'unknown' || (resolution.kind === 'local' && resolution.mailboxes.length === 0)) {
     // A local sender that no longer exists: the report is not lost, postmaster gets it.
     const postmaster = routing.resolveRecipient(`postmaster@${routing.domains()[0]}`);
@@ -77,6 +88,31 @@ export function reportMessage(
   kind: 'dsn' | 'postmaster',
 ): FollowUpMessage {
   return { envelope: { ...envelope, attributes: { ...envelope.attributes, [REPORT_ATTRIBUTE]: kind } }, body };
+}
+
+/** The ORCPT a recipient was given, with its address type (RFC 3461 4.2), for a report's Original-Recipient. */
+function originalRecipientOf(
+  request: DsnRequest | undefined,
+  address: string,
+): Pick<BounceRecipient, 'originalRecipient' | 'originalRecipientType'> {
+  const asked = request?.recipients?.[address];
+  if (asked?.originalRecipient === undefined) return {};
+  return {
+    originalRecipient: asked.originalRecipient,
+    ...(asked.originalRecipientType === undefined ? {} : { originalRecipientType: asked.originalRecipientType }),
+  };
+}
+
+/** A report to `recipients` (routed already), DKIM-signed when one of them is remote. */
+export function routedReport(
+  recipients: string[],
+  body: Buffer | string,
+  kind: 'dsn' | 'postmaster',
+  routing: ReportRouting,
+): FollowUpMessage {
+  const remote = recipients.some((address) => routing.resolveRecipient(address).kind === 'not-ours');
+  const signed = remote && routing.sign !== undefined ? routing.sign(Buffer.from(body)) : body;
+  return reportMessage({ sender: '', recipients }, signed, kind);
 }
 
 /** The RFC 3463 status of a recorded reply line (`550 5.1.1 ...`), in the failed class. */
@@ -114,17 +150,14 @@ export async function failureReports(
   const original = await (full ? queuedMessage(queue, claim.id) : queuedHeaders(queue, claim.id)).catch(() =>
     Buffer.alloc(0),
   );
-  const recipients: BounceRecipient[] = reported.map((outcome) => {
-    const original = request?.recipients?.[outcome.recipient]?.originalRecipient;
-    return {
-      address: outcome.recipient,
-      action: 'failed',
-      status: claim.expired ? '5.4.7' : failedStatus(outcome.reply),
-      diagnostic: outcome.reply ?? 'undeliverable',
-      lastAttemptAt: now,
-      ...(original === undefined ? {} : { originalRecipient: original }),
-    };
-  });
+  const recipients: BounceRecipient[] = reported.map((outcome) => ({
+    address: outcome.recipient,
+    action: 'failed',
+    status: claim.expired ? '5.4.7' : failedStatus(outcome.reply),
+    diagnostic: outcome.reply ?? 'undeliverable',
+    lastAttemptAt: now,
+    ...originalRecipientOf(request, outcome.recipient),
+  }));
   const report = createBounce({
     reportingMta: routing.hostname(),
     sender,
@@ -136,5 +169,76 @@ export async function failureReports(
     ...(request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId }),
   });
   if (report === null) return [];
-  return [reportMessage({ sender: '', recipients: reportRecipients(sender, routing) }, report.message, kind)];
+  return [routedReport(reportRecipients(sender, routing), report.message, kind, routing)];
+}
+
+/**
+ * The alias expansions this claim reports (RFC 3461 6.2.1 d, "expanded"): those whose first
+ * target is in the claim at its first attempt. A settle that fails leaves the attempt at 0, so
+ * the retry reports it; once settled, no later attempt does: exactly once.
+ */
+function expandedRecipients(claim: Claim): SuccessRecipient[] {
+  const firstAttempt = new Set(claim.recipients.filter((r) => r.attempts === 0).map((r) => r.address));
+  return expansionsOf(claim.attributes)
+    .filter((expansion) => firstAttempt.has(expansion.first))
+    .map((expansion) => ({
+      address: expansion.address,
+      action: 'expanded',
+      status: '2.0.0',
+      ...(expansion.originalRecipient === undefined ? {} : { originalRecipient: expansion.originalRecipient }),
+      ...(expansion.originalRecipientType === undefined
+        ? {}
+        : { originalRecipientType: expansion.originalRecipientType }),
+    }));
+}
+
+/** The "expanded" report of a claim (see `expandedRecipients`), for the outbound worker's settles. */
+export function expandedReports(queue: Queue, claim: Claim, routing: ReportRouting): Promise<FollowUpMessage[]> {
+  return successReports(queue, claim, [], routing);
+}
+
+/**
+ * The follow-up message for the recipients local delivery wrote to a mailbox, when they asked
+ * NOTIFY=SUCCESS (RFC 3461 6.2.1 a: "delivered"), and for the alias expansions this claim
+ * reports ("expanded"), to the sender; none for the null sender (a report, RFC 3461 6.2) nor
+ * without SUCCESS (RFC 3461 4.1: success is reported only when asked). Queued in the settle that
+ * records the deliveries, so it is sent exactly once.
+ */
+export async function successReports(
+  queue: Queue,
+  claim: Claim,
+  delivered: readonly RecipientOutcome[],
+  routing: ReportRouting,
+): Promise<FollowUpMessage[]> {
+  if (claim.sender === '') return [];
+  const request = dsnRequestOf(claim.attributes);
+  const reported = delivered.filter(
+    (outcome) =>
+      outcome.status === 'delivered' && request?.recipients?.[outcome.recipient]?.notify?.includes('SUCCESS') === true,
+  );
+  const expanded = expandedRecipients(claim);
+  if (reported.length === 0 && expanded.length === 0) return [];
+  const now = new Date((routing.now ?? Date.now)());
+  // RFC 3461 4.3: a report without a failure returns the headers only, whatever RET says.
+  const headers = await queuedHeaders(queue, claim.id).catch(() => Buffer.alloc(0));
+  const recipients: SuccessRecipient[] = [
+    ...expanded,
+    ...reported.map((outcome) => ({
+      address: outcome.recipient,
+      action: 'delivered' as const,
+      status: '2.0.0',
+      ...originalRecipientOf(request, outcome.recipient),
+    })),
+  ];
+  const report = createSuccessReport({
+    reportingMta: routing.hostname(),
+    sender: claim.sender,
+    recipients,
+    originalMessage: headers,
+    arrivalDate: new Date(claim.createdAt),
+    date: now,
+    ...(request?.envelopeId === undefined ? {} : { envelopeId: request.envelopeId }),
+  });
+  if (report === null) return [];
+  return [routedReport(reportRecipients(claim.sender, routing), report.message, 'dsn', routing)];
 }

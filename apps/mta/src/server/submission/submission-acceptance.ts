@@ -23,8 +23,8 @@ export function headerAddresses(value: string): string[] {
 }
 
 /** The RFC 3461 requests of the transaction, as the queue attribute the outbound worker reads. */
-function dsnAttributes(session: SessionInfo): Record<string, string> {
-  const value = dsnAttribute(session);
+function dsnAttributes(session: SessionInfo, context: SubmissionContext): Record<string, string> {
+  const value = dsnAttribute(session, context.resolveRecipient);
   return value === undefined ? {} : { [DSN_ATTRIBUTE]: value };
 }
 
@@ -126,7 +126,7 @@ export async function acceptSubmission(
         session: session.id,
         user,
         msgid: messageId ?? '',
-        ...dsnAttributes(session),
+        ...dsnAttributes(session, context),
       },
       // RFC 6376 5.6: the DKIM-Signature goes before the fields it signed, under our Received.
       prepend: `${received}\r\n${signed.signature}${signed.prefix}`,
