@@ -41,8 +41,20 @@ function changedRecipients(before: readonly RecipientEntry[], after: readonly Re
   });
 }
 
+/** The texts of `settleStatement` by schema, built once (a few kilobytes of string building each). */
+const settleTexts = new Map<string, string>();
+
 /** The text of `settleStatement` for schema `s` (quoted); its parameters are numbered there. */
 function settleText(s: string): string {
+  let text = settleTexts.get(s);
+  if (text === undefined) {
+    text = buildSettleText(s);
+    settleTexts.set(s, text);
+  }
+  return text;
+}
+
+function buildSettleText(s: string): string {
   const written = (cte: string) => `ANY (ARRAY(SELECT id FROM ${cte}))`;
   return `WITH done AS (
       DELETE FROM ${s}.messages m WHERE m.id = ANY ($1::text[]) AND m.id || '.' || m.version = ANY ($2::text[])
