@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isFinal, type RecipientEntry } from '../internal/message-entry';
 import type { Claim, RecipientState } from '../queue';
 import type { KnownMessage, LeaseRow } from './message-rows';
+import { arrayLiteral } from './queue-sql';
 
 /**
  * Decides, without I/O, the claims of the messages a claim locked, on the rows as read
@@ -23,7 +24,7 @@ export function grantClaims(
     wanted: ((domain: string) => boolean) | undefined;
     owner: string;
   },
-): { claims: Claim[]; grants: unknown[] | undefined; leased: [leaseId: string, message: KnownMessage][] } {
+): { claims: Claim[]; grants: string[] | undefined; leased: [leaseId: string, message: KnownMessage][] } {
   const { now, until, limit, lifetime, owner } = context;
   // Recipients and leases by message id (recipients in position order).
   const rcptsOf = new Map<string, RecipientEntry[]>();
@@ -132,7 +133,7 @@ export function grantClaims(
           leases.ids.map(() => owner),
           filed.ids,
           filed.at,
-        ];
+        ].map(arrayLiteral);
   return { claims, grants, leased };
 }
 

@@ -12,6 +12,7 @@ import { QueueError } from '../queue-error';
 import type { RetryScheduleOptions } from '../retry-schedule';
 import type { PreparedBody } from './body-storage';
 import { dueAtOf, type LoadedMessage, recipientArrays } from './message-rows';
+import { arrayLiteral } from './queue-sql';
 
 /** The sub-statements that delete the rows of the message `ok` returns (its recipients, leases, chunks). */
 export function deleteRowsOf(s: string, ok = 'ok'): string[] {
@@ -192,13 +193,8 @@ export function settleStatement(s: string, settles: readonly DecidedSettle[]): S
     }
   }
   const values = [
-    done.ids,
-    done.keys,
-    kept.ids,
-    kept.versions,
-    kept.warned,
-    kept.due,
-    leaseIds,
+    // The arrays of every settle as array texts (see `arrayLiteral`).
+    ...[done.ids, done.keys, kept.ids, kept.versions, kept.warned, kept.due, leaseIds].map(arrayLiteral),
     ...Object.values(changed),
     ...Object.values(f),
     ...Object.values(fr),
