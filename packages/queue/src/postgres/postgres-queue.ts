@@ -30,7 +30,7 @@ import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessag
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
 import { dueAtOf, type KnownMessage, type LoadedMessage, loadedOfKnown, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import { claimStartSql, grantLeasesStatement, listSql } from './queue-sql';
+import { claimStartSql, executeGrantSql, listSql, prepareGrantSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
@@ -67,6 +67,8 @@ export class PostgresQueue implements Queue {
    * write checks the version, so a stale one costs only the read it tried to save). Bounded.
    */
   private readonly known = new Map<string, KnownMessage>();
+  /** The pool's connections (sessions) that have the grant prepared (`prepareGrantSql`). */
+  private readonly grantPrepared = new WeakSet<PoolClient>();
   private closed = false;
   private readonly sweeper = new BodySweeper(
     () => (this.closed ? Promise.resolve(0) : this.sweepBodyFiles()),
@@ -197,7 +199,7 @@ export class PostgresQueue implements Queue {
     return this.track(() =>
       // A lease needs no WAL flush: lost only with the server's crash, and then the work is
       // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
-      // Three round trips: BEGIN + lock + load, the grant, the COMMIT.
+      // Two round trips: BEGIN + lock + reads, then the grant + COMMIT (and a PREPARE once per session).
       withStartedTransaction(
         this.pool,
         'claiming work',
@@ -209,17 +211,22 @@ export class PostgresQueue implements Queue {
             wanted === undefined ? undefined : { expiredBefore: now - lifetime, only, except },
             (text) => client.escapeLiteral(text),
           ),
-        (_client, results) => {
+        (client, results) => {
           const [messages, recipients, leases] = results.slice(-3).map((result) => result.rows);
           const { claims, grants, leased } = grantClaims(
             { messages: messages!, recipients: recipients!, leases: leases! },
             { now, until, limit, lifetime, wanted, owner: this.owner },
           );
-          // The grant prepared once per connection, its values as array parameters (not planned
-          // again, not parsed from literals): a round trip of its own, then the COMMIT.
-          const end =
-            grants === undefined ? ['COMMIT'] : [{ ...grantLeasesStatement(this.s), values: grants }, 'COMMIT'];
-          return { result: { claims, leased }, end };
+          // The grant prepared once per session (not planned again), its parameters eight array
+          // texts, sent with the COMMIT: one round trip.
+          const literal = (text: string) => client.escapeLiteral(text);
+          const end = grants === undefined ? 'COMMIT' : `${executeGrantSql(this.s, grants, literal)};\nCOMMIT`;
+          return { result: { claims, leased }, end: [end] };
+        },
+        async (client) => {
+          if (this.grantPrepared.has(client)) return;
+          await client.query(prepareGrantSql(this.s));
+          this.grantPrepared.add(client);
         },
       ).then(({ claims, leased }) => {
         // Known once committed; the oldest forgotten past the bound (their settles read them).

@@ -99,6 +99,20 @@ export function grantLeasesStatement(s: string): { name: string; text: string } 
   return { name: `homing_queue_grant_${s.slice(1, -1)}`, text: grantLeasesSql(s) };
 }
 
+/**
+ * The grant prepared in SQL, once per session (`PREPARE`, outside a transaction: it lasts as long
+ * as the session), so that a claim sends `EXECUTE` with its COMMIT in one simple query: one round
+ * trip, the statement not planned again, its parameters eight array texts (`arrayLiteral`).
+ */
+export function prepareGrantSql(s: string): string {
+  return `PREPARE ${grantLeasesStatement(s).name} (text[], text[], text[], bigint[], boolean[], text[], text[], bigint[]) AS ${grantLeasesSql(s)}`;
+}
+
+/** The grant's `EXECUTE` (see `prepareGrantSql`): `arrays` its parameters, quoted by `literal`. */
+export function executeGrantSql(s: string, arrays: readonly string[], literal: (text: string) => string): string {
+  return `EXECUTE ${grantLeasesStatement(s).name} (${arrays.map(literal).join(', ')})`;
+}
+
 function grantLeasesSql(s: string): string {
   return `WITH granted AS (
       INSERT INTO ${s}.leases (message_id, domain, lease_id, lease_until, expired, owner)

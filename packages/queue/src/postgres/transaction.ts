@@ -71,7 +71,7 @@ export async function withTransaction<T>(
 }
 
 /**
- * A transaction started by `start(client)`, statements sent as one simple query (rows as arrays),
+ * A transaction started by `start(client)` (after `prelude`, when given), statements sent as one simple query (rows as arrays),
  * the first of them BEGIN; then the `end` that `work` gives for their results, statements run one
  * after the other (a prepared one has a round trip of its own), the last of them COMMIT. ROLLBACK
  * when anything failed.
@@ -81,8 +81,11 @@ export async function withStartedTransaction<T>(
   what: string,
   start: (client: PoolClient) => string,
   work: (client: PoolClient, results: QueryResult<unknown[]>[]) => { result: T; end: (QueryConfig | string)[] },
+  // Run on the connection first, outside the transaction (a session's PREPARE, once).
+  prelude?: (client: PoolClient) => Promise<void>,
 ): Promise<T> {
   return withClient(pool, what, async (client) => {
+    await prelude?.(client);
     let result: T;
     try {
       const results = (await client.query({ text: start(client), rowMode: 'array' })) as unknown as QueryResult<
