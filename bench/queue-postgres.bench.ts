@@ -30,7 +30,7 @@ async function claimSettleRate(
   concurrency: number,
   ms: number,
   most = Number.POSITIVE_INFINITY,
-): Promise<number> {
+): Promise<{ rate: number; settled: number }> {
   let settled = 0;
   const started = performance.now();
   while (performance.now() - started < ms && settled < most) {
@@ -46,7 +46,7 @@ async function claimSettleRate(
     );
     settled += claims.length;
   }
-  return settled / ((performance.now() - started) / 1000);
+  return { rate: settled / ((performance.now() - started) / 1000), settled };
 }
 
 // A worker process of the competing-workers row: `queue-postgres.bench.ts worker URL SCHEMA MS`.
@@ -60,9 +60,9 @@ if (process.argv[2] === 'worker') {
   await claimSettleRate(queue, 64, 1000);
   process.stdout.write('MEASURING\n');
   const cpu = process.cpuUsage();
-  const rate = await claimSettleRate(queue, 64, Number(ms));
+  const { rate, settled } = await claimSettleRate(queue, 64, Number(ms));
   const used = process.cpuUsage(cpu);
-  process.stdout.write(`${rate} ${(used.user + used.system) / 1e6}\n`);
+  process.stdout.write(`${rate} ${(used.user + used.system) / 1e6} ${settled}\n`);
   await queue.close();
   process.exit(0);
 }
@@ -124,61 +124,8 @@ async function fill(queue: Queue, count: number): Promise<void> {
   );
 }
 
-// Enqueue: short interleaved slices of both backends, medians of the rates and of the ratio in each round.
-const ROUNDS = 5;
-const body = randomBytes(10 * 1024);
-const rows = new Map<string, { file: number; postgres: number }[]>();
-for (let round = 0; round < ROUNDS; round += 1) {
-  for (const concurrency of [1, 64]) {
-    const file = await fileQueue();
-    const fileRate = await enqueueRate(file.queue, concurrency, body, 600);
-    await file.queue.close();
-    await file.done();
-    const pg = await postgresQueue();
-    const postgresRate = await enqueueRate(pg.queue, concurrency, body, 600);
-    await pg.queue.close();
-    const label = `enqueue 10 KiB, concurrency ${concurrency}`;
-    rows.set(label, [...(rows.get(label) ?? []), { file: fileRate, postgres: postgresRate }]);
-  }
-}
-
-// Claim + settle: for each row a fresh queue of each backend with 20,000 messages, of which
-// the row settles at most 10,000 (3 s at most): both backends start from the same depth and
-// neither drains its queue during the measurement. 3 interleaved rounds, medians.
-const FILL = 20_000;
-const MOST = FILL / 2;
-for (let round = 0; round < 3; round += 1) {
-  for (const concurrency of [1, 64]) {
-    const label = `claim + settle, concurrency ${concurrency} (${FILL} queued)`;
-    const sample = { file: 0, postgres: 0 };
-    for (const [name, make] of [
-      ['file', fileQueue],
-      ['postgres', postgresQueue],
-    ] as const) {
-      const { queue, done } = await make();
-      await fill(queue, FILL);
-      sample[name] = await claimSettleRate(queue, concurrency, 3000, MOST);
-      await queue.close();
-      await done();
-    }
-    rows.set(label, [...(rows.get(label) ?? []), sample]);
-  }
-}
-
-console.log(`load average at the start ${loadAtStart}`);
-console.log();
-console.log(`| what (PostgreSQL ${url.replace(/\/\/[^@]*@/, '//')}) | file /s | PostgreSQL /s | PostgreSQL / file |`);
-console.log('| --- | ---: | ---: | ---: |');
-for (const [what, samples] of rows) {
-  const file = median(samples.map((s) => s.file));
-  const postgres = median(samples.map((s) => s.postgres));
-  const ratio = median(samples.map((s) => s.postgres / s.file));
-  console.log(`| ${what} | ${Math.round(file)} | ${Math.round(postgres)} | ${ratio.toFixed(2)}x |`);
-}
-
-// Competing workers: separate processes (as separate hosts would be) on one PostgreSQL queue.
-// While they measure, the CPU time of the PostgreSQL server's processes (the postmaster's
-// children, read from /proc: this cluster serves only this bench) and of the whole machine.
+// The CPU time of the PostgreSQL server's processes (the postmaster's children, read from /proc:
+// this cluster serves only this bench) and of the whole machine.
 const { default: pg } = await import('pg');
 const client = new pg.Client({ connectionString: url });
 await client.connect();
@@ -209,6 +156,83 @@ function machineCpu(): [number, number] {
   const total = fields.reduce((sum, value) => sum + value, 0);
   return [total - fields[3]! - fields[4]!, total];
 }
+// Enqueue: short interleaved slices of both backends, medians of the rates and of the ratio in each round.
+const ROUNDS = 5;
+const body = randomBytes(10 * 1024);
+const rows = new Map<string, { file: number; postgres: number }[]>();
+for (let round = 0; round < ROUNDS; round += 1) {
+  for (const concurrency of [1, 64]) {
+    const file = await fileQueue();
+    const fileRate = await enqueueRate(file.queue, concurrency, body, 600);
+    await file.queue.close();
+    await file.done();
+    const pg = await postgresQueue();
+    const postgresRate = await enqueueRate(pg.queue, concurrency, body, 600);
+    await pg.queue.close();
+    const label = `enqueue 10 KiB, concurrency ${concurrency}`;
+    rows.set(label, [...(rows.get(label) ?? []), { file: fileRate, postgres: postgresRate }]);
+  }
+}
+
+// Claim + settle: for each row a fresh queue of each backend with 20,000 messages, of which
+// the row settles at most 10,000 (3 s at most): both backends start from the same depth and
+// neither drains its queue during the measurement. 3 interleaved rounds, medians.
+const FILL = 20_000;
+const MOST = FILL / 2;
+const leaseCpu = new Map<string, { file: number; postgres: number; server: number }[]>();
+for (let round = 0; round < 3; round += 1) {
+  for (const concurrency of [1, 64]) {
+    const label = `claim + settle, concurrency ${concurrency} (${FILL} queued)`;
+    const sample = { file: 0, postgres: 0 };
+    const cpuSample = { file: 0, postgres: 0, server: 0 };
+    for (const [name, make] of [
+      ['file', fileQueue],
+      ['postgres', postgresQueue],
+    ] as const) {
+      const { queue, done } = await make();
+      await fill(queue, FILL);
+      // CPU per lease: this process (every thread: V8's helpers too) and the PostgreSQL server.
+      const own = process.cpuUsage();
+      const server = serverCpu();
+      const run = await claimSettleRate(queue, concurrency, 3000, MOST);
+      const used = process.cpuUsage(own);
+      sample[name] = run.rate;
+      cpuSample[name] = (used.user + used.system) / run.settled;
+      if (name === 'postgres') cpuSample.server = ((serverCpu() - server) * 1e6) / run.settled;
+      await queue.close();
+      await done();
+    }
+    rows.set(label, [...(rows.get(label) ?? []), sample]);
+    leaseCpu.set(label, [...(leaseCpu.get(label) ?? []), cpuSample]);
+  }
+}
+
+console.log(`load average at the start ${loadAtStart}`);
+console.log();
+console.log(`| what (PostgreSQL ${url.replace(/\/\/[^@]*@/, '//')}) | file /s | PostgreSQL /s | PostgreSQL / file |`);
+console.log('| --- | ---: | ---: | ---: |');
+for (const [what, samples] of rows) {
+  const file = median(samples.map((s) => s.file));
+  const postgres = median(samples.map((s) => s.postgres));
+  const ratio = median(samples.map((s) => s.postgres / s.file));
+  console.log(`| ${what} | ${Math.round(file)} | ${Math.round(postgres)} | ${ratio.toFixed(2)}x |`);
+}
+
+console.log();
+console.log(
+  '| claim + settle, CPU per lease (µs, median of the rounds) | file: bench process | PostgreSQL: bench process | PostgreSQL: server | PostgreSQL (both) / file |',
+);
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const [what, samples] of leaseCpu) {
+  const at = (pick: (s: { file: number; postgres: number; server: number }) => number) =>
+    median(samples.map(pick)).toFixed(1);
+  console.log(
+    `| ${what} | ${at((s) => s.file)} | ${at((s) => s.postgres)} | ${at((s) => s.server)} | ${median(samples.map((s) => (s.postgres + s.server) / s.file)).toFixed(2)}x |`,
+  );
+}
+
+// Competing workers: separate processes (as separate hosts would be) on one PostgreSQL queue.
+// While they measure, the CPU time of the PostgreSQL server's processes and of the whole machine.
 const cores = availableParallelism();
 interface WorkerRun {
   rate: number;
@@ -216,6 +240,9 @@ interface WorkerRun {
   workers: number;
   server: number;
   machine: number;
+  /** CPU µs per lease settled: the workers' processes, the PostgreSQL server. */
+  workersPerLease: number;
+  serverPerLease: number;
 }
 async function workers(schema: string, count: number, ms: number): Promise<WorkerRun> {
   const self = fileURLToPath(import.meta.url);
@@ -225,7 +252,7 @@ async function workers(schema: string, count: number, ms: number): Promise<Worke
     Array.from(
       { length: count },
       () =>
-        new Promise<{ rate: number; cpu: number }>((resolve, reject) => {
+        new Promise<{ rate: number; cpu: number; settled: number }>((resolve, reject) => {
           const child = spawn(process.execPath, ['--import', 'tsx', self, 'worker', url, schema, String(ms)], {
             stdio: ['ignore', 'pipe', 'inherit'],
           });
@@ -239,8 +266,8 @@ async function workers(schema: string, count: number, ms: number): Promise<Worke
             }
           });
           child.once('exit', (code) => {
-            const [rate, cpu] = out.trim().split('\n').at(-1)!.split(' ').map(Number);
-            if (code === 0) resolve({ rate: rate!, cpu: cpu! });
+            const [rate, cpu, settled] = out.trim().split('\n').at(-1)!.split(' ').map(Number);
+            if (code === 0) resolve({ rate: rate!, cpu: cpu!, settled: settled! });
             else reject(new Error(`worker ${code}`));
           });
         }),
@@ -249,10 +276,14 @@ async function workers(schema: string, count: number, ms: number): Promise<Worke
   // Sampled once the last worker is done: the server's work ends with its workers' (close aside).
   const seconds = (performance.now() - start!.at) / 1000;
   const machine = machineCpu();
+  const server = serverCpu() - start!.server;
+  const settled = results.reduce((sum, r) => sum + r.settled, 0);
   return {
     rate: results.reduce((sum, r) => sum + r.rate, 0),
+    workersPerLease: (results.reduce((sum, r) => sum + r.cpu, 0) * 1e6) / settled,
+    serverPerLease: (server * 1e6) / settled,
     workers: results.reduce((sum, r) => sum + r.cpu, 0) / (ms / 1000),
-    server: (serverCpu() - start!.server) / seconds,
+    server: server / seconds,
     machine: ((machine[0] - start!.machine[0]) / (machine[1] - start!.machine[1])) * cores,
   };
 }
@@ -279,9 +310,9 @@ const middle = (runs: WorkerRun[]) => [...runs].sort((a, b) => a.rate - b.rate)[
 const cpu = (value: number) => value.toFixed(2);
 console.log();
 console.log(
-  `| competing workers on one PostgreSQL queue (${WORKER_FILL} queued, 64 claims in flight each; the median run) | claim + settle /s | workers' CPU (cores) | PostgreSQL's CPU (cores) | whole machine busy (of ${cores} cores) |`,
+  `| competing workers on one PostgreSQL queue (${WORKER_FILL} queued, 64 claims in flight each; the median run) | claim + settle /s | workers' CPU (cores) | PostgreSQL's CPU (cores) | whole machine busy (of ${cores} cores) | CPU µs per lease: workers, PostgreSQL |`,
 );
-console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const [what, runs] of [
   ['one worker process', one],
   ['two worker processes together', two],
@@ -289,7 +320,7 @@ for (const [what, runs] of [
   const run = middle(runs);
   const times = runs === two ? ` (${(middle(two).rate / middle(one).rate).toFixed(2)}x one)` : '';
   console.log(
-    `| ${what} | ${Math.round(run.rate)}${times} | ${cpu(run.workers)} | ${cpu(run.server)} | ${cpu(run.machine)} |`,
+    `| ${what} | ${Math.round(run.rate)}${times} | ${cpu(run.workers)} | ${cpu(run.server)} | ${cpu(run.machine)} | ${run.workersPerLease.toFixed(1)}, ${run.serverPerLease.toFixed(1)} |`,
   );
 }
 console.log(

@@ -197,6 +197,25 @@ describePostgres('PostgreSQL queue', () => {
     await queue.close();
   });
 
+  it('grants leases on domains with quotes, backslashes, commas and braces as written (the grant sends them as array texts)', async () => {
+    const schema = freshSchema();
+    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema });
+    const domains = ["o'b.test", 'back\\slash.test', 'a"q.test', 'c,d{e}.test', 'null'];
+    const { id } = await queue.enqueue(
+      { sender: 's@o.test', recipients: domains.map((domain) => `r@${domain}`) },
+      Buffer.from('m'),
+    );
+    const claims = await queue.claim();
+    expect(claims.map((claim) => claim.domain).sort()).toEqual([...domains].sort());
+    const leases = await sql(`SELECT domain FROM "${schema}".leases WHERE message_id = $1 ORDER BY domain`, [id]);
+    expect(leases.rows.map((row) => row.domain)).toEqual([...domains].sort());
+    for (const claim of claims) {
+      await queue.settle(claim.leaseId, [{ recipient: claim.recipients[0]!.address, status: 'delivered' }]);
+    }
+    expect(await queue.inspect(id)).toBeUndefined();
+    await queue.close();
+  });
+
   it('counts every settle of the domains of one message made at the same time, once each', async () => {
     const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema(), poolSize: 12 });
     const recipients = Array.from({ length: 12 }, (_, i) => `r@d${i}.test`);

@@ -28,15 +28,21 @@ import { assertBodyFresh, BodySweeper, sweepBodyFiles } from './body-sweep';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
 import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
-import { dueAtOf, type LoadedMessage, loadedOfLocked, loadMessages } from './message-rows';
+import { dueAtOf, type KnownMessage, type LoadedMessage, loadedOfKnown, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
-import { claimStartSql, grantLeasesStatement, inlineValues, listSql } from './queue-sql';
+import { claimStartSql, executeGrantSql, listSql, prepareGrantSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
 import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
 import { databaseError, named, withClient, withStartedTransaction, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
+/** The message id a lease id starts with (`id.suffix`), without splitting it. */
+const messageIdOf = (leaseId: string): string => {
+  if (typeof leaseId !== 'string') return '';
+  const dot = leaseId.indexOf('.');
+  return dot < 0 ? leaseId : leaseId.slice(0, dot);
+};
 /** The most leases whose messages `known` keeps (a few hundred bytes each). */
 const knownLeases = 20_000;
 
@@ -60,7 +66,9 @@ export class PostgresQueue implements Queue {
    * on it and writes if the message's version has not moved since, without reading it first (the
    * write checks the version, so a stale one costs only the read it tried to save). Bounded.
    */
-  private readonly known = new Map<string, LoadedMessage>();
+  private readonly known = new Map<string, KnownMessage>();
+  /** The pool's connections (sessions) that have the grant prepared (`prepareGrantSql`). */
+  private readonly grantPrepared = new WeakSet<PoolClient>();
   private closed = false;
   private readonly sweeper = new BodySweeper(
     () => (this.closed ? Promise.resolve(0) : this.sweepBodyFiles()),
@@ -191,7 +199,7 @@ export class PostgresQueue implements Queue {
     return this.track(() =>
       // A lease needs no WAL flush: lost only with the server's crash, and then the work is
       // handed out again, as after a lease's end (delivery is at least once, as SMTP's is).
-      // Two round trips: BEGIN + lock + load, then the grant + COMMIT.
+      // Two round trips: BEGIN + lock + reads, then the grant + COMMIT (and a PREPARE once per session).
       withStartedTransaction(
         this.pool,
         'claiming work',
@@ -204,20 +212,21 @@ export class PostgresQueue implements Queue {
             (text) => client.escapeLiteral(text),
           ),
         (client, results) => {
-          const literal = (text: string) => client.escapeLiteral(text);
           const [messages, recipients, leases] = results.slice(-3).map((result) => result.rows);
-          const loaded = loadedOfLocked(messages!, recipients!, leases!);
-          const { claims, grants, leased } = grantClaims(loaded, {
-            now,
-            until,
-            limit,
-            lifetime,
-            wanted,
-            owner: this.owner,
-          });
-          // The grant goes with the COMMIT, its values written in (one round trip, not two).
-          const grant = grants === undefined ? '' : inlineValues(grantLeasesStatement(this.s).text, grants, literal);
-          return { result: { claims, leased }, end: `${grant}${grant === '' ? '' : ';\n'}COMMIT` };
+          const { claims, grants, leased } = grantClaims(
+            { messages: messages!, recipients: recipients!, leases: leases! },
+            { now, until, limit, lifetime, wanted, owner: this.owner },
+          );
+          // The grant prepared once per session (not planned again), its parameters eight array
+          // texts, sent with the COMMIT: one round trip.
+          const literal = (text: string) => client.escapeLiteral(text);
+          const end = grants === undefined ? 'COMMIT' : `${executeGrantSql(this.s, grants, literal)};\nCOMMIT`;
+          return { result: { claims, leased }, end: [end] };
+        },
+        async (client) => {
+          if (this.grantPrepared.has(client)) return;
+          await client.query(prepareGrantSql(this.s));
+          this.grantPrepared.add(client);
         },
       ).then(({ claims, leased }) => {
         // Known once committed; the oldest forgotten past the bound (their settles read them).
@@ -234,8 +243,9 @@ export class PostgresQueue implements Queue {
   /** The message of lease `leaseId` as this instance's claim left it, forgotten as it is given. */
   private takeKnown(leaseId: string): LoadedMessage | undefined {
     const message = this.known.get(leaseId);
+    if (message === undefined) return undefined;
     this.known.delete(leaseId);
-    return message;
+    return loadedOfKnown(message);
   }
 
   async settle(
@@ -244,7 +254,7 @@ export class PostgresQueue implements Queue {
     options: SettleOptions = {},
   ): Promise<SettleResult> {
     this.assertOpen();
-    const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    const id = messageIdOf(leaseId);
     // Checked before anything is written: a bad follow-up fails the whole settle.
     const prepared = prepareFollowUps(options.enqueue ?? [], newId);
     const followUps: { message: PreparedFollowUp; body: PreparedBody }[] = [];

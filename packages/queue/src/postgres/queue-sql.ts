@@ -1,7 +1,7 @@
 // The statements of the PostgreSQL backend that are longer than a line, for schema `s` (quoted).
 // Times are milliseconds since the epoch, passed in by the host: the queue's clock is its `now`.
 import { QueueError } from '../queue-error';
-import { loadLockedSql } from './message-rows';
+import { loadLockedSql, messageColumns } from './message-rows';
 
 const open = `('pending', 'deferred')`;
 
@@ -10,16 +10,21 @@ const claimed = 'homing_queue.claimed';
 
 /**
  * The start of a claim, sent as one simple query (one round trip): BEGIN (a lease needs no WAL
- * flush, see `claim`), the lock of the candidates, and, in a statement of its own (so that, under
- * READ COMMITTED, it sees every change committed by the locks' previous holders), their load
- * (`loadLockedSql`: rows, recipients, leases), in the walk's order. The candidates: messages with claimable work at `now`, earliest due first,
- * then acceptance order, locked with SKIP LOCKED so that hosts claiming at once take disjoint
- * messages without waiting on each other. `due_at` is exact (the earliest time a recipient is due
- * and its domain's lease over, refiled by every change), so without a domain filter the claim is
- * a plain walk of the `messages_due` index from its start: its plan needs no statistics (a freshly
- * filled table, never analyzed, made the planner hash-join 20,000 rows and sort them: 14 ms a
- * claim). The values are inlined (a simple query has no parameters): numbers checked here, and
- * domains quoted by `literal` (node-postgres' `escapeLiteral`).
+ * flush, see `claim`), the lock of the candidates, which returns their message rows, in the
+ * walk's order, and leaves their ids for the next statements (a transaction-local setting); then
+ * those statements, each its own (so that, under READ COMMITTED, they see every change committed
+ * by the locks' previous holders): their recipients and their leases (`loadLockedSql`). The rows
+ * the lock returns are the rows' latest versions: a row changed since the statement's snapshot is
+ * read again when it is locked, and its condition checked again (PostgreSQL's "EvalPlanQual"),
+ * and they are sorted again by their values as locked. The candidates: messages with claimable
+ * work at `now`, earliest due first, then acceptance order, locked with SKIP LOCKED so that hosts
+ * claiming at once take disjoint messages without waiting on each other. `due_at` is exact (the
+ * earliest time a recipient is due and its domain's lease over, refiled by every change), so
+ * without a domain filter the claim is a plain walk of the `messages_due` index from its start:
+ * its plan needs no statistics (a freshly filled table, never analyzed, made the planner
+ * hash-join 20,000 rows and sort them: 14 ms a claim). The values are inlined (a simple query has
+ * no parameters): numbers checked here, and domains quoted by `literal` (node-postgres'
+ * `escapeLiteral`).
  */
 export function claimStartSql(
   s: string,
@@ -28,25 +33,31 @@ export function claimStartSql(
   filter: { expiredBefore: number; only: string | null; except: readonly string[] } | undefined,
   literal: (text: string) => string,
 ): string {
+  // The ids set once, by a one-time filter (not a column: it would repeat them in every row).
+  const ids = `string_to_array(current_setting('${claimed}', true), ',')`;
   return `BEGIN; SET LOCAL synchronous_commit = off;
-    SELECT set_config('${claimed}', coalesce((SELECT string_agg(id, ',') FROM (${claimCandidatesSql(s, now, limit, filter, literal)}) AS picked), ''), true);
-    ${loadLockedSql(s, `string_to_array(current_setting('${claimed}'), ',')`).join(';\n')}`;
+    WITH picked AS (${claimCandidatesSql(s, now, limit, filter, literal, messageColumns)})
+    SELECT p.* FROM picked p
+    WHERE (SELECT set_config('${claimed}', coalesce(string_agg(id, ','), ''), true) FROM picked) IS NOT NULL
+    ORDER BY p.due_at, p.seq;
+    ${loadLockedSql(s, ids).join(';\n')}`;
 }
 
-/** The candidates of a claim (see `claimStartSql`), locked. */
+/** The candidates of a claim (see `claimStartSql`), locked: their `columns`. */
 export function claimCandidatesSql(
   s: string,
   now: number,
   limit: number,
   filter: { expiredBefore: number; only: string | null; except: readonly string[] } | undefined,
   literal: (text: string) => string,
+  columns = 'm.id',
 ): string {
   for (const value of [now, limit, filter?.expiredBefore ?? 0]) {
     if (!Number.isSafeInteger(value)) {
       throw new QueueError('INVALID_ARGUMENT', `a claim needs whole numbers (limit, clock), not ${value}`);
     }
   }
-  return `SELECT m.id FROM ${s}.messages m
+  return `SELECT ${columns} FROM ${s}.messages m
     WHERE m.due_at <= ${now}${filter === undefined ? '' : ` AND ${wantedSql(s, now, filter, literal)}`}
     ORDER BY m.due_at, m.seq
     LIMIT ${limit}
@@ -89,23 +100,17 @@ export function grantLeasesStatement(s: string): { name: string; text: string } 
 }
 
 /**
- * `text` with its parameters written in as literals, for a statement sent in a simple query with
- * others (one round trip; a simple query has no parameters). Every parameter must be followed by
- * its cast (`$1::text[]`). Strings are quoted by `literal` (node-postgres' `escapeLiteral`),
- * numbers must be whole, arrays hold strings, numbers or booleans.
+ * The grant prepared in SQL, once per session (`PREPARE`, outside a transaction: it lasts as long
+ * as the session), so that a claim sends `EXECUTE` with its COMMIT in one simple query: one round
+ * trip, the statement not planned again, its parameters eight array texts (`arrayLiteral`).
  */
-export function inlineValues(text: string, values: readonly unknown[], literal: (text: string) => string): string {
-  const one = (value: unknown): string => {
-    if (typeof value === 'string') return literal(value);
-    if (typeof value === 'boolean') return value ? 'true' : 'false';
-    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-    if (value === null) return 'NULL';
-    throw new QueueError('INVALID_ARGUMENT', `cannot write ${String(value)} into a statement`);
-  };
-  return text.replace(/\$(\d+)/g, (_, n: string) => {
-    const value = values[Number(n) - 1];
-    return Array.isArray(value) ? `ARRAY[${value.map(one).join(', ')}]` : one(value);
-  });
+export function prepareGrantSql(s: string): string {
+  return `PREPARE ${grantLeasesStatement(s).name} (text[], text[], text[], bigint[], boolean[], text[], text[], bigint[]) AS ${grantLeasesSql(s)}`;
+}
+
+/** The grant's `EXECUTE` (see `prepareGrantSql`): `arrays` its parameters, quoted by `literal`. */
+export function executeGrantSql(s: string, arrays: readonly string[], literal: (text: string) => string): string {
+  return `EXECUTE ${grantLeasesStatement(s).name} (${arrays.map(literal).join(', ')})`;
 }
 
 function grantLeasesSql(s: string): string {
@@ -154,4 +159,29 @@ export function rescheduleTargetsSql(s: string): string {
 export function rescheduleSql(s: string): string {
   return `UPDATE ${s}.recipients SET next_attempt_at = $2
     WHERE message_id = ANY ($1::text[]) AND state IN ${open} AND next_attempt_at > $2`;
+}
+
+const plainElement = /^[\w.@-]+$/;
+
+/**
+ * `values` as the text of a PostgreSQL array (`{a,b}`), for a parameter cast to an array type:
+ * one string joined at once, where node-postgres' own conversion builds it element by element,
+ * each quoted by two regular expressions (a tenth of the claim and settle's allocations). Numbers
+ * (whole) and booleans as they print, null as NULL, strings of letters, digits and `_.@-` as they
+ * are (ids, lease ids, most domains), any other string quoted, its `"` and `\` escaped.
+ */
+export function arrayLiteral(values: readonly (string | number | boolean | null)[]): string {
+  let plain = true;
+  for (const value of values) {
+    if (typeof value === 'string' ? !plainElement.test(value) || /^null$/i.test(value) : value === null) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return `{${values.join(',')}}`;
+  return `{${values
+    .map((value) =>
+      value === null ? 'NULL' : typeof value === 'string' ? `"${value.replace(/["\\]/g, '\\$&')}"` : String(value),
+    )
+    .join(',')}}`;
 }

@@ -147,15 +147,13 @@ export async function settleBatch(
   }
   if (decided.length === 0) return outcomes;
   beforeWrite();
-  const { rows } = await client.query<{ id: string }>(
-    named(
-      settleStatement(
-        s,
-        decided.map((d) => d.settle),
-      ),
-    ),
+  const statement = settleStatement(
+    s,
+    decided.map((d) => d.settle),
   );
-  const written = new Set(rows.map((row) => row.id));
+  // Rows as arrays: one id each.
+  const { rows } = await client.query<[string]>({ ...named(statement), rowMode: 'array' });
+  const written = new Set(rows.map((row) => row[0]));
   for (const { index, settle, decision } of decided) {
     // Not written: its message changed since it was read; the caller reads again.
     if (!written.has(settle.message.entry.stored.id)) continue;

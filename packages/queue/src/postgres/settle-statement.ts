@@ -12,6 +12,7 @@ import { QueueError } from '../queue-error';
 import type { RetryScheduleOptions } from '../retry-schedule';
 import type { PreparedBody } from './body-storage';
 import { dueAtOf, type LoadedMessage, recipientArrays } from './message-rows';
+import { arrayLiteral } from './queue-sql';
 
 /** The sub-statements that delete the rows of the message `ok` returns (its recipients, leases, chunks). */
 export function deleteRowsOf(s: string, ok = 'ok'): string[] {
@@ -41,8 +42,20 @@ function changedRecipients(before: readonly RecipientEntry[], after: readonly Re
   });
 }
 
+/** The texts of `settleStatement` by schema, built once (a few kilobytes of string building each). */
+const settleTexts = new Map<string, string>();
+
 /** The text of `settleStatement` for schema `s` (quoted); its parameters are numbered there. */
 function settleText(s: string): string {
+  let text = settleTexts.get(s);
+  if (text === undefined) {
+    text = buildSettleText(s);
+    settleTexts.set(s, text);
+  }
+  return text;
+}
+
+function buildSettleText(s: string): string {
   const written = (cte: string) => `ANY (ARRAY(SELECT id FROM ${cte}))`;
   return `WITH done AS (
       DELETE FROM ${s}.messages m WHERE m.id = ANY ($1::text[]) AND m.id || '.' || m.version = ANY ($2::text[])
@@ -180,13 +193,8 @@ export function settleStatement(s: string, settles: readonly DecidedSettle[]): S
     }
   }
   const values = [
-    done.ids,
-    done.keys,
-    kept.ids,
-    kept.versions,
-    kept.warned,
-    kept.due,
-    leaseIds,
+    // The arrays of every settle as array texts (see `arrayLiteral`).
+    ...[done.ids, done.keys, kept.ids, kept.versions, kept.warned, kept.due, leaseIds].map(arrayLiteral),
     ...Object.values(changed),
     ...Object.values(f),
     ...Object.values(fr),

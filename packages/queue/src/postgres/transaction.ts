@@ -71,23 +71,29 @@ export async function withTransaction<T>(
 }
 
 /**
- * A transaction of two round trips: `start(client)`, statements sent as one simple query, the
- * first of them BEGIN; then the `end` that `work` gives for their results, statements sent as one
- * simple query too, the last of them COMMIT. ROLLBACK when anything failed.
+ * A transaction started by `start(client)` (after `prelude`, when given), statements sent as one simple query (rows as arrays),
+ * the first of them BEGIN; then the `end` that `work` gives for their results, statements run one
+ * after the other (a prepared one has a round trip of its own), the last of them COMMIT. ROLLBACK
+ * when anything failed.
  */
 export async function withStartedTransaction<T>(
   pool: Pool,
   what: string,
   start: (client: PoolClient) => string,
-  work: (client: PoolClient, results: QueryResult[]) => { result: T; end: string },
+  work: (client: PoolClient, results: QueryResult<unknown[]>[]) => { result: T; end: (QueryConfig | string)[] },
+  // Run on the connection first, outside the transaction (a session's PREPARE, once).
+  prelude?: (client: PoolClient) => Promise<void>,
 ): Promise<T> {
   return withClient(pool, what, async (client) => {
+    await prelude?.(client);
     let result: T;
     try {
-      const results = (await client.query(start(client))) as unknown as QueryResult[];
+      const results = (await client.query({ text: start(client), rowMode: 'array' })) as unknown as QueryResult<
+        unknown[]
+      >[];
       const decided = work(client, results);
       result = decided.result;
-      await client.query(decided.end);
+      for (const statement of decided.end) await client.query(statement);
     } catch (error) {
       try {
         await client.query('ROLLBACK');
