@@ -14,11 +14,14 @@ import { type Sink, startSink } from './sinks';
 const MESSAGES = 40;
 const SETTLED = / outbound delivered | delivery local .*result=ok/;
 
-/** Waits until `count` lines of this run say a delivery was settled. */
-async function settledLines(server: HomingServer, count: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (server.lines().filter((line) => SETTLED.test(line)).length < count) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} deliveries:\n${server.lines().join('\n')}`);
+/**
+ * Waits until `count` lines of this run say a delivery was settled, or `atMostMs` has passed (a
+ * loaded machine may settle fewer in time, and after a restart the queue may hold fewer messages
+ * than `count`, or none): the kill then comes anyway, and the checks below hold either way.
+ */
+async function settledLines(server: HomingServer, count: number, atMostMs: number): Promise<void> {
+  const deadline = Date.now() + atMostMs;
+  while (server.lines().filter((line) => SETTLED.test(line)).length < count && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
@@ -71,13 +74,14 @@ describe('homing start: success reports across a crash', () => {
     const restart = (dir: string, dns: HomingServer['dns'], cert: HomingServer['cert']) =>
       startHoming({ dir, dns, cert, ports, users, zones: zones(), extraConfig: `remote_port: ${port}` });
     // Kill once deliveries (and their reports) are being settled, then again after the restart.
-    await settledLines(server, 30);
+    await settledLines(server, 30, 20_000);
     server.signal('SIGKILL');
     await server.stop();
     const accepted = (await sending).split('\n').filter((line) => line.startsWith('crash '));
     expect(accepted.length).toBeGreaterThan(0);
     server = await restart(server.dir, server.dns, server.cert);
-    await settledLines(server, 2 + Math.floor(Math.random() * 8));
+    // What the first kill left may be only a few messages: kill after some of them, or after 3 s.
+    await settledLines(server, 2 + Math.floor(Math.random() * 8), 3_000);
     server.signal('SIGKILL');
     await server.stop();
     server = await restart(server.dir, server.dns, server.cert);
