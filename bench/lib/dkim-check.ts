@@ -1,10 +1,7 @@
 // Checks that a benchmarked server really signs: a tiny SMTP receiver on loopback that keeps what
 // it receives (smtp-sink only counts), and dkimpy (Debian python3-dkim, the module of dkimverify)
 // verifying the first DKIM-Signature of a kept message against the loopback DNS server.
-import { spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { root } from './mta';
 
 /** An SMTP receiver on `host:port` that answers 250 to everything and keeps each message's content. */
 export async function startCapture(
@@ -60,31 +57,8 @@ export async function startCapture(
   };
 }
 
-/** What dkimpy says of a message's first DKIM-Signature, asking only the loopback DNS server at `dns` (host:port). */
-export async function dkimpyVerify(dns: string, message: string): Promise<{ ok: boolean; error: string | null }> {
-  const input = JSON.stringify({ server: dns, messages: [[Buffer.from(message, 'latin1').toString('base64'), 0]] });
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', [join(root, 'packages/dkim/test/dkimpy-verify.py')], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      err += text;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(out)
-        : reject(new Error(`dkimpy (python3-dkim; \`sudo bash .ci/install-peers.sh\`) exited ${code}: ${err}`)),
-    );
-    child.stdin.end(input);
-  });
-  return (JSON.parse(output) as { ok: boolean; error: string | null }[])[0]!;
-}
+/** dkimpy's verdict on a message's first DKIM-Signature (from @homing/test-peers). */
+export { dkimpyVerify } from '@homing/test-peers';
 
 /** The DKIM-Signature fields of a message, unfolded. */
 export function dkimSignatures(message: string): string[] {

@@ -1,5 +1,6 @@
 // Real peers for Homing's tests and benchmarks (private, never published): see README.md.
 export { type CertificateFiles, certificateFiles, selfSignedCertificate } from './certificate';
+export { type DkimpyVerdict, dkimpyVerify } from './dkimpy';
 export { HOMING_BIN, type HomingRun, type RunHomingOptions, runHoming } from './homing';
 export { freePort, lines, listeningPort, type RawServer, rawServer } from './net';
 export {

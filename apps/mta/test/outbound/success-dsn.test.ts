@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, REPO_ROOT } from '@homing/test-peers';
+import { dkimpyVerify, freePort } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseZones, cleanUp, type HomingServer, startHoming } from '../server/harness';
 import { converse, python } from '../server/smtp-talk';
@@ -26,30 +25,6 @@ function zones() {
     'sender.test': { TXT: ['v=spf1 ip4:127.0.0.0/8 -all'], MX: [{ priority: 10, exchange: 'mx.sender.test' }] },
     'mx.sender.test': { A: ['127.0.0.5'] },
   };
-}
-
-// @homing/dkim's dkimpy driver (Debian python3-dkim, the module of dkimverify): one copy in the repository.
-const DKIMPY = join(REPO_ROOT, 'packages/dkim/test/dkimpy-verify.py');
-
-/** dkimpy verifies the first signature of `message`, the key from the loopback DNS server. */
-function dkimpyVerify(dns: string, message: string): Promise<{ ok: boolean; error: string | null }> {
-  const input = JSON.stringify({ server: dns, messages: [[Buffer.from(message, 'latin1').toString('base64'), 0]] });
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', [DKIMPY], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      err += text;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out)[0]) : reject(new Error(`dkimpy exited ${code}: ${err}`)),
-    );
-    child.stdin.end(input);
-  });
 }
 
 /** Python smtplib on 587: STARTTLS, AUTH as alice, one message with the given MAIL/RCPT options. */

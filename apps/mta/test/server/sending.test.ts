@@ -1,8 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, REPO_ROOT } from '@homing/test-peers';
+import { dkimpyVerify, freePort } from '@homing/test-peers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpedMessage, type Sink, startSink } from '../outbound/sinks';
 import { baseZones, cleanUp, type HomingServer, startHoming } from './harness';
@@ -11,9 +11,6 @@ import { converse, python, swaks } from './smtp-talk';
 // Sending (issue 14): authenticated users send to remote domains served by Postfix's smtp-sink on
 // loopback; the mail arrives DKIM-signed with the key generated on first start, and what the
 // remote refuses comes back as a DSN in the sender's Maildir.
-
-// @homing/dkim's dkimpy driver (its cross-verification tests own it): one copy in the repository.
-const DKIMPY = join(REPO_ROOT, 'packages/dkim/test/dkimpy-verify.py');
 
 function zones() {
   return {
@@ -38,32 +35,6 @@ function smtplibScript(mailOptions: string[] = [], rcptOptions: string[] = []): 
     'msg = "From: Alice <alice@example.org>\\r\\nTo: " + sys.argv[2] + "\\r\\nSubject: " + sys.argv[3] + "\\r\\n\\r\\nHello from Alice.\\r\\n"',
     `print(s.sendmail("alice@example.org", [sys.argv[2]], msg, ${JSON.stringify(mailOptions)}, ${JSON.stringify(rcptOptions)})); s.quit()`,
   ].join('\n');
-}
-
-/** Runs a program with `input` on stdin, without blocking this process (the DNS server answers from it). */
-function runWithInput(program: string, args: string[], input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      err += text;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${program} exited ${code}: ${err}`))));
-    child.stdin.end(input);
-  });
-}
-
-/** dkimpy (Debian python3-dkim, the module of dkimverify) verifies the first signature, keys from the loopback DNS. */
-async function dkimpyVerify(dns: string, message: string, index = 0): Promise<{ ok: boolean; error: string | null }> {
-  const input = JSON.stringify({ server: dns, messages: [[Buffer.from(message, 'latin1').toString('base64'), index]] });
-  // Debian's python3 has python3-dkim; bash .ci/install-peers.sh installs it.
-  const out = await runWithInput('/usr/bin/python3', [DKIMPY], input);
-  return (JSON.parse(out) as { ok: boolean; error: string | null }[])[0]!;
 }
 
 const run = promisify(execFile);
