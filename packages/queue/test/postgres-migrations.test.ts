@@ -1,7 +1,8 @@
 // Upgrading a schema with work in it: a queue at version 1 (messages due, one under a running
 // lease of a host that wrote it with the older package, one held) is migrated to the latest
 // version, and everything in it keeps working: order, the lease (renewed and settled by its
-// lease id, whose index migration 2 dropped), claims, the acceptance order of new messages.
+// lease id, whose index migration 2 dropped, and moved into its message row by migration 3),
+// claims, the acceptance order of new messages.
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { latestSchemaVersion, migratePostgresQueue, openPostgresQueue } from '../src/postgres/index';
@@ -54,11 +55,39 @@ describePostgres('PostgreSQL queue migrations', () => {
     const indexes = await sql(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [schema]);
     expect(indexes.rows.map((row) => row.indexname)).toEqual([
       'body_chunks_pkey',
-      'leases_pkey',
       'messages_due',
       'messages_pkey',
       'recipients_pkey',
       'schema_migrations_pkey',
+    ]);
+
+    // Migration 3: the lease is in its message row, the leases table gone, the ids compared as bytes.
+    const moved = await sql(`SELECT id, leases FROM ${s}.messages WHERE leases IS NOT NULL`);
+    expect(moved.rows).toEqual([
+      {
+        id: 'bbbb000000000002',
+        leases: [
+          { domain: 'x.test', lease_id: oldLease, lease_until: now + 10 * minute, expired: false, owner: 'old-host' },
+        ],
+      },
+    ]);
+    const tables = await sql(`SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [schema]);
+    expect(tables.rows.map((row) => row.tablename)).toEqual([
+      'body_chunks',
+      'messages',
+      'recipients',
+      'schema_migrations',
+    ]);
+    const collations = await sql(
+      `SELECT table_name, column_name, collation_name FROM information_schema.columns
+       WHERE table_schema = $1 AND column_name IN ('id', 'message_id', 'domain') ORDER BY 1, 2`,
+      [schema],
+    );
+    expect(collations.rows.map((row) => `${row.table_name}.${row.column_name} ${row.collation_name}`)).toEqual([
+      'body_chunks.message_id C',
+      'messages.id C',
+      'recipients.domain C',
+      'recipients.message_id C',
     ]);
 
     const queue = await openPostgresQueue({ ...options, now: clock.now, random: () => 0.5 });

@@ -6,16 +6,16 @@ import { arrayLiteral } from './queue-sql';
 
 /**
  * Decides, without I/O, the claims of the messages a claim locked, on the rows as read
- * (`loadLockedSql`'s three results, rows as arrays, messages in the walk's order): the due
+ * (the lock's rows and `loadLockedSql`'s, rows as arrays, messages in the walk's order): the due
  * recipients of each domain without a running lease, up to `limit`, each under a new lease until
- * `until`. Gives the claims, the parameters of `grantLeasesStatement` (leases and due times), and
+ * `until`. Gives the claims, the parameters of `grantLeasesStatement` (lease lists and due times), and
  * for each lease granted the few fields of its message a settle needs, as they will be once the
  * grant is committed (leases, due time, version + 1). Per lease it builds the claim, the
  * recipients' entries and one small record: the claim is the hot path, and what lives from the
  * claim to the settle is what V8's garbage collector has to carry into its old generation.
  */
 export function grantClaims(
-  rows: { messages: readonly unknown[][]; recipients: readonly unknown[][]; leases: readonly unknown[][] },
+  rows: { messages: readonly unknown[][]; recipients: readonly unknown[][] },
   context: {
     now: number;
     until: number;
@@ -43,27 +43,15 @@ export function grantClaims(
     if (list === undefined) rcptsOf.set(r[0] as string, withAt([], r[1] as number, entry));
     else withAt(list, r[1] as number, entry);
   }
-  const leasesOf = new Map<string, LeaseRow[]>();
-  for (const l of rows.leases) {
-    const lease: LeaseRow = {
-      domain: l[1] as string,
-      lease_id: l[2] as string,
-      lease_until: Number(l[3]),
-      expired: l[4] as boolean,
-      owner: l[5] as string,
-    };
-    const list = leasesOf.get(l[0] as string);
-    if (list === undefined) leasesOf.set(l[0] as string, [lease]);
-    else list.push(lease);
-  }
   const suffix = leaseSuffixes();
   const claims: Claim[] = [];
   const leased: [string, KnownMessage][] = [];
-  const leases = { ids: [] as string[], domains: [] as string[], leaseIds: [] as string[], expired: [] as boolean[] };
-  const filed = { ids: [] as string[], at: [] as number[] };
+  const filed: string[] = [];
+  // The grant's JSON parameter, built as text: `{"id":…,"due":…,"leases":[…]}` per message.
+  let json = '';
   for (const m of rows.messages) {
     if (claims.length >= limit) break;
-    // id, seq, sender, attributes, size, created_at, held, delay_warned, body_file, version, due_at
+    // id, seq, sender, attributes, size, created_at, held, delay_warned, body_file, version, due_at, leases
     const id = m[0] as string;
     const createdAt = Number(m[5]);
     const held = m[6] as boolean;
@@ -75,7 +63,8 @@ export function grantClaims(
       bodyFile: m[8] as string | null,
       version: m[9] as number,
       rcpts: (rcptsOf.get(id) ?? []).filter((r) => r !== undefined),
-      leases: leasesOf.get(id) ?? [],
+      // The column's JSON as node-postgres parsed it: this message's own array.
+      leases: (m[11] as LeaseRow[] | null) ?? [],
     };
     // Past its lifetime a message, held or not, is handed out whole, to be bounced.
     const expired = now >= createdAt + lifetime;
@@ -90,10 +79,6 @@ export function grantClaims(
       if (current >= 0) message.leases.splice(current, 1);
       const leaseId = `${id}.${suffix()}`;
       message.leases.push({ domain, lease_id: leaseId, lease_until: until, expired, owner });
-      leases.ids.push(id);
-      leases.domains.push(domain);
-      leases.leaseIds.push(leaseId);
-      leases.expired.push(expired);
       const claim: Claim = {
         id,
         leaseId,
@@ -115,25 +100,14 @@ export function grantClaims(
     // A message locked with nothing to hand out (only with a domain filter, or a due time filed
     // too early) gets its due time right, so that the next claim's walk does not meet it again.
     if (granted || dueAt !== Number(m[10])) {
-      filed.ids.push(id);
-      filed.at.push(dueAt);
+      filed.push(id);
+      const leases = message.leases.length === 0 ? 'null' : JSON.stringify(message.leases);
+      json += `${json === '' ? '' : ','}{"id":${JSON.stringify(id)},"due":${dueAt},"leases":${leases}}`;
       message.version += 1;
     }
   }
   // Every message granted a lease is refiled: nothing to write when none is.
-  const grants =
-    filed.ids.length === 0
-      ? undefined
-      : [
-          leases.ids,
-          leases.domains,
-          leases.leaseIds,
-          leases.ids.map(() => until),
-          leases.expired,
-          leases.ids.map(() => owner),
-          filed.ids,
-          filed.at,
-        ].map(arrayLiteral);
+  const grants = filed.length === 0 ? undefined : [arrayLiteral(filed), `[${json}]`];
   return { claims, grants, leased };
 }
 

@@ -3,7 +3,7 @@
 import type { PoolClient } from 'pg';
 import { QueueError } from '../queue-error';
 import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
-import { rescheduleSql, rescheduleTargetsSql, updateDueSql } from './queue-sql';
+import { grantLeasesSql, rescheduleSql, rescheduleTargetsSql, updateDueSql } from './queue-sql';
 
 /** Locks message `id` and loads it after the lock: undefined when it is gone. */
 export async function lockMessage(client: PoolClient, s: string, id: string): Promise<LoadedMessage | undefined> {
@@ -24,6 +24,22 @@ export async function fileDueTimes(
     messages.map((m) => m.entry.stored.id),
     messages.map((m) => dueAtOf(m, lifetime)),
   ]);
+}
+
+/** Writes the lease lists of locked messages (their `leases` maps as they are now), and their due times. */
+export async function writeLeases(
+  client: PoolClient,
+  s: string,
+  messages: readonly LoadedMessage[],
+  lifetime: number,
+): Promise<void> {
+  if (messages.length === 0) return;
+  const rows = messages.map((m) => ({
+    id: m.entry.stored.id,
+    due: dueAtOf(m, lifetime),
+    leases: m.leases.size === 0 ? null : [...m.leases.values()],
+  }));
+  await client.query(grantLeasesSql(s), [rows.map((row) => row.id), JSON.stringify(rows)]);
 }
 
 /** Makes message `id` (or every message) due at `now`; resolves to how many were rescheduled. */
@@ -48,17 +64,29 @@ export async function rescheduleMessages(
 }
 
 /**
- * Ends every lease of `owner` (a queue being closed), so other hosts may take the work at once.
- * The leases are scanned (no index on `owner` since migration 2): they are only the work in flight.
+ * Ends the leases of `owner` (a queue being closed) on messages `ids` (those it knows it leased:
+ * the message rows have no index by owner), so other hosts may take the work at once.
  */
-export async function giveLeasesBack(client: PoolClient, s: string, owner: string, lifetime: number): Promise<void> {
-  const leased = await client.query<{ message_id: string }>(
-    `SELECT DISTINCT message_id FROM ${s}.leases WHERE owner = $1`,
-    [owner],
-  );
-  const ids = leased.rows.map((row) => row.message_id).sort();
-  if (ids.length === 0) return;
-  await client.query(`SELECT id FROM ${s}.messages WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE`, [ids]);
-  await client.query(`DELETE FROM ${s}.leases WHERE owner = $1`, [owner]);
-  await fileDueTimes(client, s, await loadMessages(client, s, ids), lifetime);
+export async function giveLeasesBack(
+  client: PoolClient,
+  s: string,
+  owner: string,
+  ids: readonly string[],
+  lifetime: number,
+): Promise<void> {
+  const sorted = [...new Set(ids)].sort();
+  if (sorted.length === 0) return;
+  // Locked in id order, so that two closing hosts never deadlock.
+  await client.query(`SELECT id FROM ${s}.messages WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE`, [sorted]);
+  const changed = (await loadMessages(client, s, sorted)).filter((message) => {
+    let mine = false;
+    for (const [leaseId, lease] of message.leases) {
+      if (lease.owner !== owner) continue;
+      message.leases.delete(leaseId);
+      message.entry.leases.delete(lease.domain);
+      mine = true;
+    }
+    return mine;
+  });
+  await writeLeases(client, s, changed, lifetime);
 }

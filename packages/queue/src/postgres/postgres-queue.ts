@@ -20,14 +20,14 @@ import type {
   SettleOptions,
   SettleResult,
 } from '../queue';
-import { QueueError } from '../queue-error';
+import { isQueueError, QueueError } from '../queue-error';
 import { type RetryScheduleOptions, retryScheduleDefaults } from '../retry-schedule';
 import { nodeSpoolFileSystem as fs } from '../spool-file-system';
 import { BodyStorage, type PreparedBody } from './body-storage';
 import { assertBodyFresh, BodySweeper, sweepBodyFiles } from './body-sweep';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
-import { fileDueTimes, giveLeasesBack, lockMessage, rescheduleMessages } from './locked-changes';
+import { giveLeasesBack, lockMessage, rescheduleMessages, writeLeases } from './locked-changes';
 import { dueAtOf, type KnownMessage, type LoadedMessage, loadedOfKnown, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import { claimStartSql, executeGrantSql, listSql, prepareGrantSql } from './queue-sql';
@@ -67,6 +67,11 @@ export class PostgresQueue implements Queue {
    * write checks the version, so a stale one costs only the read it tried to save). Bounded.
    */
   private readonly known = new Map<string, KnownMessage>();
+  /**
+   * This instance's leases not settled yet, lease id -> lease end: what `close` gives back (the
+   * leases are in the message rows, which have no index by owner). Ended ones are dropped as it grows.
+   */
+  private readonly outstanding = new Map<string, number>();
   /** The pool's connections (sessions) that have the grant prepared (`prepareGrantSql`). */
   private readonly grantPrepared = new WeakSet<PoolClient>();
   private closed = false;
@@ -212,13 +217,13 @@ export class PostgresQueue implements Queue {
             (text) => client.escapeLiteral(text),
           ),
         (client, results) => {
-          const [messages, recipients, leases] = results.slice(-3).map((result) => result.rows);
+          const [messages, recipients] = results.slice(-2).map((result) => result.rows);
           const { claims, grants, leased } = grantClaims(
-            { messages: messages!, recipients: recipients!, leases: leases! },
+            { messages: messages!, recipients: recipients! },
             { now, until, limit, lifetime, wanted, owner: this.owner },
           );
-          // The grant prepared once per session (not planned again), its parameters eight array
-          // texts, sent with the COMMIT: one round trip.
+          // The grant prepared once per session (not planned again), its parameters an array text
+          // and a JSON text, sent with the COMMIT: one round trip.
           const literal = (text: string) => client.escapeLiteral(text);
           const end = grants === undefined ? 'COMMIT' : `${executeGrantSql(this.s, grants, literal)};\nCOMMIT`;
           return { result: { claims, leased }, end: [end] };
@@ -231,6 +236,10 @@ export class PostgresQueue implements Queue {
       ).then(({ claims, leased }) => {
         // Known once committed; the oldest forgotten past the bound (their settles read them).
         for (const [leaseId, message] of leased) this.known.set(leaseId, message);
+        for (const claim of claims) this.outstanding.set(claim.leaseId, claim.leaseUntil);
+        if (this.outstanding.size > knownLeases) {
+          for (const [leaseId, end] of this.outstanding) if (end <= now) this.outstanding.delete(leaseId);
+        }
         for (const leaseId of this.known.keys()) {
           if (this.known.size <= knownLeases) break;
           this.known.delete(leaseId);
@@ -297,7 +306,11 @@ export class PostgresQueue implements Queue {
         });
       });
       committed = true;
+      this.outstanding.delete(leaseId);
       return result;
+    } catch (error) {
+      if (isQueueError(error, 'LEASE_LOST')) this.outstanding.delete(leaseId);
+      throw error;
     } finally {
       for (const { body } of followUps) await body.finish(committed);
       if (committed) this.deleteBody(goneBodyFile);
@@ -334,13 +347,8 @@ export class PostgresQueue implements Queue {
         // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
         if (message === undefined || lease === undefined) throw leaseLost(leaseId);
         lease.lease_until = this.clock.now() + leaseMs;
-        // By message and domain, the primary key (lease ids have no index of their own).
-        await client.query(`UPDATE ${this.s}.leases SET lease_until = $3 WHERE message_id = $1 AND domain = $2`, [
-          id,
-          lease.domain,
-          lease.lease_until,
-        ]);
-        await this.fileDue(client, [message]);
+        this.outstanding.set(leaseId, lease.lease_until);
+        await writeLeases(client, this.s, [message], this.schedule.maximalLifetimeMs);
         return lease.lease_until;
       }),
     );
@@ -448,8 +456,10 @@ export class PostgresQueue implements Queue {
     this.sweeper.stop();
     await Promise.allSettled([...this.inFlight]);
     try {
+      const now = this.clock.now();
+      const ids = [...this.outstanding].flatMap(([leaseId, end]) => (end > now ? [messageIdOf(leaseId)] : []));
       await withTransaction(this.pool, 'giving the leases back', (client) =>
-        giveLeasesBack(client, this.s, this.owner, this.schedule.maximalLifetimeMs),
+        giveLeasesBack(client, this.s, this.owner, ids, this.schedule.maximalLifetimeMs),
       );
     } catch (error) {
       // Harmless: the leases run out on their own, and another host takes the work then.
@@ -467,10 +477,6 @@ export class PostgresQueue implements Queue {
 
   private lockOne(client: PoolClient, id: string): Promise<LoadedMessage | undefined> {
     return lockMessage(client, this.s, id);
-  }
-
-  private fileDue(client: PoolClient, messages: readonly LoadedMessage[]): Promise<void> {
-    return fileDueTimes(client, this.s, messages, this.schedule.maximalLifetimeMs);
   }
 
   private deleteBody(bodyFile: string | null): void {

@@ -13,7 +13,7 @@ const claimed = 'homing_queue.claimed';
  * flush, see `claim`), the lock of the candidates, which returns their message rows, in the
  * walk's order, and leaves their ids for the next statements (a transaction-local setting); then
  * those statements, each its own (so that, under READ COMMITTED, they see every change committed
- * by the locks' previous holders): their recipients and their leases (`loadLockedSql`). The rows
+ * by the locks' previous holders): their recipients (`loadLockedSql`; the leases are in the rows). The rows
  * the lock returns are the rows' latest versions: a row changed since the statement's snapshot is
  * read again when it is locked, and its condition checked again (PostgreSQL's "EvalPlanQual"),
  * and they are sorted again by their values as locked. The candidates: messages with claimable
@@ -40,7 +40,7 @@ export function claimStartSql(
     SELECT p.* FROM picked p
     WHERE (SELECT set_config('${claimed}', coalesce(string_agg(id, ','), ''), true) FROM picked) IS NOT NULL
     ORDER BY p.due_at, p.seq;
-    ${loadLockedSql(s, ids).join(';\n')}`;
+    ${loadLockedSql(s, ids)}`;
 }
 
 /** The candidates of a claim (see `claimStartSql`), locked: their `columns`. */
@@ -84,16 +84,18 @@ function wantedSql(
       WHERE r.message_id = m.id AND r.state IN ${open}${only}${except}
         AND (m.created_at <= ${filter.expiredBefore} OR (NOT m.held AND r.next_attempt_at <= ${now}))
         AND NOT EXISTS (
-          SELECT 1 FROM ${s}.leases l WHERE l.message_id = m.id AND l.domain = r.domain AND l.lease_until > ${now}
+          SELECT 1 FROM jsonb_array_elements(m.leases) l
+          WHERE l->>'domain' = r.domain AND (l->>'lease_until')::bigint > ${now}
         )
       OFFSET 0
     )`;
 }
 
 /**
- * Grants leases (replacing expired ones of the same message and domain) and files the new due
- * times: parameters $1 to $6 the leases (message ids, domains, lease ids, ends, expired, owner),
- * $7 and $8 the messages and their due times.
+ * Grants leases and files the new due times: $1 the ids of the messages, $2 a JSON array of
+ * `{ id, due, leases }`, each message's due time and its whole lease list (`leases`: the leases it
+ * kept, an expired one of a domain replaced by the new one; null for none). The same statement
+ * writes the lease lists of `renewLease` and of a closing queue's given-back leases.
  */
 export function grantLeasesStatement(s: string): { name: string; text: string } {
   return { name: `homing_queue_grant_${s.slice(1, -1)}`, text: grantLeasesSql(s) };
@@ -102,10 +104,10 @@ export function grantLeasesStatement(s: string): { name: string; text: string } 
 /**
  * The grant prepared in SQL, once per session (`PREPARE`, outside a transaction: it lasts as long
  * as the session), so that a claim sends `EXECUTE` with its COMMIT in one simple query: one round
- * trip, the statement not planned again, its parameters eight array texts (`arrayLiteral`).
+ * trip, the statement not planned again, its parameters an array text (`arrayLiteral`) and a JSON text.
  */
 export function prepareGrantSql(s: string): string {
-  return `PREPARE ${grantLeasesStatement(s).name} (text[], text[], text[], bigint[], boolean[], text[], text[], bigint[]) AS ${grantLeasesSql(s)}`;
+  return `PREPARE ${grantLeasesStatement(s).name} (text[], jsonb) AS ${grantLeasesSql(s)}`;
 }
 
 /** The grant's `EXECUTE` (see `prepareGrantSql`): `arrays` its parameters, quoted by `literal`. */
@@ -113,15 +115,11 @@ export function executeGrantSql(s: string, arrays: readonly string[], literal: (
   return `EXECUTE ${grantLeasesStatement(s).name} (${arrays.map(literal).join(', ')})`;
 }
 
-function grantLeasesSql(s: string): string {
-  return `WITH granted AS (
-      INSERT INTO ${s}.leases (message_id, domain, lease_id, lease_until, expired, owner)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[])
-      ON CONFLICT (message_id, domain) DO UPDATE SET lease_id = excluded.lease_id,
-        lease_until = excluded.lease_until, expired = excluded.expired, owner = excluded.owner
-    )
-    UPDATE ${s}.messages m SET due_at = d.due, version = m.version + 1 FROM unnest($7::text[], $8::bigint[]) AS d(id, due)
-    WHERE m.id = ANY ($7::text[]) AND m.id = d.id`;
+/** `grantLeasesStatement`'s text (`= ANY` walks the primary key; a join alone could read every row). */
+export function grantLeasesSql(s: string): string {
+  return `UPDATE ${s}.messages m SET due_at = d.due, leases = d.leases, version = m.version + 1
+    FROM jsonb_to_recordset($2::jsonb) AS d(id text, due bigint, leases jsonb)
+    WHERE m.id = ANY ($1::text[]) AND m.id = d.id`;
 }
 
 /** Files new due times: $1 ids, $2 due times (`= ANY` walks the primary key; a join with unnest read every row). */

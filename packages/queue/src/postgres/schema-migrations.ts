@@ -82,6 +82,30 @@ const migrations: readonly { version: number; description: string; sql: (s: stri
       DROP INDEX IF EXISTS ${s}.leases_owner;
       ALTER TABLE ${s}.messages DROP CONSTRAINT IF EXISTS messages_seq_key;`,
   },
+  {
+    version: 3,
+    description: 'leases in the message row; ids compared as bytes',
+    // A lease was a row of its own: its grant inserted a row and an index entry (a speculative
+    // insertion, ON CONFLICT), each claim read them in a statement of its own, and the settle
+    // deleted them, beside the message row the grant and the settle write anyway. Now the
+    // message row carries its leases (`leases`, a JSON array of { domain, lease_id, lease_until,
+    // expired, owner }, NULL when none), written in the same row version as the due time and the
+    // version they change. The ids and domains are compared as bytes (COLLATE "C"): they are
+    // ASCII, and under a libc locale (C.UTF-8, en_US...) every index comparison went through
+    // strcoll. Existing leases move into their rows.
+    sql: (s) => `
+      ALTER TABLE ${s}.messages ADD COLUMN leases jsonb;
+      UPDATE ${s}.messages m SET leases = l.leases
+        FROM (SELECT message_id, jsonb_agg(jsonb_build_object('domain', domain, 'lease_id', lease_id,
+                'lease_until', lease_until, 'expired', expired, 'owner', owner)) AS leases
+              FROM ${s}.leases GROUP BY message_id) l
+        WHERE m.id = l.message_id;
+      DROP TABLE ${s}.leases;
+      ALTER TABLE ${s}.messages ALTER COLUMN id TYPE text COLLATE "C";
+      ALTER TABLE ${s}.recipients ALTER COLUMN message_id TYPE text COLLATE "C",
+        ALTER COLUMN domain TYPE text COLLATE "C";
+      ALTER TABLE ${s}.body_chunks ALTER COLUMN message_id TYPE text COLLATE "C";`,
+  },
 ];
 
 /** The newest schema version this package knows. */

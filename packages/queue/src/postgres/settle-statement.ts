@@ -11,12 +11,12 @@ import type { EnqueueResult, RecipientOutcome, SettleResult } from '../queue';
 import { QueueError } from '../queue-error';
 import type { RetryScheduleOptions } from '../retry-schedule';
 import type { PreparedBody } from './body-storage';
-import { dueAtOf, type LoadedMessage, recipientArrays } from './message-rows';
+import { dueAtOf, type LoadedMessage, leasesJson, recipientArrays } from './message-rows';
 import { arrayLiteral } from './queue-sql';
 
-/** The sub-statements that delete the rows of the message `ok` returns (its recipients, leases, chunks). */
+/** The sub-statements that delete the rows of the message `ok` returns (its recipients and chunks). */
 export function deleteRowsOf(s: string, ok = 'ok'): string[] {
-  return ['recipients', 'leases', 'body_chunks'].map(
+  return ['recipients', 'body_chunks'].map(
     (table) => `gone_${table}${ok.slice(2)} AS (DELETE FROM ${s}.${table} WHERE message_id IN (SELECT id FROM ${ok}))`,
   );
 }
@@ -62,18 +62,13 @@ function buildSettleText(s: string): string {
       RETURNING m.id
     ), gone_recipients AS (
       DELETE FROM ${s}.recipients WHERE message_id = ${written('done')}
-    ), gone_leases AS (
-      DELETE FROM ${s}.leases WHERE message_id = ${written('done')}
     ), gone_chunks AS (
       DELETE FROM ${s}.body_chunks WHERE message_id = ${written('done')}
     ), kept AS (
-      UPDATE ${s}.messages m SET delay_warned = u.warned, due_at = u.due, version = m.version + 1
-      FROM unnest($3::text[], $4::integer[], $5::boolean[], $6::bigint[]) AS u(id, version, warned, due)
+      UPDATE ${s}.messages m SET delay_warned = u.warned, due_at = u.due, leases = u.leases, version = m.version + 1
+      FROM unnest($3::text[], $4::integer[], $5::boolean[], $6::bigint[], $7::jsonb[]) AS u(id, version, warned, due, leases)
       WHERE m.id = ANY ($3::text[]) AND m.id = u.id AND m.version = u.version
       RETURNING m.id
-    ), ended AS (
-      DELETE FROM ${s}.leases l USING unnest($3::text[], $7::text[]) AS e(id, lease_id)
-      WHERE l.message_id = ${written('kept')} AND l.message_id = e.id AND l.lease_id = e.lease_id
     ), changed AS (
       UPDATE ${s}.recipients r SET state = c.state, attempts = c.attempts, next_attempt_at = c.next,
         reply = c.reply, expired = c.expired
@@ -123,7 +118,8 @@ export interface DecidedSettle {
 export function settleStatement(s: string, settles: readonly DecidedSettle[]): Statement {
   const done = { ids: [] as string[], keys: [] as string[] };
   const kept = { ids: [] as string[], versions: [] as number[], warned: [] as boolean[], due: [] as number[] };
-  const leaseIds: string[] = [];
+  // The lease list each kept message is left with (JSON, null for none): the settled lease gone.
+  const leaseLists: (string | null)[] = [];
   const changed = {
     ids: [] as string[],
     positions: [] as number[],
@@ -146,7 +142,7 @@ export function settleStatement(s: string, settles: readonly DecidedSettle[]): S
   const frAt: number[] = [];
   const bodies = { ids: [] as string[], starts: [] as number[], lengths: [] as number[], data: [] as Buffer[] };
   let bodyBytes = 0;
-  for (const { message, leaseId, outcome, followUps, now } of settles) {
+  for (const { message, outcome, followUps, now } of settles) {
     const id = message.entry.stored.id;
     if (outcome.complete) {
       done.ids.push(id);
@@ -156,7 +152,7 @@ export function settleStatement(s: string, settles: readonly DecidedSettle[]): S
       kept.versions.push(message.version);
       kept.warned.push(outcome.warned);
       kept.due.push(outcome.dueAt);
-      leaseIds.push(leaseId);
+      leaseLists.push(outcome.leases);
       for (const { position, r } of changedRecipients(message.entry.rcpts, outcome.rcpts)) {
         changed.ids.push(id);
         changed.positions.push(position);
@@ -194,7 +190,7 @@ export function settleStatement(s: string, settles: readonly DecidedSettle[]): S
   }
   const values = [
     // The arrays of every settle as array texts (see `arrayLiteral`).
-    ...[done.ids, done.keys, kept.ids, kept.versions, kept.warned, kept.due, leaseIds].map(arrayLiteral),
+    ...[done.ids, done.keys, kept.ids, kept.versions, kept.warned, kept.due, leaseLists].map(arrayLiteral),
     ...Object.values(changed),
     ...Object.values(f),
     ...Object.values(fr),
@@ -218,7 +214,7 @@ export function leaseLost(leaseId: string): QueueError {
 /** What a settle writes: the message leaves the queue, or its new state. */
 export type SettleOutcome =
   | { complete: true }
-  | { complete: false; rcpts: RecipientEntry[]; warned: boolean; dueAt: number };
+  | { complete: false; rcpts: RecipientEntry[]; warned: boolean; dueAt: number; leases: string | null };
 
 /**
  * What a settle of `message` under `leaseId` decides, without I/O (the file backend's
@@ -265,6 +261,7 @@ export function decideSettleOf(
     rcpts: decision.rcpts,
     warned: entry.warned || decision.warn,
     dueAt: dueAtOf(after, context.lifetime),
+    leases: leasesJson(after.leases.values()),
   };
   return { now, result, outcome };
 }
