@@ -55,6 +55,11 @@ function sessionLog() {
   failedAuth('198.51.100.24', forged);
   failedCommand('192.0.2.20', `MAIL FROM:<a@b.example> ${forged}`, '451 4.3.0 try later');
   failedCommand('198.51.100.25', 'AUTH LOGIN address=1.2.3.4', '503 5.5.1 AUTH not available on this port');
+  // Connections that never finish their TLS handshake (a slowloris on 465 or after STARTTLS): banned.
+  for (let i = 0; i < 5; i++) {
+    log.event(log.newId(), 'smtp', 'tls-handshake-timeout', { address: '203.0.113.90' });
+    matching++;
+  }
   // A typo now and then: counted, below maxretry.
   failedCommand('192.0.2.10', 'RCPT TO:<bbo@example.org>', '550 5.1.1 <bbo@example.org>: no such user');
   failedCommand('192.0.2.10', 'RCPT TO:<bob@example.org >', '501 5.1.3 Bad recipient address syntax');
@@ -83,7 +88,7 @@ function sessionLog() {
 }
 
 describe.skipIf(missing !== undefined)('the fail2ban filter, through fail2ban-regex', { timeout: 60_000 }, () => {
-  it('matches the failed AUTH and 5xx failed-command lines and nothing else, and bans only the attackers', async () => {
+  it('matches the failed AUTH, 5xx failed-command and TLS handshake timeout lines and nothing else, and bans only the attackers', async () => {
     const log = sessionLog();
     const text = log.text();
     for (const line of text.split('\n').slice(0, -1)) expect(parseEventLine(line).ok, line).toBe(true);
@@ -104,11 +109,17 @@ describe.skipIf(missing !== undefined)('the fail2ban filter, through fail2ban-re
         '198.51.100.25',
         '192.0.2.10',
         '192.0.2.11',
+        '203.0.113.90',
       ]),
     );
     const maxretry = Number(await jailSetting('maxretry'));
     expect(maxretry).toBe(5);
-    expect(bannedAddresses(result.addresses, maxretry)).toEqual(['198.51.100.23', '2001:db8::bad', '203.0.113.66']);
+    expect(bannedAddresses(result.addresses, maxretry)).toEqual([
+      '198.51.100.23',
+      '2001:db8::bad',
+      '203.0.113.66',
+      '203.0.113.90',
+    ]);
   });
 
   it('reads the same lines behind a syslog or journal prefix, and without any time', async () => {
@@ -131,7 +142,12 @@ describe.skipIf(missing !== undefined)('the fail2ban filter, through fail2ban-re
       const result = await runFail2banRegex(file);
       expect(result.matched, name).toBe(matching());
       expect(result.addresses, name).not.toContain('1.2.3.4');
-      expect(bannedAddresses(result.addresses, 5), name).toEqual(['198.51.100.23', '2001:db8::bad', '203.0.113.66']);
+      expect(bannedAddresses(result.addresses, 5), name).toEqual([
+        '198.51.100.23',
+        '2001:db8::bad',
+        '203.0.113.66',
+        '203.0.113.90',
+      ]);
     }
   });
 });
