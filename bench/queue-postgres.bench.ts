@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,8 @@ if (process.argv[2] === 'worker') {
 const cache = join(here, '..', '.cache');
 await mkdir(cache, { recursive: true });
 const root = await mkdtemp(join(cache, 'queue-postgres-bench-'));
+// mkdtemp makes it 0700: as root, the cluster inside runs as the postgres user, who must get through.
+await chmod(root, 0o755);
 let connectionString = process.env.HOMING_TEST_POSTGRES;
 let ownCluster: string | undefined;
 if (!connectionString) {
