@@ -27,8 +27,9 @@ import { BodyStorage, type PreparedBody } from './body-storage';
 import { assertBodyFresh, BodySweeper, sweepBodyFiles } from './body-sweep';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
+import { LeaseBook, messageIdOf } from './lease-book';
 import { giveLeasesBack, lockMessage, rescheduleMessages, writeLeases } from './locked-changes';
-import { dueAtOf, type KnownMessage, type LoadedMessage, loadedOfKnown, loadMessages } from './message-rows';
+import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import { claimStartSql, executeGrantSql, listSql, prepareGrantSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
@@ -37,14 +38,6 @@ import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './sett
 import { databaseError, named, withClient, withStartedTransaction, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
-/** The message id a lease id starts with (`id.suffix`), without splitting it. */
-const messageIdOf = (leaseId: string): string => {
-  if (typeof leaseId !== 'string') return '';
-  const dot = leaseId.indexOf('.');
-  return dot < 0 ? leaseId : leaseId.slice(0, dot);
-};
-/** The most leases whose messages `known` keeps (a few hundred bytes each). */
-const knownLeases = 20_000;
 
 /**
  * The PostgreSQL backend of `Queue`: several hosts share one queue. Create it with
@@ -61,17 +54,8 @@ export class PostgresQueue implements Queue {
   private readonly random: () => number;
   private readonly schedule: Required<RetryScheduleOptions>;
   private readonly inFlight = new Set<Promise<unknown>>();
-  /**
-   * The messages of this instance's leases as its claims wrote them, by lease id: a settle decides
-   * on it and writes if the message's version has not moved since, without reading it first (the
-   * write checks the version, so a stale one costs only the read it tried to save). Bounded.
-   */
-  private readonly known = new Map<string, KnownMessage>();
-  /**
-   * This instance's leases not settled yet, lease id -> lease end: what `close` gives back (the
-   * leases are in the message rows, which have no index by owner). Ended ones are dropped as it grows.
-   */
-  private readonly outstanding = new Map<string, number>();
+  /** The leases this instance's claims granted: their messages as written, and those not settled. */
+  private readonly leases = new LeaseBook();
   /** The pool's connections (sessions) that have the grant prepared (`prepareGrantSql`). */
   private readonly grantPrepared = new WeakSet<PoolClient>();
   private closed = false;
@@ -88,7 +72,7 @@ export class PostgresQueue implements Queue {
         client,
         this.s,
         batch,
-        (request) => this.takeKnown(request.leaseId),
+        (request) => this.leases.take(request.leaseId),
         (message, leaseId, outcomes, enqueued) => this.decide(message, leaseId, outcomes, enqueued),
         // A batch with a stale body file fails, and is tried again settle by settle.
         () => this.assertFresh(batch.flatMap((request) => request.followUps.map((f) => f.body))),
@@ -235,26 +219,14 @@ export class PostgresQueue implements Queue {
         },
       ).then(({ claims, leased }) => {
         // Known once committed; the oldest forgotten past the bound (their settles read them).
-        for (const [leaseId, message] of leased) this.known.set(leaseId, message);
-        for (const claim of claims) this.outstanding.set(claim.leaseId, claim.leaseUntil);
-        if (this.outstanding.size > knownLeases) {
-          for (const [leaseId, end] of this.outstanding) if (end <= now) this.outstanding.delete(leaseId);
-        }
-        for (const leaseId of this.known.keys()) {
-          if (this.known.size <= knownLeases) break;
-          this.known.delete(leaseId);
-        }
+        this.leases.granted(
+          leased,
+          claims.map((claim) => [claim.leaseId, claim.leaseUntil]),
+          now,
+        );
         return claims;
       }),
     );
-  }
-
-  /** The message of lease `leaseId` as this instance's claim left it, forgotten as it is given. */
-  private takeKnown(leaseId: string): LoadedMessage | undefined {
-    const message = this.known.get(leaseId);
-    if (message === undefined) return undefined;
-    this.known.delete(leaseId);
-    return loadedOfKnown(message);
   }
 
   async settle(
@@ -306,10 +278,10 @@ export class PostgresQueue implements Queue {
         });
       });
       committed = true;
-      this.outstanding.delete(leaseId);
+      this.leases.ended(leaseId);
       return result;
     } catch (error) {
-      if (isQueueError(error, 'LEASE_LOST')) this.outstanding.delete(leaseId);
+      if (isQueueError(error, 'LEASE_LOST')) this.leases.ended(leaseId);
       throw error;
     } finally {
       for (const { body } of followUps) await body.finish(committed);
@@ -339,7 +311,6 @@ export class PostgresQueue implements Queue {
       throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
     }
     const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
-    this.known.delete(leaseId);
     return this.track(() =>
       withTransaction(this.pool, 'renewing a lease', async (client) => {
         const message = await this.lockOne(client, id);
@@ -347,7 +318,7 @@ export class PostgresQueue implements Queue {
         // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
         if (message === undefined || lease === undefined) throw leaseLost(leaseId);
         lease.lease_until = this.clock.now() + leaseMs;
-        this.outstanding.set(leaseId, lease.lease_until);
+        this.leases.renewed(leaseId, lease.lease_until);
         await writeLeases(client, this.s, [message], this.schedule.maximalLifetimeMs);
         return lease.lease_until;
       }),
@@ -457,7 +428,7 @@ export class PostgresQueue implements Queue {
     await Promise.allSettled([...this.inFlight]);
     try {
       const now = this.clock.now();
-      const ids = [...this.outstanding].flatMap(([leaseId, end]) => (end > now ? [messageIdOf(leaseId)] : []));
+      const ids = this.leases.runningMessages(now);
       await withTransaction(this.pool, 'giving the leases back', (client) =>
         giveLeasesBack(client, this.s, this.owner, ids, this.schedule.maximalLifetimeMs),
       );
