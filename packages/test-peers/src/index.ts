@@ -14,5 +14,6 @@ export {
 } from './peers';
 export { type PostfixOptions, type PostfixServer, type QueuedMessage, startPostfix } from './postfix';
 export { POSTFIX_DIR, postfixEnv, postfixProgram, REPO_ROOT, SMTP_SINK } from './repo';
+export { runWithInput } from './run-with-input';
 export { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from './smtp-sink';
 export { makeTestCertificates, type TestCertificates } from './test-ca';

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '@homing/test-peers';
+import { freePort, runWithInput } from '@homing/test-peers';
 import { authenticate } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpedMessage, type Sink, startSink } from '../outbound/sinks';
@@ -25,23 +24,6 @@ function zones(extra: Record<string, object> = {}) {
     'sender.test': { ...base['sender.test'], MX: [{ priority: 10, exchange: 'mail.sender.test' }] },
     ...extra,
   };
-}
-
-function runWithInput(program: string, args: string[], input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      err += text;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${program} exited ${code}: ${err}`))));
-    child.stdin.end(input);
-  });
 }
 
 /** python3-spf's verdict for (ip, sender, helo), its DNS from the loopback server. */

@@ -3,7 +3,7 @@
 import type { PoolClient } from 'pg';
 import { QueueError } from '../queue-error';
 import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
-import { grantLeasesSql, rescheduleSql, rescheduleTargetsSql, updateDueSql } from './queue-sql';
+import { grantLeasesSql, rescheduleSql, rescheduleTargetsSql } from './queue-sql';
 
 /** Locks message `id` and loads it after the lock: undefined when it is gone. */
 export async function lockMessage(client: PoolClient, s: string, id: string): Promise<LoadedMessage | undefined> {
@@ -12,21 +12,7 @@ export async function lockMessage(client: PoolClient, s: string, id: string): Pr
   return (await loadMessages(client, s, [id]))[0];
 }
 
-/** Writes the due times of locked messages, as their recipients and leases now say. */
-export async function fileDueTimes(
-  client: PoolClient,
-  s: string,
-  messages: readonly LoadedMessage[],
-  lifetime: number,
-): Promise<void> {
-  if (messages.length === 0) return;
-  await client.query(updateDueSql(s), [
-    messages.map((m) => m.entry.stored.id),
-    messages.map((m) => dueAtOf(m, lifetime)),
-  ]);
-}
-
-/** Writes the lease lists of locked messages (their `leases` maps as they are now), and their due times. */
+/** Writes the due times of locked messages and their lease lists (their `leases` maps as they are now), as their recipients and leases say. */
 export async function writeLeases(
   client: PoolClient,
   s: string,
@@ -59,7 +45,7 @@ export async function rescheduleMessages(
   const ids = targets.rows.map((row) => row.id);
   if (ids.length === 0) return 0;
   await client.query(rescheduleSql(s), [ids, now]);
-  await fileDueTimes(client, s, await loadMessages(client, s, ids), lifetime);
+  await writeLeases(client, s, await loadMessages(client, s, ids), lifetime);
   return ids.length;
 }
 

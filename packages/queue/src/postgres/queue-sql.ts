@@ -122,12 +122,6 @@ export function grantLeasesSql(s: string): string {
     WHERE m.id = ANY ($1::text[]) AND m.id = d.id`;
 }
 
-/** Files new due times: $1 ids, $2 due times (`= ANY` walks the primary key; a join with unnest read every row). */
-export function updateDueSql(s: string): string {
-  return `UPDATE ${s}.messages m SET due_at = d.due, version = m.version + 1 FROM unnest($1::text[], $2::bigint[]) AS d(id, due)
-    WHERE m.id = ANY ($1::text[]) AND m.id = d.id`;
-}
-
 /** The messages `list` shows, in acceptance order: $1 sender, $2 recipient, $3 domain, $4 state or 'held', $5 limit. */
 export function listSql(s: string): string {
   const having = (condition: string) =>
