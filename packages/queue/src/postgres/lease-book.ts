@@ -19,10 +19,12 @@ export class LeaseBook {
   /** lease id -> lease end, for the leases not settled; ended ones dropped as it grows. */
   private readonly outstanding = new Map<string, number>();
 
-  /** Records the leases of a committed claim. */
-  granted(leased: readonly [leaseId: string, message: KnownMessage][], ends: readonly [string, number][], now: number) {
-    for (const [leaseId, message] of leased) this.known.set(leaseId, message);
-    for (const [leaseId, end] of ends) this.outstanding.set(leaseId, end);
+  /** Records the leases of a committed claim, every one of them until `until`. */
+  granted(leased: readonly [leaseId: string, message: KnownMessage][], until: number, now: number) {
+    for (const [leaseId, message] of leased) {
+      this.known.set(leaseId, message);
+      this.outstanding.set(leaseId, until);
+    }
     if (this.outstanding.size > most) {
       for (const [leaseId, end] of this.outstanding) if (end <= now) this.outstanding.delete(leaseId);
     }

@@ -219,11 +219,7 @@ export class PostgresQueue implements Queue {
         },
       ).then(({ claims, leased }) => {
         // Known once committed; the oldest forgotten past the bound (their settles read them).
-        this.leases.granted(
-          leased,
-          claims.map((claim) => [claim.leaseId, claim.leaseUntil]),
-          now,
-        );
+        this.leases.granted(leased, until, now);
         return claims;
       }),
     );
@@ -310,7 +306,7 @@ export class PostgresQueue implements Queue {
     if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
       throw new QueueError('INVALID_ARGUMENT', `a lease lasts a positive number of ms, not ${String(leaseMs)}`);
     }
-    const id = typeof leaseId === 'string' ? leaseId.split('.')[0]! : '';
+    const id = messageIdOf(leaseId);
     return this.track(() =>
       withTransaction(this.pool, 'renewing a lease', async (client) => {
         const message = await this.lockOne(client, id);
