@@ -28,13 +28,20 @@ import { assertBodyFresh, BodySweeper, sweepBodyFiles } from './body-sweep';
 import { grantClaims } from './claim-grant';
 import { EnqueueBatcher, insertBatchStatement, insertMessage, type PendingMessage } from './enqueue-batch';
 import { LeaseBook, messageIdOf } from './lease-book';
-import { giveLeasesBack, lockMessage, rescheduleMessages, writeLeases } from './locked-changes';
-import { dueAtOf, type LoadedMessage, loadMessages } from './message-rows';
+import {
+  giveLeasesBack,
+  lockMessage,
+  removeMessage,
+  renewLeaseOf,
+  rescheduleMessages,
+  setHeldOf,
+} from './locked-changes';
+import { type LoadedMessage, loadMessages } from './message-rows';
 import type { PostgresQueueOptions } from './postgres-queue-options';
 import { claimStartSql, executeGrantSql, listSql, prepareGrantSql } from './queue-sql';
 import { quoteSchema } from './schema-migrations';
 import { SettleBatcher, type SettleRequest, type SettleWritten, settleBatch } from './settle-batch';
-import { decideSettleOf, deleteRowsOf, leaseLost, settleStatement } from './settle-statement';
+import { decideSettleOf, settleStatement } from './settle-statement';
 import { databaseError, named, withClient, withStartedTransaction, withTransaction } from './transaction';
 
 const newId = () => randomBytes(8).toString('hex');
@@ -309,14 +316,9 @@ export class PostgresQueue implements Queue {
     const id = messageIdOf(leaseId);
     return this.track(() =>
       withTransaction(this.pool, 'renewing a lease', async (client) => {
-        const message = await this.lockOne(client, id);
-        const lease = message?.leases.get(leaseId);
-        // An expired lease not yet handed to anyone else is still this worker's: it may be renewed.
-        if (message === undefined || lease === undefined) throw leaseLost(leaseId);
-        lease.lease_until = this.clock.now() + leaseMs;
-        this.leases.renewed(leaseId, lease.lease_until);
-        await writeLeases(client, this.s, [message], this.schedule.maximalLifetimeMs);
-        return lease.lease_until;
+        const until = await renewLeaseOf(client, this.s, id, leaseId, this.clock.now() + leaseMs, this.schedule);
+        this.leases.renewed(leaseId, until);
+        return until;
       }),
     );
   }
@@ -332,32 +334,16 @@ export class PostgresQueue implements Queue {
   private async setHeld(id: string, held: boolean): Promise<void> {
     this.assertOpen();
     await this.track(() =>
-      withTransaction(this.pool, held ? 'holding a message' : 'releasing a message', async (client) => {
-        const message = await this.lockOne(client, id);
-        if (message === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
-        message.entry.held = held;
-        await client.query(
-          `UPDATE ${this.s}.messages SET held = $2, due_at = $3, version = version + 1 WHERE id = $1`,
-          [id, held, dueAtOf(message, this.schedule.maximalLifetimeMs)],
-        );
-      }),
+      withTransaction(this.pool, held ? 'holding a message' : 'releasing a message', (client) =>
+        setHeldOf(client, this.s, id, held, this.schedule),
+      ),
     );
   }
 
   async remove(id: string): Promise<void> {
     this.assertOpen();
     const bodyFile = await this.track(() =>
-      withTransaction(this.pool, 'removing a message', async (client) => {
-        // Locked first: a claim committing meanwhile cannot leave a lease behind the delete.
-        const message = await this.lockOne(client, id);
-        if (message === undefined) throw new QueueError('NOT_FOUND', `no message ${id} in the queue`);
-        await client.query(
-          `WITH ok AS (DELETE FROM ${this.s}.messages WHERE id = $1 RETURNING id), ${deleteRowsOf(this.s).join(', ')}
-           SELECT 1`,
-          [id],
-        );
-        return message.bodyFile;
-      }),
+      withTransaction(this.pool, 'removing a message', (client) => removeMessage(client, this.s, id)),
     );
     this.deleteBody(bodyFile);
   }
