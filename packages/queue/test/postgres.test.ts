@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { expect, it } from 'vitest';
 import { isQueueError } from '../src/index';
 import { latestSchemaVersion, migratePostgresQueue, openPostgresQueue } from '../src/postgres/index';
+import { withClient } from '../src/postgres/transaction';
 import { ManualClock } from '../src/testing';
 import { describePostgres, freshSchema, postgresUrl, sql } from './postgres-setup';
 
 const minute = 60_000;
 const mib = 1024 * 1024;
+/** The test server's connection string naming its sessions `name` (`application_name`), so that a test can end its own. */
+const withName = (name: string) => `${postgresUrl}${postgresUrl!.includes('?') ? '&' : '?'}application_name=${name}`;
 
 describePostgres('PostgreSQL queue', () => {
   it('streams a 200 MiB body in and out with never more than a few chunks of it in memory', async () => {
@@ -76,10 +80,13 @@ describePostgres('PostgreSQL queue', () => {
   });
 
   it('survives the server dropping its connections: the next enqueue opens a new one', async () => {
-    const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });
+    const name = freshSchema();
+    const queue = await openPostgresQueue({ connectionString: withName(name), schema: name });
     const first = await queue.enqueue({ sender: 's@o.test', recipients: ['a@x.test'] }, Buffer.from('one'));
     const killed = await sql(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      // This queue's connections only: the other files' tests run at the same time on the same server.
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+      [name],
     );
     expect(killed.rows.length).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -87,6 +94,90 @@ describePostgres('PostgreSQL queue', () => {
     expect((await queue.list()).map((m) => m.id)).toEqual([first.id, second.id]);
     await queue.close();
   });
+
+  it('fails only the call whose connection the server drops while its statement runs, and goes on', async () => {
+    const name = freshSchema();
+    const queue = await openPostgresQueue({ connectionString: withName(name), schema: name });
+    await queue.enqueue({ sender: 's@o.test', recipients: ['a@x.test'] }, Buffer.from('one'));
+    // Another session holds the messages table: the claim's first statement waits for it on the server.
+    const holder = new pg.Client({ connectionString: postgresUrl });
+    await holder.connect();
+    await holder.query(`BEGIN; LOCK TABLE "${name}".messages IN ACCESS EXCLUSIVE MODE`);
+    const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    const claim = queue.claim().catch((error) => error);
+    let waiting: number[] = [];
+    for (let i = 0; i < 100 && waiting.length === 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const found = await sql('SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [holderPid]);
+      waiting = found.rows.map((row) => row.pid);
+    }
+    expect(waiting).toHaveLength(1);
+    // The server ends that session (a restart, an administrator): the FATAL error arrives while the statement runs.
+    await sql('SELECT pg_terminate_backend($1)', [waiting[0]]);
+    const failed = await claim;
+    expect(isQueueError(failed, 'STORAGE_UNAVAILABLE')).toBe(true);
+    await holder.query('ROLLBACK');
+    await holder.end();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await queue.claim()).map((c) => c.recipients[0]!.address)).toEqual(['a@x.test']);
+    await queue.close();
+  });
+
+  it('does not crash when the server drops a connection checked out between two statements', async () => {
+    const name = freshSchema();
+    const pool = new pg.Pool({ connectionString: withName(name), max: 1 });
+    pool.on('error', () => undefined);
+    // node-postgres emits the FATAL error that arrives with no statement running as an 'error' event
+    // on the client; the pool listens only on idle ones, and an event nobody listens to is thrown.
+    const failed = await withClient(pool, 'testing', async (client) => {
+      const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      await sql('SELECT pg_terminate_backend($1)', [pid]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await client.query('SELECT 1');
+    }).catch((error) => error);
+    expect(isQueueError(failed, 'STORAGE_UNAVAILABLE')).toBe(true);
+    // The broken connection was not handed back: the next caller gets a new one.
+    expect((await withClient(pool, 'testing', (client) => client.query('SELECT 2 AS n'))).rows[0].n).toBe(2);
+    await pool.end();
+  });
+
+  it('keeps working while the server drops its connections again and again under load: nothing acknowledged is lost', async () => {
+    const name = freshSchema();
+    const queue = await openPostgresQueue({ connectionString: withName(name), schema: name, poolSize: 6 });
+    const acknowledged: string[] = [];
+    let unavailable = 0;
+    let running = true;
+    const lane = async (n: number) => {
+      for (let i = 0; running; i += 1) {
+        try {
+          if (i % 2 === 0) {
+            acknowledged.push(
+              (await queue.enqueue({ sender: 's@o.test', recipients: [`r${n}@x.test`] }, Buffer.from(`m${i}`))).id,
+            );
+          } else {
+            await queue.claim({ limit: 2, leaseMs: 60 * minute });
+          }
+        } catch (error) {
+          if (!isQueueError(error, 'STORAGE_UNAVAILABLE')) throw error;
+          unavailable += 1;
+        }
+      }
+    };
+    const lanes = Array.from({ length: 8 }, (_, n) => lane(n));
+    // Every 30 ms for 1.5 s, whatever each connection is doing then: a statement, a transaction
+    // between two statements, or idle in the pool.
+    for (let round = 0; round < 50; round += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      await sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [name]);
+    }
+    running = false;
+    await Promise.all(lanes);
+    expect(unavailable).toBeGreaterThan(0);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    const listed = new Set((await queue.list()).map((m) => m.id));
+    expect(acknowledged.filter((id) => !listed.has(id))).toEqual([]);
+    await queue.close();
+  }, 60_000);
 
   it('commits concurrent enqueues together, and one the database refuses fails alone', async () => {
     const queue = await openPostgresQueue({ connectionString: postgresUrl!, schema: freshSchema() });

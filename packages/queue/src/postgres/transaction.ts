@@ -24,6 +24,15 @@ export async function withClient<T>(pool: Pool, what: string, work: (client: Poo
   } catch (error) {
     throw databaseError(error, what);
   }
+  // node-postgres emits a connection the server ends (a restart, a terminated session) as 'error'
+  // events on its client, with no statement running too (between two statements of a transaction);
+  // the pool listens only on idle clients, and an event nobody listens to would crash the process.
+  // Here it marks the connection lost: the running or the next statement fails on its own.
+  let lost = false;
+  const onError = () => {
+    lost = true;
+  };
+  client.on('error', onError);
   let broken = false;
   try {
     return await work(client);
@@ -31,8 +40,10 @@ export async function withClient<T>(pool: Pool, what: string, work: (client: Poo
     broken = !(error instanceof QueueError);
     throw databaseError(error, what);
   } finally {
+    // A lost connection may still emit its 'end' as an error: the listener stays, on a client that is dropped.
+    if (!lost) client.removeListener('error', onError);
     // A connection that failed mid-way is dropped, not handed to the next caller.
-    client.release(broken);
+    client.release(broken || lost);
   }
 }
 
