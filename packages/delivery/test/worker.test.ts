@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver } from '@homing/dns';
 import { type DnsServer, startDnsServer } from '@homing/dns/testing';
-import { type FileQueue, openFileQueue } from '@homing/queue';
+import { type FileQueue, openFileQueue, type Queue, QueueError } from '@homing/queue';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDeliveryAgent, type DeliveryAgent, runDeliveryWorker } from '../src/index';
 import { type Receiver, startReceiver } from './peers';
@@ -32,7 +32,12 @@ afterAll(async () => {
 // The worker's clock, for the DSNs' dates (its `now` option).
 const DSN_CLOCK = Date.UTC(2026, 5, 1, 12, 0, 0);
 
-async function setUp(receiverOptions: Parameters<typeof startReceiver>[0], lifetimeMs = 60_000) {
+async function setUp(
+  receiverOptions: Parameters<typeof startReceiver>[0],
+  lifetimeMs = 60_000,
+  // What the worker sees of the queue: the queue itself, or a view of it that fails on purpose.
+  view: (queue: FileQueue) => Queue = (queue) => queue,
+) {
   const spool = mkdtempSync(join(tmpdir(), 'homing-delivery-worker-'));
   cleanups.push(() => rmSync(spool, { recursive: true, force: true }));
   const receiver: Receiver = await startReceiver(receiverOptions);
@@ -55,7 +60,7 @@ async function setUp(receiverOptions: Parameters<typeof startReceiver>[0], lifet
   cleanups.push(() => agent.close());
   const stop = new AbortController();
   const running = runDeliveryWorker({
-    queue,
+    queue: view(queue),
     agent,
     hostname: 'mta.example.org',
     pollIntervalMs: 20,
@@ -116,6 +121,33 @@ describe('runDeliveryWorker over a file queue and a real receiver', { timeout: 3
     // `later` was tried twice: refused once with 451, then accepted.
     expect(busy).toBeLessThan(0);
     await waitFor(async () => (await queue.list()).length === 0);
+  });
+
+  it('tries a settle again while the queue storage is away: delivered once, settled, not left to its lease', async () => {
+    // The first two settles fail as a PostgreSQL queue's do while the server restarts.
+    let failures = 2;
+    const { receiver, queue } = await setUp(
+      {},
+      60_000,
+      (real) =>
+        new Proxy(real, {
+          get(target, property) {
+            if (property === 'settle' && failures > 0) {
+              return async () => {
+                failures -= 1;
+                throw new QueueError('STORAGE_UNAVAILABLE', 'queue database failed while settling a claim (57P01)');
+              };
+            }
+            const value = Reflect.get(target, property);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
+    );
+    await queue.enqueue({ sender: 'alice@example.org', recipients: ['once@example.net'] }, original);
+    // Settled by the third try: without it, the claim would wait out its lease (minutes) leased.
+    await waitFor(async () => (await queue.list()).length === 0);
+    expect(failures).toBe(0);
+    expect(receiver.messages.filter((m) => m.to.includes('once@example.net'))).toHaveLength(1);
   });
 
   it('bounces a null-MX recipient (RFC 7505) with status 5.1.10', async () => {
