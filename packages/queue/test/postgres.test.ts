@@ -141,10 +141,12 @@ describePostgres('PostgreSQL queue', () => {
     await pool.end();
   });
 
-  it('keeps working while the server drops its connections again and again under load: nothing acknowledged is lost', async () => {
+  it('keeps working while the server drops its connections again and again under load: nothing acknowledged lost, nothing settled kept', async () => {
     const name = freshSchema();
     const queue = await openPostgresQueue({ connectionString: withName(name), schema: name, poolSize: 6 });
     const acknowledged: string[] = [];
+    const settled = new Set<string>();
+    const uncertain = new Set<string>();
     let unavailable = 0;
     let running = true;
     const lane = async (n: number) => {
@@ -155,7 +157,14 @@ describePostgres('PostgreSQL queue', () => {
               (await queue.enqueue({ sender: 's@o.test', recipients: [`r${n}@x.test`] }, Buffer.from(`m${i}`))).id,
             );
           } else {
-            await queue.claim({ limit: 2, leaseMs: 60 * minute });
+            for (const claim of await queue.claim({ limit: 2, leaseMs: 60 * minute })) {
+              const outcomes = claim.recipients.map((r) => ({ recipient: r.address, status: 'delivered' as const }));
+              // A settle whose answer was lost may have committed: neither kept nor known settled.
+              uncertain.add(claim.id);
+              await queue.settle(claim.leaseId, outcomes);
+              uncertain.delete(claim.id);
+              settled.add(claim.id);
+            }
           }
         } catch (error) {
           if (!isQueueError(error, 'STORAGE_UNAVAILABLE')) throw error;
@@ -174,8 +183,11 @@ describePostgres('PostgreSQL queue', () => {
     await Promise.all(lanes);
     expect(unavailable).toBeGreaterThan(0);
     expect(acknowledged.length).toBeGreaterThan(0);
+    expect(settled.size).toBeGreaterThan(0);
     const listed = new Set((await queue.list()).map((m) => m.id));
-    expect(acknowledged.filter((id) => !listed.has(id))).toEqual([]);
+    // Every acknowledged message is still queued, or was settled; none that a settle confirmed is.
+    expect(acknowledged.filter((id) => !listed.has(id) && !settled.has(id) && !uncertain.has(id))).toEqual([]);
+    expect([...settled].filter((id) => listed.has(id))).toEqual([]);
     await queue.close();
   }, 60_000);
 
