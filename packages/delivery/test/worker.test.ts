@@ -71,7 +71,7 @@ async function setUp(
     stop.abort();
     await running;
   });
-  return { receiver, queue };
+  return { receiver, queue, stop: () => stop.abort(), running };
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
@@ -148,6 +148,37 @@ describe('runDeliveryWorker over a file queue and a real receiver', { timeout: 3
     await waitFor(async () => (await queue.list()).length === 0);
     expect(failures).toBe(0);
     expect(receiver.messages.filter((m) => m.to.includes('once@example.net'))).toHaveLength(1);
+  });
+
+  it('stops trying a settle again once the worker is stopped: shutdown does not wait for the storage', async () => {
+    let failures = 0;
+    const { queue, stop, running } = await setUp(
+      {},
+      60_000,
+      (real) =>
+        new Proxy(real, {
+          get(target, property) {
+            if (property === 'settle') {
+              return async () => {
+                failures += 1;
+                throw new QueueError('STORAGE_UNAVAILABLE', 'queue database failed while settling a claim (57P01)');
+              };
+            }
+            const value = Reflect.get(target, property);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
+    );
+    await queue.enqueue({ sender: 'alice@example.org', recipients: ['never@example.net'] }, original);
+    await waitFor(() => failures >= 2);
+    const stopped = Date.now();
+    stop();
+    await running;
+    // The retries would go on for the claim's whole lease (minutes); the stop ends them at once.
+    expect(Date.now() - stopped).toBeLessThan(5000);
+    const tries = failures;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(failures).toBe(tries);
   });
 
   it('bounces a null-MX recipient (RFC 7505) with status 5.1.10', async () => {
